@@ -1,0 +1,3 @@
+from poolscope._cli import main
+
+main()

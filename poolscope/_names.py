@@ -1,0 +1,89 @@
+"""Every metric name poolscope exports: the contract with dashboards, alerts and reports.
+
+Names follow OpenTelemetry's ``db.client.connection.*`` semantic conventions in their
+Prometheus form wherever OpenTelemetry defines one; the rest are ``poolscope_*``.
+Nothing else in the project spells these strings.
+"""
+
+from __future__ import annotations
+
+# The label every series carries: the engine's pool_logging_name or the name given to
+# instrument().
+POOL_LABEL = "pool"
+STATE_LABEL = "state"
+ROUTE_LABEL = "route"
+SOFT_LABEL = "soft"
+
+# OpenTelemetry db.client.connection.* metrics.
+CONNECTION_COUNT = "db_client_connection_count"
+CONNECTION_MAX = "db_client_connection_max"
+CONNECTION_IDLE_MAX = "db_client_connection_idle_max"
+CONNECTION_PENDING_REQUESTS = "db_client_connection_pending_requests"
+CONNECTION_TIMEOUTS = "db_client_connection_timeouts"
+CONNECTION_WAIT_TIME = "db_client_connection_wait_time_seconds"
+CONNECTION_USE_TIME = "db_client_connection_use_time_seconds"
+CONNECTION_CREATE_TIME = "db_client_connection_create_time_seconds"
+
+# poolscope's own.
+POOL_OVERFLOW = "poolscope_pool_overflow"
+POOL_CHECKOUTS = "poolscope_pool_checkouts"
+POOL_CONNECTS = "poolscope_pool_connects"
+POOL_INVALIDATIONS = "poolscope_pool_invalidations"
+POOLS_CREATED = "poolscope_pools_created"
+POOL_LEAKED_CONNECTIONS = "poolscope_pool_leaked_connections"
+POOL_LEAKS = "poolscope_pool_leaks"
+POOL_GC_RECLAIMED = "poolscope_pool_gc_reclaimed"
+INSTRUMENTATION_ERRORS = "poolscope_instrumentation_errors"
+
+# Counters are declared without the ``_total`` suffix, as prometheus_client expects;
+# the exposed series carry it.
+COUNTERS = (
+    CONNECTION_TIMEOUTS,
+    POOL_CHECKOUTS,
+    POOL_CONNECTS,
+    POOL_INVALIDATIONS,
+    POOLS_CREATED,
+    POOL_LEAKS,
+    POOL_GC_RECLAIMED,
+    INSTRUMENTATION_ERRORS,
+)
+GAUGES = (
+    CONNECTION_COUNT,
+    CONNECTION_MAX,
+    CONNECTION_IDLE_MAX,
+    CONNECTION_PENDING_REQUESTS,
+    POOL_OVERFLOW,
+    POOL_LEAKED_CONNECTIONS,
+)
+HISTOGRAMS = (CONNECTION_WAIT_TIME, CONNECTION_USE_TIME, CONNECTION_CREATE_TIME)
+
+
+def exposed_names() -> frozenset[str]:
+    """Every series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
+    names = set(GAUGES)
+    names.update(f"{name}_total" for name in COUNTERS)
+    for name in HISTOGRAMS:
+        names.update({f"{name}_bucket", f"{name}_sum", f"{name}_count"})
+    return frozenset(names)
+
+
+# Seconds. Past the default 30 s pool timeout; HikariCP's native histogram stops near
+# 1 ms, which hides every real wait.
+DEFAULT_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)

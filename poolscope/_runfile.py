@@ -1,0 +1,234 @@
+"""The run file: one scenario variant played once, as versioned JSON (``poolscope.run/1``).
+
+``poolscope run`` writes these and ``poolscope compare`` reads them. Times are seconds
+except Locust's latencies, which stay in milliseconds as Locust reports them.
+A password never enters a run file: ``configuration.database_url`` is masked.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from poolscope._errors import PoolscopeError
+
+__all__ = [
+    "SCHEMA",
+    "Configuration",
+    "EndpointStats",
+    "Environment",
+    "Histogram",
+    "LatencySummary",
+    "LocustTotals",
+    "PoolSample",
+    "PoolSummary",
+    "Run",
+    "RunFileError",
+    "ScenarioCheck",
+    "TimingSummary",
+    "load_run",
+    "write_run",
+]
+
+SCHEMA = "poolscope.run/1"
+
+
+class RunFileError(PoolscopeError):
+    """A file that is not a readable ``poolscope.run/1`` run file."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Configuration(_Model):
+    database_url: str  # masked
+    driver: str
+    pool_size: int
+    max_overflow: int
+    pool_timeout: float
+    leak_threshold: float | None = None
+    users: int
+    spawn_rate: float
+    duration_seconds: float
+    host: str
+    processes: int = 1
+    service_workers: int = 1
+    extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class Environment(_Model):
+    poolscope: str
+    python: str
+    sqlalchemy: str
+    locust: str
+    postgresql: str | None = None
+    platform: str
+    cpus: int
+
+
+class LatencySummary(_Model):
+    """Milliseconds, as Locust reports them."""
+
+    min: float
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+class EndpointStats(_Model):
+    method: str
+    name: str
+    requests: int
+    failures: int
+    requests_per_second: float
+    latency_ms: LatencySummary
+    # Locust's own per-request record: rounded milliseconds -> count. Lets a report put
+    # confidence intervals on the percentiles.
+    response_times: dict[str, int] = Field(default_factory=dict)
+
+
+class LocustTotals(_Model):
+    requests: int
+    failures: int
+    requests_per_second: float
+    latency_ms: LatencySummary
+    endpoints: list[EndpointStats]
+    response_times: dict[str, int] = Field(default_factory=dict)
+    errors: dict[str, int] = Field(default_factory=dict)
+
+
+class Histogram(_Model):
+    """A Prometheus histogram over the run: upper bounds and per-bucket (not cumulative)
+    counts of the observations made during the run, ``+Inf`` last."""
+
+    upper_bounds: list[float]
+    counts: list[int]
+    sum: float
+
+
+class TimingSummary(_Model):
+    """Seconds, estimated from the histogram as Prometheus' histogram_quantile does."""
+
+    count: int
+    sum: float
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None  # upper bound of the highest non-empty bucket
+
+
+class PoolSummary(_Model):
+    wait: TimingSummary
+    use: TimingSummary
+    wait_histogram: Histogram | None = None
+    use_histogram: Histogram | None = None
+    checkouts: int
+    timeouts: int
+    connects: int
+    pools_created: int
+    invalidations: int = 0
+    leaks: int = 0
+    gc_reclaimed: int = 0
+    max_used: int
+    max_idle: int
+    max_pending: int
+    max_overflow: int
+    max_leaked: int = 0
+    final_used: int
+    final_overflow: int
+
+
+class PoolSample(_Model):
+    """One scrape of the service's ``/metrics``; counters are cumulative since the run
+    started, percentiles cover the interval since the previous sample."""
+
+    t: float  # seconds since the run started
+    used: int
+    idle: int
+    pending: int
+    overflow: int
+    leaked: int = 0
+    checkouts: int
+    timeouts: int
+    connects: int
+    pools_created: int
+    wait_count: int
+    wait_sum: float
+    wait_p50: float | None = None
+    wait_p95: float | None = None
+    wait_p99: float | None = None
+
+
+class ScenarioCheck(_Model):
+    passed: bool
+    verdict: str
+    details: list[str] = Field(default_factory=list)
+
+
+class Run(_Model):
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    scenario: str
+    variant: str
+    complete: bool
+    incomplete_reason: str | None = None
+    started_at: datetime
+    finished_at: datetime
+    configuration: Configuration
+    environment: Environment
+    locust: LocustTotals | None
+    pool: PoolSummary | None
+    samples: list[PoolSample]
+    check: ScenarioCheck | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
+
+
+def write_run(run: Run, path: Path) -> Path:
+    """Write atomically: a reader never sees half a run file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(run.to_json() + "\n")
+    partial.replace(path)
+    return path
+
+
+def load_run(path: Path) -> Run:
+    """Read and validate one run file; every failure is a one-line ``RunFileError``."""
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        raise RunFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RunFileError(f"{path}: is a directory") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunFileError(f"{path}: cannot be read ({error})") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise RunFileError(
+            f"{path}: not JSON, or truncated ({error.msg} at line {error.lineno})"
+        ) from None
+    if not isinstance(data, dict) or "schema" not in data:
+        raise RunFileError(f"{path}: not a poolscope run file (no schema field)")
+    schema = data["schema"]
+    if schema != SCHEMA:
+        raise RunFileError(
+            f"{path}: unknown run file schema {schema!r}; this poolscope reads {SCHEMA}"
+        )
+    try:
+        return Run.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise RunFileError(
+            f"{path}: invalid run file: {where}: {first['msg']} ({error.error_count()} problem(s))"
+        ) from None

@@ -1,0 +1,1 @@
+"""Locust scenarios that load the sample service; one module per scenario."""

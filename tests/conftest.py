@@ -1,0 +1,55 @@
+"""Shared fixtures: one real PostgreSQL per test session, engines for both drivers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from poolscope._embedded import EmbeddedPostgres
+from poolscope._urls import url_for_driver
+
+TEST_DATABASE_URL_ENV = "POOLSCOPE_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A plain ``postgresql://`` URL: ``$POOLSCOPE_TEST_DATABASE_URL``, else a fresh embedded
+    server in a temporary directory, stopped and removed when the session ends."""
+    given = os.environ.get(TEST_DATABASE_URL_ENV)
+    if given:
+        yield given
+        return
+    root = Path(tempfile.mkdtemp(prefix="poolscope-test-pg-"))
+    server = EmbeddedPostgres(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def sync_engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(url_for_driver(database_url, "psycopg2"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def async_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(url_for_driver(database_url, "asyncpg"))
+    yield engine
+    await engine.dispose()

@@ -1,0 +1,83 @@
+"""The run-file contract: written atomically, read back equal, and refused clearly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from poolscope._runfile import (
+    SCHEMA,
+    Configuration,
+    Environment,
+    Run,
+    RunFileError,
+    load_run,
+    write_run,
+)
+
+
+def minimal_run() -> Run:
+    now = datetime.now(UTC)
+    return Run(
+        scenario="pool-saturation",
+        variant="default",
+        complete=False,
+        incomplete_reason="service died",
+        started_at=now,
+        finished_at=now,
+        configuration=Configuration(
+            database_url="postgresql+psycopg2://postgres:***@127.0.0.1:5432/postgres",
+            driver="psycopg2",
+            pool_size=10,
+            max_overflow=0,
+            pool_timeout=30,
+            users=11,
+            spawn_rate=11,
+            duration_seconds=10,
+            host="http://127.0.0.1:8000",
+        ),
+        environment=Environment(
+            poolscope="0.1.0",
+            python="3.11",
+            sqlalchemy="2.1",
+            locust="2.4",
+            platform="linux",
+            cpus=2,
+        ),
+        locust=None,
+        pool=None,
+        samples=[],
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    run = minimal_run()
+    path = write_run(run, tmp_path / "runs" / "a.json")
+    assert json.loads(path.read_text())["schema"] == SCHEMA
+    assert load_run(path) == run
+    assert not list(tmp_path.glob("runs/*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not JSON, or truncated"),
+        ("[]", "no schema field"),
+        ('{"schema": "poolscope.run/9"}', "unknown run file schema"),
+        ('{"schema": "poolscope.run/1", "scenario": 3}', "invalid run file"),
+    ],
+)
+def test_bad_files_give_one_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(RunFileError, match=message) as caught:
+        load_run(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(RunFileError, match="no such file"):
+        load_run(tmp_path / "absent.json")

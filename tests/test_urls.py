@@ -1,0 +1,36 @@
+"""Passwords never leave a URL that poolscope shows; drivers are chosen explicitly."""
+
+from __future__ import annotations
+
+import pytest
+
+from poolscope import PoolscopeError, mask_url, url_for_driver
+
+
+def test_mask_url_hides_the_password() -> None:
+    masked = mask_url("postgresql://app:S3cr3t-Pa55@db.local:5432/shop")
+    assert "S3cr3t-Pa55" not in masked
+    assert masked == "postgresql://app:***@db.local:5432/shop"
+
+
+def test_url_for_driver_keeps_credentials_and_server() -> None:
+    url = url_for_driver("postgresql://app:pw@127.0.0.1:6543/shop", "asyncpg")
+    assert url.drivername == "postgresql+asyncpg"
+    assert (url.username, url.password, url.host, url.port, url.database) == (
+        "app",
+        "pw",
+        "127.0.0.1",
+        6543,
+        "shop",
+    )
+
+
+def test_unparseable_url_error_holds_no_password() -> None:
+    with pytest.raises(PoolscopeError) as caught:
+        mask_url("this is not a url :hunter2")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(PoolscopeError, match="PostgreSQL"):
+        url_for_driver("mysql://u:p@localhost/db", "psycopg2")
