@@ -41,7 +41,9 @@ class RunFileError(PoolscopeError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # JSON has no infinity: the +Inf histogram bound is written as the string "Infinity",
+    # which reads back as float("inf").
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
 
 
 class Configuration(_Model):
@@ -186,7 +188,9 @@ class Run(_Model):
     samples: list[PoolSample]
     check: ScenarioCheck | None = None
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, ser_json_inf_nan="strings"
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

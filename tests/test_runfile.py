@@ -12,8 +12,11 @@ from poolscope._runfile import (
     SCHEMA,
     Configuration,
     Environment,
+    Histogram,
+    PoolSummary,
     Run,
     RunFileError,
+    TimingSummary,
     load_run,
     write_run,
 )
@@ -81,3 +84,28 @@ def test_bad_files_give_one_line(tmp_path: Path, content: str, message: str) -> 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RunFileError, match="no such file"):
         load_run(tmp_path / "absent.json")
+
+
+def test_histogram_inf_bound_round_trips(tmp_path: Path) -> None:
+    histogram = Histogram(upper_bounds=[0.5, 1.0, float("inf")], counts=[3, 1, 2], sum=7.5)
+    run = minimal_run().model_copy(
+        update={
+            "pool": PoolSummary(
+                wait=TimingSummary(count=6, sum=7.5, p50=0.5, p95=1.0, p99=1.0, max=1.0),
+                use=TimingSummary(count=0, sum=0.0, p50=None, p95=None, p99=None, max=None),
+                wait_histogram=histogram,
+                checkouts=6,
+                timeouts=0,
+                connects=1,
+                pools_created=1,
+                max_used=1,
+                max_idle=1,
+                max_pending=0,
+                max_overflow=0,
+                final_used=0,
+                final_overflow=0,
+            )
+        }
+    )
+    loaded = load_run(write_run(run, tmp_path / "inf.json"))
+    assert loaded.pool is not None and loaded.pool.wait_histogram == histogram
