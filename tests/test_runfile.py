@@ -108,4 +108,5 @@ def test_histogram_inf_bound_round_trips(tmp_path: Path) -> None:
         }
     )
     loaded = load_run(write_run(run, tmp_path / "inf.json"))
-    assert loaded.pool is not None and loaded.pool.wait_histogram == histogram
+    assert loaded.pool is not None
+    assert loaded.pool.wait_histogram == histogram
