@@ -28,3 +28,9 @@ def test_importing_poolscope_does_not_import_locust() -> None:
     code = "import sys, poolscope, poolscope._cli; print('locust' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_fastapi_integration_names() -> None:
+    import poolscope.fastapi
+
+    assert poolscope.fastapi.__all__ == ["RouteMiddleware", "instrument_app", "route_template"]

@@ -1,0 +1,11 @@
+"""The route of the request being served, read at checkout to label use_time and leaks."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+__all__ = ["current_route"]
+
+# A route template ("/items/{item_id}"), never a raw path: it becomes a label value.
+# "" outside a request.
+current_route: ContextVar[str] = ContextVar("poolscope_route", default="")
