@@ -1,0 +1,255 @@
+"""Prometheus alert rules for poolscope's metrics, and promtool unit tests for them.
+
+Metric names come from ``poolscope._names``. ``rules(for_duration=...)`` renders the same
+rules with another ``for:`` (the live test uses seconds instead of minutes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from poolscope import _names as names
+
+GROUP = "poolscope"
+BY = f"{names.POOL_LABEL}, instance"
+
+# Thresholds: tune them to your service.
+SATURATED_FOR = "5m"
+WAIT_P95_THRESHOLD_SECONDS = 0.1
+WAIT_P95_FOR = "5m"
+LEAK_LOOKBACK = "10m"
+POOLS_CREATED_PER_MINUTE = 5
+POOLS_CREATED_FOR = "5m"
+WINDOW = "5m"
+
+
+def _sum(metric: str, *matchers: str) -> str:
+    selector = f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
+    return f"sum by ({BY}) ({selector})"
+
+
+def _increase(counter: str, window: str) -> str:
+    return f"sum by ({BY}) (increase({counter}_total[{window}]))"
+
+
+def _alert(
+    name: str, expr: str, duration: str, severity: str, summary: str, description: str
+) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary, "description": description},
+    }
+
+
+def rules(for_duration: str | None = None) -> dict[str, Any]:
+    """The rule file as a dict. ``for_duration`` replaces every non-zero ``for:``."""
+
+    def hold(duration: str) -> str:
+        return for_duration if for_duration is not None and duration != "0m" else duration
+
+    used = f'{names.STATE_LABEL}="used"'
+    alerts = [
+        _alert(
+            "PoolscopePoolSaturated",
+            f"(\n  {_sum(names.CONNECTION_COUNT, used)}\n"
+            f"  >= {_sum(names.CONNECTION_MAX)}\n)\n"
+            f"or {_sum(names.CONNECTION_PENDING_REQUESTS)} > 0\n",
+            hold(SATURATED_FOR),
+            "warning",
+            "Pool {{ $labels.pool }} on {{ $labels.instance }} is saturated",
+            "Every connection of pool {{ $labels.pool }} is checked out or callers are "
+            f"waiting for one, for {SATURATED_FOR}. Requests queue for connections: "
+            "raise pool_size or hold connections for less time (see the dashboard's "
+            "use time by route).",
+        ),
+        _alert(
+            "PoolscopeCheckoutWaitHigh",
+            f"histogram_quantile(\n  0.95,\n  sum by (le, {BY}) "
+            f"(rate({names.CONNECTION_WAIT_TIME}_bucket[{WINDOW}]))\n)\n"
+            f"> {WAIT_P95_THRESHOLD_SECONDS}\n",
+            hold(WAIT_P95_FOR),
+            "warning",
+            "Checkout wait p95 of pool {{ $labels.pool }} is {{ $value | humanizeDuration }}",
+            "95% of checkouts from pool {{ $labels.pool }} on {{ $labels.instance }} wait "
+            f"up to {{{{ $value | humanizeDuration }}}} (threshold "
+            f"{WAIT_P95_THRESHOLD_SECONDS} s) for a connection.",
+        ),
+        _alert(
+            "PoolscopeCheckoutTimeouts",
+            f"{_increase(names.CONNECTION_TIMEOUTS, WINDOW)} > 0\n",
+            "0m",
+            "critical",
+            "Checkouts from pool {{ $labels.pool }} are timing out",
+            "{{ $value | humanize }} checkouts from pool {{ $labels.pool }} on "
+            "{{ $labels.instance }} gave up (sqlalchemy.exc.TimeoutError) in the last "
+            f"{WINDOW}: requests are failing for want of a connection.",
+        ),
+        _alert(
+            "PoolscopeConnectionLeak",
+            f"{_sum(names.POOL_LEAKED_CONNECTIONS)} > 0\n"
+            f"or {_increase(names.POOL_LEAKS, LEAK_LOOKBACK)} > 0\n",
+            "0m",
+            "warning",
+            "Pool {{ $labels.pool }} has leaked connections",
+            "A connection of pool {{ $labels.pool }} on {{ $labels.instance }} was checked "
+            "out longer than the leak threshold (now, or in the last "
+            f"{LEAK_LOOKBACK}). The service log names the borrowing route and stack.",
+        ),
+        _alert(
+            "PoolscopePoolsCreatedPerRequest",
+            f"sum by ({BY}) (rate({names.POOLS_CREATED}_total[{WINDOW}])) * 60\n"
+            f"> {POOLS_CREATED_PER_MINUTE}\n",
+            hold(POOLS_CREATED_FOR),
+            "warning",
+            "Pool {{ $labels.pool }} is rebuilt {{ $value | humanize }} times a minute",
+            f"More than {POOLS_CREATED_PER_MINUTE} pools a minute are built for "
+            "{{ $labels.pool }} on {{ $labels.instance }}: an engine is probably created "
+            "per request, so every request opens a new connection.",
+        ),
+    ]
+    return {"groups": [{"name": GROUP, "rules": alerts}]}
+
+
+def _series(metric: str, values: str, **labels: str) -> dict[str, str]:
+    rendered = ", ".join(f'{key}="{value}"' for key, value in labels.items())
+    return {"series": f"{metric}{{{rendered}}}", "values": values}
+
+
+# The labels of every input series and every expected alert.
+TARGET = {"pool": "app", "instance": "service:8000", "job": "poolscope"}
+ALERT_LABELS = {"pool": "app", "instance": "service:8000"}
+
+
+def _gauges(*, used: int, max_: int, pending: int, leaked: int = 0) -> list[dict[str, str]]:
+    return [
+        _series(names.CONNECTION_COUNT, f"{used}x15", state="used", **TARGET),
+        _series(names.CONNECTION_COUNT, f"{max_ - used}x15", state="idle", **TARGET),
+        _series(names.CONNECTION_MAX, f"{max_}x15", **TARGET),
+        _series(names.CONNECTION_PENDING_REQUESTS, f"{pending}x15", **TARGET),
+        _series(names.POOL_LEAKED_CONNECTIONS, f"{leaked}x15", **TARGET),
+    ]
+
+
+def _wait_buckets(*, fast_per_minute: int, slow_per_minute: int) -> list[dict[str, str]]:
+    """Checkouts per minute: ``fast`` within 5 ms, ``slow`` between 0.5 s and 1 s."""
+    total = fast_per_minute + slow_per_minute
+    bucket = f"{names.CONNECTION_WAIT_TIME}_bucket"
+    return [
+        _series(bucket, f"0+{fast_per_minute}x15", le="0.005", **TARGET),
+        _series(bucket, f"0+{fast_per_minute}x15", le="0.5", **TARGET),
+        _series(bucket, f"0+{total}x15", le="1.0", **TARGET),
+        _series(bucket, f"0+{total}x15", le="+Inf", **TARGET),
+    ]
+
+
+def _fires(alert: str, at: str, severity: str, value: str = "") -> dict[str, Any]:
+    """The alert fires at ``at`` with its annotations rendered for ``ALERT_LABELS`` and
+    ``value`` (what ``$value | humanize...`` prints)."""
+    (rule,) = (rule for rule in rules()["groups"][0]["rules"] if rule["alert"] == alert)
+    annotations = {}
+    for key, template in rule["annotations"].items():
+        for label, label_value in ALERT_LABELS.items():
+            template = template.replace(f"{{{{ $labels.{label} }}}}", label_value)
+        for function in ("humanize", "humanizeDuration"):
+            template = template.replace(f"{{{{ $value | {function} }}}}", value)
+        annotations[key] = template
+    return {
+        "eval_time": at,
+        "alertname": alert,
+        "exp_alerts": [
+            {
+                "exp_labels": {**ALERT_LABELS, "severity": severity},
+                "exp_annotations": annotations,
+            }
+        ],
+    }
+
+
+def _quiet(alert: str, at: str) -> dict[str, Any]:
+    return {"eval_time": at, "alertname": alert, "exp_alerts": []}
+
+
+ALL_ALERTS = (
+    "PoolscopePoolSaturated",
+    "PoolscopeCheckoutWaitHigh",
+    "PoolscopeCheckoutTimeouts",
+    "PoolscopeConnectionLeak",
+    "PoolscopePoolsCreatedPerRequest",
+)
+
+
+def unit_tests(rule_file: str) -> dict[str, Any]:
+    """promtool's rule unit tests (``promtool test rules``), one case per behaviour."""
+    minute = "1m"
+    healthy = {
+        "interval": minute,
+        "input_series": [
+            *_gauges(used=3, max_=10, pending=0),
+            *_wait_buckets(fast_per_minute=600, slow_per_minute=0),
+            _series(f"{names.CONNECTION_TIMEOUTS}_total", "0x15", **TARGET),
+            _series(f"{names.POOL_LEAKS}_total", "0x15", **TARGET),
+            _series(f"{names.POOLS_CREATED}_total", "1x15", **TARGET),
+        ],
+        "alert_rule_test": [_quiet(alert, "14m") for alert in ALL_ALERTS],
+    }
+    saturated = {
+        "interval": minute,
+        "input_series": [
+            *_gauges(used=10, max_=10, pending=0),
+            *_wait_buckets(fast_per_minute=10, slow_per_minute=90),
+        ],
+        "alert_rule_test": [
+            # Not yet: saturation must last SATURATED_FOR.
+            _quiet("PoolscopePoolSaturated", "3m"),
+            _fires("PoolscopePoolSaturated", "10m", "warning"),
+            _quiet("PoolscopeCheckoutWaitHigh", "3m"),
+            _fires("PoolscopeCheckoutWaitHigh", "10m", "warning", "972.2ms"),
+        ],
+    }
+    queueing = {
+        "interval": minute,
+        # One connection idle at scrape time, but callers are queueing.
+        "input_series": _gauges(used=9, max_=10, pending=2),
+        "alert_rule_test": [_fires("PoolscopePoolSaturated", "10m", "warning")],
+    }
+    timeouts = {
+        "interval": minute,
+        "input_series": [
+            _series(f"{names.CONNECTION_TIMEOUTS}_total", "0 0 0 0 3 3 3 3 3 3 3 3", **TARGET)
+        ],
+        "alert_rule_test": [
+            _quiet("PoolscopeCheckoutTimeouts", "2m"),
+            _fires("PoolscopeCheckoutTimeouts", "5m", "critical", "3"),
+            # Five minutes without a new timeout: resolved.
+            _quiet("PoolscopeCheckoutTimeouts", "11m"),
+        ],
+    }
+    leak = {
+        "interval": minute,
+        "input_series": [
+            _series(names.POOL_LEAKED_CONNECTIONS, "0 0 0 1 2 2 0 0 0 0 0 0 0 0 0", **TARGET),
+            _series(f"{names.POOL_LEAKS}_total", "0 0 0 1 2 2 2 2 2 2 2 2 2 2 2", **TARGET),
+        ],
+        "alert_rule_test": [
+            _quiet("PoolscopeConnectionLeak", "2m"),
+            _fires("PoolscopeConnectionLeak", "4m", "warning"),
+            # Released, but detected within the lookback: still reported.
+            _fires("PoolscopeConnectionLeak", "8m", "warning"),
+        ],
+    }
+    engine_per_request = {
+        "interval": minute,
+        "input_series": [_series(f"{names.POOLS_CREATED}_total", "1+60x15", **TARGET)],
+        "alert_rule_test": [
+            _quiet("PoolscopePoolsCreatedPerRequest", "3m"),
+            _fires("PoolscopePoolsCreatedPerRequest", "12m", "warning", "60"),
+        ],
+    }
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": minute,
+        "tests": [healthy, saturated, queueing, timeouts, leak, engine_per_request],
+    }

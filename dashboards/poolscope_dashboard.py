@@ -1,0 +1,527 @@
+"""The Grafana dashboard, as code: every panel answers one question about the pool.
+
+Metric names come from ``poolscope._names``; the HTTP metrics are the ones
+prometheus-fastapi-instrumentator exports for the sample service.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import (
+    BigValueGraphMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    TooltipDisplayMode,
+    VisibilityMode,
+)
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataSourceRef,
+    Threshold,
+    ThresholdsMode,
+    VariableRefresh,
+    VariableSort,
+)
+
+from poolscope import _names as names
+
+DASHBOARD_UID = "poolscope"
+DATASOURCE_VARIABLE = "datasource"
+# prometheus-fastapi-instrumentator's default metrics (labels handler, method, status).
+HTTP_REQUEST_DURATION = "http_request_duration_seconds"
+HTTP_REQUESTS = "http_requests_total"
+
+POOL = names.POOL_LABEL
+STATE = names.STATE_LABEL
+ROUTE = names.ROUTE_LABEL
+BY_POOL = f"{POOL}, instance"
+# Every pool query is filtered by the dashboard's pool and instance variables.
+POOL_FILTER = f'{POOL}=~"$pool", instance=~"$instance"'
+ROUTE_FILTER = f'{ROUTE}=~"$route"'
+RATE = "[$__rate_interval]"
+
+DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+
+
+def selector(metric: str, *matchers: str) -> str:
+    return f"{metric}{{{', '.join((POOL_FILTER, *matchers))}}}"
+
+
+def connections(state: str) -> str:
+    matcher = f'{STATE}="{state}"'
+    return f"sum by ({BY_POOL}) ({selector(names.CONNECTION_COUNT, matcher)})"
+
+
+def used() -> str:
+    return connections("used")
+
+
+def maximum() -> str:
+    return f"sum by ({BY_POOL}) ({selector(names.CONNECTION_MAX)})"
+
+
+def quantile(level: float, histogram: str, by: str, *matchers: str) -> str:
+    """``histogram_quantile`` over the buckets summed by ``le`` and ``by`` ("" for all)."""
+    bucket = selector(f"{histogram}_bucket", *matchers)
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile({level}, sum by ({labels}) (rate({bucket}{RATE})))"
+
+
+def counter_rate(counter: str, by: str = BY_POOL) -> str:
+    return f"sum by ({by}) (rate({selector(f'{counter}_total')}{RATE}))"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Panel:
+    title: str
+    description: str
+    queries: tuple[Query, ...]
+    unit: str = "short"
+    kind: str = "timeseries"
+    width: int = 12
+    height: int = 8
+    thresholds: tuple[tuple[float, str], ...] = field(default=())
+
+
+def q(expr: str, legend: str = "{{pool}} {{instance}}") -> Query:
+    return Query(expr=expr, legend=legend)
+
+
+AT_A_GLANCE = (
+    Panel(
+        title="Pool utilisation",
+        description=(
+            "Checked-out connections as a share of the most the pool can hand out "
+            "(pool_size + max_overflow), for the busiest pool. 100% means the next "
+            "request waits: look at pending requests and wait time."
+        ),
+        queries=(q(f"max({used()} / {maximum()})", "busiest pool"),),
+        unit="percentunit",
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=((0.8, "orange"), (1.0, "red")),
+    ),
+    Panel(
+        title="Pending requests",
+        description=(
+            "Callers waiting for a connection right now, summed over the selected pools. "
+            "Anything above 0 for long means the pool is too small or connections are "
+            "held too long."
+        ),
+        queries=(q(f"sum({selector(names.CONNECTION_PENDING_REQUESTS)})", "pending"),),
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=((1, "orange"), (5, "red")),
+    ),
+    Panel(
+        title="Checkout wait p95",
+        description=(
+            "95% of checkouts got a connection within this time. Near 0 is healthy; "
+            "it approaches the hold time of other requests when the pool is saturated."
+        ),
+        queries=(q(quantile(0.95, names.CONNECTION_WAIT_TIME, ""), "p95"),),
+        unit="s",
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=((0.05, "orange"), (0.5, "red")),
+    ),
+    Panel(
+        title="Checkout timeouts (5 min)",
+        description=(
+            "Checkouts that gave up with sqlalchemy.exc.TimeoutError in the last 5 "
+            "minutes: requests that failed because no connection came free in "
+            "pool_timeout. Should be 0."
+        ),
+        queries=(
+            q(
+                f"sum(increase({selector(f'{names.CONNECTION_TIMEOUTS}_total')}[5m]))",
+                "timeouts",
+            ),
+        ),
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=((1, "red"),),
+    ),
+    Panel(
+        title="Leaked connections",
+        description=(
+            "Connections checked out longer than the leak threshold right now. Should "
+            "be 0; otherwise the Leaks row and the service log name the borrower."
+        ),
+        queries=(q(f"sum({selector(names.POOL_LEAKED_CONNECTIONS)})", "leaked"),),
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=((1, "red"),),
+    ),
+    Panel(
+        title="Pools created per minute",
+        description=(
+            "New pools built per minute. A service builds its pools once at start; a "
+            "steady rise means an engine is created per request (the engine-per-request "
+            "antipattern): every request then pays a new connection."
+        ),
+        queries=(
+            q(
+                f"sum(rate({selector(f'{names.POOLS_CREATED}_total')}{RATE})) * 60",
+                "pools/min",
+            ),
+        ),
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=((1, "orange"), (5, "red")),
+    ),
+)
+
+ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
+    ("At a glance", AT_A_GLANCE),
+    (
+        "Saturation: is the pool big enough?",
+        (
+            Panel(
+                title="Connections: used vs max",
+                description=(
+                    "Used (checked out) and idle connections against the pool's max "
+                    "(pool_size + max_overflow) and pool_size. When used touches max, "
+                    "the next caller waits; idle connections at the same time as "
+                    "waiting would point at another pool or instance."
+                ),
+                queries=(
+                    q(used(), "used {{pool}} {{instance}}"),
+                    q(connections("idle"), "idle {{pool}} {{instance}}"),
+                    q(maximum(), "max {{pool}} {{instance}}"),
+                    q(
+                        f"sum by ({BY_POOL}) ({selector(names.CONNECTION_IDLE_MAX)})",
+                        "pool_size {{pool}} {{instance}}",
+                    ),
+                ),
+            ),
+            Panel(
+                title="Pending requests",
+                description=(
+                    "Callers blocked in Pool.connect() waiting for a connection. Any "
+                    "sustained value above 0 is queueing in front of the database: "
+                    "raise pool_size, hold connections shorter, or shed load."
+                ),
+                queries=(q(f"sum by ({BY_POOL}) ({selector(names.CONNECTION_PENDING_REQUESTS)})"),),
+            ),
+        ),
+    ),
+    (
+        "Waiting: how long do requests wait for a connection?",
+        (
+            Panel(
+                title="Checkout wait time p50 / p95 / p99",
+                description=(
+                    "From asking the pool for a connection to getting one. Healthy "
+                    "pools stay near 0; when p95/p99 climb towards the hold time of "
+                    "other requests the pool is saturated, and at pool_timeout "
+                    "checkouts start to fail."
+                ),
+                queries=tuple(
+                    q(
+                        quantile(level, names.CONNECTION_WAIT_TIME, BY_POOL),
+                        f"p{round(level * 100)} {{{{pool}}}} {{{{instance}}}}",
+                    )
+                    for level in (0.5, 0.95, 0.99)
+                ),
+                unit="s",
+            ),
+            Panel(
+                title="Checkouts and timeouts per second",
+                description=(
+                    "Checkouts per second, and checkouts that gave up "
+                    "(sqlalchemy.exc.TimeoutError after pool_timeout). Timeouts should "
+                    "be 0: each one is a failed request."
+                ),
+                queries=(
+                    q(counter_rate(names.POOL_CHECKOUTS), "checkouts {{pool}} {{instance}}"),
+                    q(
+                        counter_rate(names.CONNECTION_TIMEOUTS),
+                        "timeouts {{pool}} {{instance}}",
+                    ),
+                ),
+                unit="ops",
+            ),
+        ),
+    ),
+    (
+        "Holding: who holds connections, and for how long?",
+        (
+            Panel(
+                title="Connection use time p95 by route",
+                description=(
+                    "How long a checked-out connection is held, from checkout to "
+                    "checkin, per route. Long holds (slow queries, work done while "
+                    "holding a session, sleeping inside a transaction) starve the "
+                    "pool; the slowest routes here are the first to fix."
+                ),
+                queries=(
+                    q(
+                        quantile(
+                            0.95,
+                            names.CONNECTION_USE_TIME,
+                            f"{POOL}, {ROUTE}",
+                            ROUTE_FILTER,
+                        ),
+                        "{{route}} ({{pool}})",
+                    ),
+                ),
+                unit="s",
+            ),
+            Panel(
+                title="Connections held, by route",
+                description=(
+                    "Seconds of connection use per second, per route: the average "
+                    "number of connections each route keeps busy. The routes on top "
+                    "are the ones occupying the pool."
+                ),
+                queries=(
+                    q(
+                        f"sum by ({POOL}, {ROUTE}) (rate("
+                        f"{selector(f'{names.CONNECTION_USE_TIME}_sum', ROUTE_FILTER)}{RATE}))",
+                        "{{route}} ({{pool}})",
+                    ),
+                ),
+            ),
+        ),
+    ),
+    (
+        "Overflow and churn: is the pool stable?",
+        (
+            Panel(
+                title="Overflow in use",
+                description=(
+                    "Connections open beyond pool_size right now. Overflow absorbs "
+                    "bursts; overflow that never falls back to 0 means pool_size is too "
+                    "small for the steady load."
+                ),
+                queries=(q(f"sum by ({BY_POOL}) ({selector(names.POOL_OVERFLOW)})"),),
+                width=8,
+            ),
+            Panel(
+                title="New connections and pools per second",
+                description=(
+                    "New DBAPI connections opened, connections invalidated, and pools "
+                    "built, per second. A warm pool opens almost nothing; a steady "
+                    "connect rate means churn (overflow closing and reopening, "
+                    "invalidations, pool_recycle), and pools created at the request "
+                    "rate means an engine is built per request."
+                ),
+                queries=(
+                    q(counter_rate(names.POOL_CONNECTS), "connects {{pool}} {{instance}}"),
+                    q(
+                        counter_rate(names.POOL_INVALIDATIONS),
+                        "invalidations {{pool}} {{instance}}",
+                    ),
+                    q(counter_rate(names.POOLS_CREATED), "pools created {{pool}} {{instance}}"),
+                ),
+                unit="ops",
+                width=8,
+            ),
+            Panel(
+                title="Connection create time p95",
+                description=(
+                    "Time to open one new DBAPI connection (TCP + authentication). "
+                    "This is what every request pays when an engine is built per "
+                    "request or when the pool churns."
+                ),
+                queries=(q(quantile(0.95, names.CONNECTION_CREATE_TIME, BY_POOL)),),
+                unit="s",
+                width=8,
+            ),
+        ),
+    ),
+    (
+        "Leaks: are connections checked out and forgotten?",
+        (
+            Panel(
+                title="Leaked connections now",
+                description=(
+                    "Connections checked out longer than the leak threshold. A line "
+                    "that only climbs is a session that is never closed; the service "
+                    "log names the borrowing route and stack."
+                ),
+                queries=(q(f"sum by ({BY_POOL}) ({selector(names.POOL_LEAKED_CONNECTIONS)})"),),
+            ),
+            Panel(
+                title="Leaks detected and connections reclaimed by GC",
+                description=(
+                    "Leaks detected per second, and connections the garbage collector "
+                    "returned without anyone closing them. Both should be 0; GC "
+                    "reclaims mean sessions are dropped instead of closed."
+                ),
+                queries=(
+                    q(counter_rate(names.POOL_LEAKS), "leaks {{pool}} {{instance}}"),
+                    q(
+                        counter_rate(names.POOL_GC_RECLAIMED),
+                        "gc reclaimed {{pool}} {{instance}}",
+                    ),
+                ),
+                unit="ops",
+            ),
+        ),
+    ),
+    (
+        "The service: HTTP latency beside the pool",
+        (
+            Panel(
+                title="HTTP request latency p50 / p95 / p99",
+                description=(
+                    "The service's request latency (prometheus-fastapi-instrumentator). "
+                    "Compare with the checkout wait above: when they rise together, "
+                    "requests are queueing for connections, not for the database. "
+                    "This histogram has coarse buckets, so read it as a trend."
+                ),
+                queries=tuple(
+                    q(
+                        f"histogram_quantile({level}, sum by (le) (rate("
+                        f'{HTTP_REQUEST_DURATION}_bucket{{instance=~"$instance"}}{RATE})))',
+                        f"p{round(level * 100)}",
+                    )
+                    for level in (0.5, 0.95, 0.99)
+                ),
+                unit="s",
+            ),
+            Panel(
+                title="HTTP requests per second by route and status",
+                description=(
+                    "Requests per second per handler and status. 5xx appearing with "
+                    "checkout timeouts are requests that failed for want of a "
+                    "connection."
+                ),
+                queries=(
+                    q(
+                        f'sum by (handler, status) (rate({HTTP_REQUESTS}{{instance=~"$instance"}}'
+                        f"{RATE}))",
+                        "{{handler}} {{status}}",
+                    ),
+                ),
+                unit="reqps",
+            ),
+        ),
+    ),
+)
+
+
+def _variables() -> list[Any]:
+    datasource = (
+        dashboard.DatasourceVariable(DATASOURCE_VARIABLE).label("Data source").type("prometheus")
+    )
+
+    def query_variable(name: str, label: str, query: str) -> Any:
+        return (
+            dashboard.QueryVariable(name)
+            .label(label)
+            .datasource(DATASOURCE)
+            .query(query)
+            .multi(True)
+            .include_all(True)
+            # ".*" also matches series without the label (unattributed use time).
+            .all_value(".*")
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(VariableSort.ALPHABETICAL_ASC)
+        )
+
+    return [
+        datasource,
+        query_variable("pool", "Pool", f"label_values({names.CONNECTION_MAX}, {POOL})"),
+        query_variable(
+            "instance",
+            "Instance",
+            f'label_values({names.CONNECTION_MAX}{{{POOL}=~"$pool"}}, instance)',
+        ),
+        query_variable(
+            "route",
+            "Route",
+            f'label_values({names.CONNECTION_USE_TIME}_count{{{POOL}=~"$pool"}}, {ROUTE})',
+        ),
+    ]
+
+
+def _panel(spec: Panel, panel_id: int) -> Any:
+    builder: Any = timeseries.Panel() if spec.kind == "timeseries" else stat.Panel()
+    builder = (
+        builder.id(panel_id)
+        .title(spec.title)
+        .description(spec.description)
+        .datasource(DATASOURCE)
+        .unit(spec.unit)
+        .min(0)
+        .span(spec.width)
+        .height(spec.height)
+    )
+    for index, query in enumerate(spec.queries):
+        builder = builder.with_target(
+            prometheus.Dataquery()
+            .ref_id(chr(ord("A") + index))
+            .expr(query.expr)
+            .legend_format(query.legend)
+            .range()
+        )
+    steps = [Threshold(value=None, color="green")]
+    steps += [Threshold(value=value, color=color) for value, color in spec.thresholds]
+    builder = builder.thresholds(
+        dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+    )
+    if spec.kind == "stat":
+        return builder.graph_mode(BigValueGraphMode.AREA).reduce_options(
+            common.ReduceDataOptions().calcs(["lastNotNull"])
+        )
+    return (
+        builder.fill_opacity(10)
+        .show_points(VisibilityMode.NEVER)
+        .legend(
+            common.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(LegendDisplayMode.TABLE)
+            .placement(LegendPlacement.BOTTOM)
+            .calcs(["lastNotNull", "max"])
+        )
+        .tooltip(common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI))
+    )
+
+
+def build() -> dict[str, Any]:
+    """The dashboard as Grafana's JSON model (a plain dict)."""
+    board = (
+        dashboard.Dashboard("poolscope: SQLAlchemy connection pools")
+        .uid(DASHBOARD_UID)
+        .description(
+            "Is the pool saturated, how long do requests wait for a connection, who holds "
+            "connections, are checkouts timing out, are connections or pools churning, are "
+            "there leaks: poolscope's metrics beside the service's HTTP latency."
+        )
+        .tags(["poolscope", "sqlalchemy", "postgresql"])
+        .time("now-30m", "now")
+        .refresh("10s")
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .readonly()
+    )
+    for variable in _variables():
+        board = board.with_variable(variable)
+    panel_id = 0
+    for title, panels in ROWS:
+        panel_id += 1
+        board = board.with_row(dashboard.Row(title).id(panel_id))
+        for spec in panels:
+            panel_id += 1
+            board = board.with_panel(_panel(spec, panel_id))
+    encoded: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    return encoded
