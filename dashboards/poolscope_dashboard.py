@@ -98,93 +98,101 @@ def q(expr: str, legend: str = "{{pool}} {{instance}}") -> Query:
     return Query(expr=expr, legend=legend)
 
 
+def per_second(**counters: str) -> tuple[Query, ...]:
+    """One rate query per counter, legended by the keyword (underscores as spaces)."""
+    return tuple(
+        q(counter_rate(counter), f"{what.replace('_', ' ')} {{{{pool}}}} {{{{instance}}}}")
+        for what, counter in counters.items()
+    )
+
+
+def glance(
+    *,
+    title: str,
+    description: str,
+    expr: str,
+    legend: str,
+    thresholds: tuple[tuple[float, str], ...],
+    unit: str = "short",
+) -> Panel:
+    """A small stat panel for the top row: one number, coloured by its thresholds."""
+    return Panel(
+        title=title,
+        description=description,
+        queries=(q(expr, legend),),
+        unit=unit,
+        kind="stat",
+        width=4,
+        height=4,
+        thresholds=thresholds,
+    )
+
+
 AT_A_GLANCE = (
-    Panel(
+    glance(
         title="Pool utilisation",
         description=(
             "Checked-out connections as a share of the most the pool can hand out "
             "(pool_size + max_overflow), for the busiest pool. 100% means the next "
             "request waits: look at pending requests and wait time."
         ),
-        queries=(q(f"max({used()} / {maximum()})", "busiest pool"),),
+        expr=f"max({used()} / {maximum()})",
+        legend="busiest pool",
         unit="percentunit",
-        kind="stat",
-        width=4,
-        height=4,
         thresholds=((0.8, "orange"), (1.0, "red")),
     ),
-    Panel(
+    glance(
         title="Pending requests",
         description=(
             "Callers waiting for a connection right now, summed over the selected pools. "
             "Anything above 0 for long means the pool is too small or connections are "
             "held too long."
         ),
-        queries=(q(f"sum({selector(names.CONNECTION_PENDING_REQUESTS)})", "pending"),),
-        kind="stat",
-        width=4,
-        height=4,
+        expr=f"sum({selector(names.CONNECTION_PENDING_REQUESTS)})",
+        legend="pending",
         thresholds=((1, "orange"), (5, "red")),
     ),
-    Panel(
+    glance(
         title="Checkout wait p95",
         description=(
             "95% of checkouts got a connection within this time. Near 0 is healthy; "
             "it approaches the hold time of other requests when the pool is saturated."
         ),
-        queries=(q(quantile(0.95, names.CONNECTION_WAIT_TIME, ""), "p95"),),
+        expr=quantile(0.95, names.CONNECTION_WAIT_TIME, ""),
+        legend="p95",
         unit="s",
-        kind="stat",
-        width=4,
-        height=4,
         thresholds=((0.05, "orange"), (0.5, "red")),
     ),
-    Panel(
+    glance(
         title="Checkout timeouts (5 min)",
         description=(
             "Checkouts that gave up with sqlalchemy.exc.TimeoutError in the last 5 "
             "minutes: requests that failed because no connection came free in "
             "pool_timeout. Should be 0."
         ),
-        queries=(
-            q(
-                f"sum(increase({selector(f'{names.CONNECTION_TIMEOUTS}_total')}[5m]))",
-                "timeouts",
-            ),
-        ),
-        kind="stat",
-        width=4,
-        height=4,
+        expr=f"sum(increase({selector(f'{names.CONNECTION_TIMEOUTS}_total')}[5m]))",
+        legend="timeouts",
         thresholds=((1, "red"),),
     ),
-    Panel(
+    glance(
         title="Leaked connections",
         description=(
             "Connections checked out longer than the leak threshold right now. Should "
             "be 0; otherwise the Leaks row and the service log name the borrower."
         ),
-        queries=(q(f"sum({selector(names.POOL_LEAKED_CONNECTIONS)})", "leaked"),),
-        kind="stat",
-        width=4,
-        height=4,
+        expr=f"sum({selector(names.POOL_LEAKED_CONNECTIONS)})",
+        legend="leaked",
         thresholds=((1, "red"),),
     ),
-    Panel(
+    glance(
         title="Pools created per minute",
         description=(
             "New pools built per minute. A service builds its pools once at start; a "
             "steady rise means an engine is created per request (the engine-per-request "
             "antipattern): every request then pays a new connection."
         ),
-        queries=(
-            q(
-                f"sum(rate({selector(f'{names.POOLS_CREATED}_total')}{RATE})) * 60",
-                "pools/min",
-            ),
-        ),
-        kind="stat",
-        width=4,
-        height=4,
+        expr=f"sum(rate({selector(f'{names.POOLS_CREATED}_total')}{RATE})) * 60",
+        legend="pools/min",
         thresholds=((1, "orange"), (5, "red")),
     ),
 )
@@ -250,12 +258,8 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                     "(sqlalchemy.exc.TimeoutError after pool_timeout). Timeouts should "
                     "be 0: each one is a failed request."
                 ),
-                queries=(
-                    q(counter_rate(names.POOL_CHECKOUTS), "checkouts {{pool}} {{instance}}"),
-                    q(
-                        counter_rate(names.CONNECTION_TIMEOUTS),
-                        "timeouts {{pool}} {{instance}}",
-                    ),
+                queries=per_second(
+                    checkouts=names.POOL_CHECKOUTS, timeouts=names.CONNECTION_TIMEOUTS
                 ),
                 unit="ops",
             ),
@@ -324,13 +328,10 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                     "invalidations, pool_recycle), and pools created at the request "
                     "rate means an engine is built per request."
                 ),
-                queries=(
-                    q(counter_rate(names.POOL_CONNECTS), "connects {{pool}} {{instance}}"),
-                    q(
-                        counter_rate(names.POOL_INVALIDATIONS),
-                        "invalidations {{pool}} {{instance}}",
-                    ),
-                    q(counter_rate(names.POOLS_CREATED), "pools created {{pool}} {{instance}}"),
+                queries=per_second(
+                    connects=names.POOL_CONNECTS,
+                    invalidations=names.POOL_INVALIDATIONS,
+                    pools_created=names.POOLS_CREATED,
                 ),
                 unit="ops",
                 width=8,
@@ -367,13 +368,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                     "returned without anyone closing them. Both should be 0; GC "
                     "reclaims mean sessions are dropped instead of closed."
                 ),
-                queries=(
-                    q(counter_rate(names.POOL_LEAKS), "leaks {{pool}} {{instance}}"),
-                    q(
-                        counter_rate(names.POOL_GC_RECLAIMED),
-                        "gc reclaimed {{pool}} {{instance}}",
-                    ),
-                ),
+                queries=per_second(leaks=names.POOL_LEAKS, gc_reclaimed=names.POOL_GC_RECLAIMED),
                 unit="ops",
             ),
         ),
