@@ -12,21 +12,22 @@ detach event fires, never checkin).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
-
-from poolscope import _names
-from poolscope._route_context import current_route
 from poolscope._stacks import Borrower, StackCapture, capture, format_borrower
 
-__all__ = ["CheckedOutConnection", "Checkout", "LeakMetrics", "LeakTracker"]
+__all__ = [
+    "CheckedOutConnection",
+    "Checkout",
+    "LeakTracker",
+    "log_gc_reclaimed",
+    "reclaimed_by_gc",
+]
 
 logger = logging.getLogger("poolscope.leaks")
 
@@ -39,16 +40,37 @@ _SCAN_MAX = 1.0
 class Checkout:
     """One connection out of the pool: when, for which route, by whom."""
 
-    __slots__ = ("borrower", "fairy_ref", "reported", "route", "started")
+    __slots__ = ("borrower", "ended", "fairy_ref", "reported", "route", "started")
 
-    def __init__(self, *, started: float, route: str, borrower: Borrower, fairy_ref: Any) -> None:
+    def __init__(self, started: float, route: str, fairy_ref: Any = None) -> None:
         self.started = started
         self.route = route
-        self.borrower = borrower
+        self.ended = 0.0
         # SQLAlchemy's weak reference to the _ConnectionFairy handed to the borrower: dead
-        # at checkin/detach time means the garbage collector, not close(), returned it.
+        # when the connection comes back means the garbage collector, not close(), sent it.
         self.fairy_ref = fairy_ref
+        self.borrower: Borrower = ()
         self.reported = False
+
+
+def reclaimed_by_gc(checkout: Checkout) -> bool:
+    """Whether the connection of ``checkout`` came back because its borrower was collected."""
+    fairy_ref = checkout.fairy_ref
+    return fairy_ref is not None and fairy_ref() is None
+
+
+def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any) -> None:
+    # detach() (the async path) has already dropped the DBAPI connection by now.
+    fate = "returned it to the pool" if connection_record.dbapi_connection else "terminated it"
+    logger.warning(
+        "Connection of pool %r (route %r) was never closed: the garbage collector %s "
+        "after %.1f s. Borrowed at:\n%s",
+        pool_name,
+        checkout.route,
+        fate,
+        time.perf_counter() - checkout.started,
+        format_borrower(checkout.borrower),
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,138 +83,63 @@ class CheckedOutConnection:
     leaked: bool
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LeakMetrics:
-    """The leak and gc series of one registry (declared once per registry)."""
-
-    leaks: Counter
-    leaked: Gauge
-    gc_reclaimed: Counter
-
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry) -> LeakMetrics:
-        with _metrics_lock:
-            found = _metrics.get(registry)
-            if found is None:
-                found = _metrics[registry] = cls(
-                    leaks=Counter(
-                        _names.POOL_LEAKS,
-                        "Connections reported held longer than the leak threshold.",
-                        [_names.POOL_LABEL],
-                        registry=registry,
-                    ),
-                    leaked=Gauge(
-                        _names.POOL_LEAKED_CONNECTIONS,
-                        "Connections held longer than the leak threshold, still out.",
-                        [_names.POOL_LABEL],
-                        registry=registry,
-                        multiprocess_mode="livesum",
-                    ),
-                    gc_reclaimed=Counter(
-                        _names.POOL_GC_RECLAIMED,
-                        "Connections the garbage collector returned (sync) or terminated "
-                        "(async) because their borrower never closed them.",
-                        [_names.POOL_LABEL],
-                        registry=registry,
-                    ),
-                )
-            return found
-
-
-_metrics: weakref.WeakKeyDictionary[CollectorRegistry, LeakMetrics] = weakref.WeakKeyDictionary()
-_metrics_lock = threading.Lock()
-
-
 class LeakTracker:
-    """Checked-out connections of one pool, their leaks and their garbage collection."""
+    """The connections of one pool checked out now; those held past the threshold are
+    reported once, from a background thread, and their return is logged too.
+
+    ``checkout_hook`` and ``checkin_hook`` are called by the instrumented pool with the
+    :class:`Checkout` of each connection leaving and coming back.
+    """
 
     def __init__(
         self,
         *,
         pool_name: str,
-        registry: CollectorRegistry,
-        leak_threshold: float | None,
+        leak_threshold: float,
         stack_capture: StackCapture = "site",
+        count_leak: Callable[[], None],
     ) -> None:
-        if leak_threshold is not None and leak_threshold < 0:
-            raise ValueError("leak_threshold must be None (off) or >= 0 seconds")
+        if not leak_threshold >= 0:
+            raise ValueError("leak_threshold must be >= 0 seconds")
         self.pool_name = pool_name
         self.leak_threshold = leak_threshold
-        # Without a threshold there is nothing to report a stack in.
-        self.stack_capture: StackCapture = stack_capture if leak_threshold is not None else "off"
+        self.stack_capture: StackCapture = stack_capture
+        self._count_leak = count_leak
         self._out: dict[Any, Checkout] = {}
+        # Taken by a return and by the scanner's report: never a report after a return.
         self._lock = threading.Lock()
-        self._metrics = LeakMetrics.for_registry(registry)
-        self._leaks = self._metrics.leaks.labels(pool_name)
-        self._leaked = self._metrics.leaked.labels(pool_name)
-        self._gc_reclaimed = self._metrics.gc_reclaimed.labels(pool_name)
         self._stop = threading.Event()
-        self._scanner: threading.Thread | None = None
-        if leak_threshold is not None:
-            self._scanner = threading.Thread(
-                target=self._scan_forever,
-                args=(min(max(leak_threshold * _SCAN_SHARE, _SCAN_MIN), _SCAN_MAX),),
-                name=f"poolscope-leaks-{pool_name}",
-                daemon=True,
-            )
-            self._scanner.start()
-
-    # Pool events, with their signatures.
-
-    def checkout(
-        self, dbapi_connection: Any, connection_record: Any, connection_proxy: Any
-    ) -> None:
-        self._out[connection_record] = Checkout(
-            started=time.perf_counter(),
-            route=current_route.get(),
-            borrower=capture(self.stack_capture),
-            fairy_ref=connection_record.fairy_ref,
+        self._scanner = threading.Thread(
+            target=self._scan_forever,
+            args=(min(max(leak_threshold * _SCAN_SHARE, _SCAN_MIN), _SCAN_MAX),),
+            name=f"poolscope-leaks-{pool_name}",
+            daemon=True,
         )
+        self._scanner.start()
 
-    def checkin(self, dbapi_connection: Any, connection_record: Any) -> None:
-        self.returned(connection_record, "returned to the pool")
+    def checkout_hook(self, checkout: Checkout, connection_record: Any) -> None:
+        checkout.borrower = capture(self.stack_capture)
+        self._out[connection_record] = checkout
 
-    def detach(self, dbapi_connection: Any, connection_record: Any) -> None:
-        self.returned(connection_record, "terminated")
-
-    def returned(self, connection_record: Any, fate: str) -> Checkout | None:
-        """Forget the checkout of ``connection_record``; report its leak or gc if any."""
-        if self.leak_threshold is None:
-            checkout = self._out.pop(connection_record, None)
-        else:
-            # Held with the scanner's, so a leak is never reported after its return.
-            with self._lock:
-                checkout = self._out.pop(connection_record, None)
-        if checkout is None:
-            return None
+    def checkin_hook(self, checkout: Checkout, connection_record: Any) -> None:
+        with self._lock:
+            if self._out.get(connection_record) is checkout:
+                del self._out[connection_record]
         if checkout.reported:
-            self._leaked.dec()
             logger.info(
                 "Leaked connection of pool %r (route %r) was returned after %.1f s",
                 self.pool_name,
                 checkout.route,
-                time.perf_counter() - checkout.started,
+                (checkout.ended or time.perf_counter()) - checkout.started,
             )
-        if checkout.fairy_ref is not None and checkout.fairy_ref() is None:
-            self._gc_reclaimed.inc()
-            logger.warning(
-                "Connection of pool %r (route %r) was never closed: the garbage collector "
-                "%s it after %.1f s. Borrowed at:\n%s",
-                self.pool_name,
-                checkout.route,
-                fate,
-                time.perf_counter() - checkout.started,
-                format_borrower(checkout.borrower),
-            )
-        return checkout
 
-    # Leak checks.
+    def leaked_connections(self) -> int:
+        """Connections reported as leaked and still out."""
+        return sum(1 for checkout in tuple(self._out.values()) if checkout.reported)
 
     def scan(self) -> int:
         """Report every connection out past the threshold not reported yet; how many."""
         threshold = self.leak_threshold
-        if threshold is None:
-            return 0
         found = 0
         now = time.perf_counter()
         for record, checkout in tuple(self._out.items()):
@@ -203,8 +150,7 @@ class LeakTracker:
                 if self._out.get(record) is not checkout:
                     continue
                 checkout.reported = True
-                self._leaks.inc()
-                self._leaked.inc()
+            self._count_leak()
             found += 1
             logger.warning(
                 "Connection leak on pool %r: a connection has been checked out for %.1f s "
@@ -240,49 +186,7 @@ class LeakTracker:
         return listing
 
     def close(self) -> None:
-        """Stop checking and remove this pool's leak and gc series."""
+        """Stop checking (the thread ends within one interval)."""
         self._stop.set()
-        if self._scanner is not None and self._scanner is not threading.current_thread():
+        if self._scanner is not threading.current_thread():
             self._scanner.join()
-        for metric in (self._metrics.leaks, self._metrics.leaked, self._metrics.gc_reclaimed):
-            with contextlib.suppress(KeyError):
-                metric.remove(self.pool_name)
-
-
-def track(
-    engine: Any,
-    *,
-    pool_name: str,
-    registry: CollectorRegistry,
-    leak_threshold: float | None,
-    stack_capture: StackCapture = "site",
-) -> LeakTracker:
-    """A tracker listening to ``engine``'s pool on its own (sync ``Engine`` or
-    ``AsyncEngine``); its ``close()`` also removes the listeners."""
-    from sqlalchemy import event
-
-    target = getattr(engine, "sync_engine", engine)
-    tracker = _ListeningTracker(
-        pool_name=pool_name,
-        registry=registry,
-        leak_threshold=leak_threshold,
-        stack_capture=stack_capture,
-    )
-    tracker.target = target
-    for name in _EVENTS:
-        event.listen(target, name, getattr(tracker, name))
-    return tracker
-
-
-_EVENTS = ("checkout", "checkin", "detach")
-
-
-class _ListeningTracker(LeakTracker):
-    target: Any
-
-    def close(self) -> None:
-        from sqlalchemy import event
-
-        for name in _EVENTS:
-            event.remove(self.target, name, getattr(self, name))
-        super().close()

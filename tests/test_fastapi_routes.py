@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from leak_listeners import Tracked as LeakTracker
+from leak_listeners import track
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,14 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from poolscope._leaks import LeakTracker, track
 from poolscope._route_context import current_route
 from poolscope.fastapi import instrument_app, route_template
 
 
 @pytest.fixture
 def sync_tracker(sync_engine: Engine, registry: CollectorRegistry) -> Iterator[LeakTracker]:
-    tracker = track(sync_engine, pool_name="routes", registry=registry, leak_threshold=None)
+    tracker = track(sync_engine, pool_name="routes", registry=registry, leak_threshold=60)
     yield tracker
     tracker.close()
 
@@ -31,7 +32,7 @@ def sync_tracker(sync_engine: Engine, registry: CollectorRegistry) -> Iterator[L
 async def async_tracker(
     async_engine: AsyncEngine, registry: CollectorRegistry
 ) -> AsyncIterator[LeakTracker]:
-    tracker = track(async_engine, pool_name="routes", registry=registry, leak_threshold=None)
+    tracker = track(async_engine, pool_name="routes", registry=registry, leak_threshold=60)
     yield tracker
     tracker.close()
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
+from leak_listeners import Tracked as LeakTracker
+from leak_listeners import track
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SAWarning
@@ -19,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from poolscope import _names
-from poolscope._leaks import LeakTracker, track
 from poolscope.fastapi import instrument_app
 
 POOL = "leaky"
@@ -263,7 +264,7 @@ def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         gc.collect()
         assert gc_reclaimed(registry) == 1.0
         [warning] = warnings_in(caplog)
-        assert "garbage collector returned to the pool" in warning.getMessage()
+        assert "garbage collector returned it to the pool" in warning.getMessage()
         assert tracker.checked_out() == []
         assert sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
@@ -285,7 +286,7 @@ async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         assert gc_reclaimed(registry) == 1.0
         [warning] = warnings_in(caplog)
         message = warning.getMessage()
-        assert "garbage collector terminated" in message
+        assert "garbage collector terminated it" in message
         assert "in forget_an_async_connection" in message
         assert tracker.checked_out() == []
     finally:
