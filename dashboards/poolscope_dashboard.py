@@ -46,6 +46,11 @@ ROUTE_FILTER = f'{ROUTE}=~"$route"'
 RATE = "[$__rate_interval]"
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+# Prometheus's own series of active alerts; the annotation marks poolscope's on every graph.
+ALERTS_ANNOTATION_EXPR = (
+    f'ALERTS{{alertname=~"Poolscope.*", alertstate="firing", {POOL}=~"$pool", '
+    'instance=~"$instance"}'
+)
 
 
 def selector(metric: str, *matchers: str) -> str:
@@ -511,6 +516,23 @@ def build() -> dict[str, Any]:
     )
     for variable in _variables():
         board = board.with_variable(variable)
+    board = board.annotation(
+        dashboard.AnnotationQuery()
+        .name("Annotations & Alerts")
+        .datasource(DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+        .built_in(1)
+        .enable(True)
+        .hide(True)
+        .icon_color("rgba(0, 211, 255, 1)")
+        .type("dashboard")
+    ).annotation(
+        dashboard.AnnotationQuery()
+        .name("poolscope alerts")
+        .datasource(DATASOURCE)
+        .enable(True)
+        .icon_color("red")
+        .expr(ALERTS_ANNOTATION_EXPR)
+    )
     panel_id = 0
     for title, panels in ROWS:
         panel_id += 1

@@ -32,7 +32,9 @@ INSTRUMENTATOR_NAMES = frozenset(
         "http_request_duration_seconds_count",
     }
 )
-ALLOWED_NAMES = _names.exposed_names() | INSTRUMENTATOR_NAMES
+# Prometheus's own series of active alerts (the dashboard's alert annotation reads it).
+PROMETHEUS_NAMES = frozenset({"ALERTS"})
+ALLOWED_NAMES = _names.exposed_names() | INSTRUMENTATOR_NAMES | PROMETHEUS_NAMES
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ def panel_queries(dashboard: dict[str, Any]) -> list[PanelQuery]:
         PanelQuery(panel=panel["title"], ref_id=target["refId"], expr=target["expr"])
         for panel in panels(dashboard)
         for target in panel["targets"]
+    ]
+
+
+def annotation_exprs(dashboard: dict[str, Any]) -> list[str]:
+    return [
+        annotation["expr"]
+        for annotation in dashboard["annotations"]["list"]
+        if annotation.get("expr")
     ]
 
 

@@ -22,6 +22,7 @@ from dashboards_support import (
     PROMETHEUS_DIR,
     ROOT,
     alert_rules,
+    annotation_exprs,
     generate,
     load_dashboard,
     metric_names,
@@ -128,6 +129,7 @@ def all_expressions() -> list[str]:
     return [
         *(query.expr for query in panel_queries(dashboard)),
         *variable_selectors(dashboard).values(),
+        *annotation_exprs(dashboard),
         *(rule["expr"] for rule in alert_rules()),
     ]
 
@@ -207,6 +209,12 @@ def test_rule_unit_tests_fail_when_a_rule_stops_firing(tmp_path: Path) -> None:
     result = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
     assert result.returncode != 0
     assert "PoolscopeConnectionLeak" in result.stdout + result.stderr
+
+
+def test_dashboard_marks_every_poolscope_alert_on_its_graphs() -> None:
+    (expr,) = annotation_exprs(load_dashboard())
+    assert 'alertname=~"Poolscope.*"' in expr
+    assert all(rule["alert"].startswith("Poolscope") for rule in alert_rules())
 
 
 def test_every_alert_the_issue_asks_for_exists() -> None:
