@@ -1,13 +1,12 @@
 """Connections checked out now, leak detection after a threshold (HikariCP's
 ``leakDetectionThreshold``) and connections the garbage collector took back.
 
-A :class:`LeakTracker` keeps one :class:`Checkout` per connection out of the pool. A
-background thread (only when a threshold is set) reports each connection held past the
-threshold once, with the route and the borrower's stack, and the return of a reported
-connection is logged too. A connection whose ``_ConnectionFairy`` was garbage collected
-without ``close()`` is counted in ``gc_reclaimed``: a sync pool checks it in (the checkin
-event fires with the fairy already gone), an async pool terminates and detaches it (the
-detach event fires, never checkin).
+The pool keeps one :class:`Checkout` per connection out, in ``connection_record.info``.
+:class:`LeakTracker` lists them and reports those held past the threshold. A connection
+whose ``_ConnectionFairy`` was garbage collected without ``close()`` comes back through
+the pool all the same (a sync pool resets and checks it in; an async pool terminates and
+detaches it): :func:`reclaimed_by_gc` tells, from the fairy's weak reference, that nobody
+closed it.
 """
 
 from __future__ import annotations
@@ -15,13 +14,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from poolscope._stacks import Borrower, StackCapture, capture, format_borrower
+from poolscope._stacks import (
+    STACK_CAPTURES,
+    Borrower,
+    StackCapture,
+    capture,
+    format_borrower,
+)
 
 __all__ = [
+    "CHECKOUT_KEY",
     "CheckedOutConnection",
     "Checkout",
     "LeakTracker",
@@ -35,6 +42,10 @@ logger = logging.getLogger("poolscope.leaks")
 _SCAN_SHARE = 0.25
 _SCAN_MIN = 0.01
 _SCAN_MAX = 1.0
+
+
+# The key in ``connection_record.info`` while the connection is out.
+CHECKOUT_KEY = "poolscope.checkout"
 
 
 class Checkout:
@@ -84,72 +95,110 @@ class CheckedOutConnection:
 
 
 class LeakTracker:
-    """The connections of one pool checked out now; those held past the threshold are
-    reported once, from a background thread, and their return is logged too.
+    """The connections of one pool checked out now, and their leaks.
 
-    ``checkout_hook`` and ``checkin_hook`` are called by the instrumented pool with the
-    :class:`Checkout` of each connection leaving and coming back.
+    The pool leaves each connection's :class:`Checkout` in ``connection_record.info``
+    under ``CHECKOUT_KEY`` while it is out. The tracker learns every record from the
+    ``connect`` event (rare: one per new DBAPI connection) and reads those ``info`` dicts
+    when asked, so it costs nothing per checkout. Only with a stack capture mode other
+    than ``"off"`` does the pool call :meth:`checkout_hook`.
+
+    With a ``leak_threshold`` a background thread looks every quarter threshold (between
+    0.01 and 1 s) for connections held longer, reports each once (WARNING, with route and
+    borrower) and, once it is back, logs its return (INFO, with the exact time held).
     """
 
     def __init__(
         self,
         *,
         pool_name: str,
-        leak_threshold: float,
+        leak_threshold: float | None,
         stack_capture: StackCapture = "site",
-        count_leak: Callable[[], None],
+        count_leak: Callable[[], None] = lambda: None,
     ) -> None:
-        if not leak_threshold >= 0:
-            raise ValueError("leak_threshold must be >= 0 seconds")
+        if leak_threshold is not None and not leak_threshold >= 0:
+            raise ValueError("leak_threshold must be None (off) or >= 0 seconds")
+        if stack_capture not in STACK_CAPTURES:
+            raise ValueError(f"stack_capture must be one of {', '.join(STACK_CAPTURES)}")
         self.pool_name = pool_name
         self.leak_threshold = leak_threshold
-        self.stack_capture: StackCapture = stack_capture
+        # Without a threshold there is no report to put a stack in.
+        self.stack_capture: StackCapture = stack_capture if leak_threshold is not None else "off"
         self._count_leak = count_leak
-        self._out: dict[Any, Checkout] = {}
-        # Taken by a return and by the scanner's report: never a report after a return.
-        self._lock = threading.Lock()
+        self._records: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._records_lock = threading.Lock()
+        # Reported, not yet seen back; the scanner alone changes it.
+        self._reported: list[Checkout] = []
         self._stop = threading.Event()
-        self._scanner = threading.Thread(
-            target=self._scan_forever,
-            args=(min(max(leak_threshold * _SCAN_SHARE, _SCAN_MIN), _SCAN_MAX),),
-            name=f"poolscope-leaks-{pool_name}",
-            daemon=True,
-        )
-        self._scanner.start()
+        self._scanner: threading.Thread | None = None
+        if leak_threshold is not None:
+            self._scanner = threading.Thread(
+                target=self._scan_forever,
+                args=(min(max(leak_threshold * _SCAN_SHARE, _SCAN_MIN), _SCAN_MAX),),
+                name=f"poolscope-leaks-{pool_name}",
+                daemon=True,
+            )
+            self._scanner.start()
 
-    def checkout_hook(self, checkout: Checkout, connection_record: Any) -> None:
+    @property
+    def checkout_hook(self) -> Callable[[Checkout, Any], None] | None:
+        """What the pool calls at each checkout, or None when nothing needs calling."""
+        return self._capture_borrower if self.stack_capture != "off" else None
+
+    def _capture_borrower(self, checkout: Checkout, connection_record: Any) -> None:
         checkout.borrower = capture(self.stack_capture)
-        self._out[connection_record] = checkout
 
-    def checkin_hook(self, checkout: Checkout, connection_record: Any) -> None:
-        with self._lock:
-            if self._out.get(connection_record) is checkout:
-                del self._out[connection_record]
-        if checkout.reported:
+    def connect(self, dbapi_connection: Any, connection_record: Any) -> None:
+        """The pool's ``connect`` event: one more record that may be checked out."""
+        with self._records_lock:
+            self._records.add(connection_record)
+
+    def adopt(self, connection_records: Iterable[Any]) -> None:
+        """Records the pool had before the tracker listened (idle ones, at instrument())."""
+        with self._records_lock:
+            self._records.update(connection_records)
+
+    def outstanding(self) -> list[Checkout]:
+        """The checkouts of the connections out of the pool now."""
+        with self._records_lock:
+            records = list(self._records)
+        found = []
+        for record in records:
+            checkout = record.info.get(CHECKOUT_KEY)
+            if checkout is not None:
+                found.append(checkout)
+        return found
+
+    def leaked_connections(self) -> int:
+        """Connections reported as leaked and still out."""
+        return sum(1 for checkout in tuple(self._reported) if not checkout.ended)
+
+    def scan(self) -> int:
+        """Log the return of reported connections back since the last scan, then report
+        every connection out past the threshold not reported yet; how many were."""
+        threshold = self.leak_threshold
+        if threshold is None:
+            return 0
+        still_out = []
+        for checkout in self._reported:
+            if not checkout.ended:
+                still_out.append(checkout)
+                continue
             logger.info(
                 "Leaked connection of pool %r (route %r) was returned after %.1f s",
                 self.pool_name,
                 checkout.route,
-                (checkout.ended or time.perf_counter()) - checkout.started,
+                checkout.ended - checkout.started,
             )
-
-    def leaked_connections(self) -> int:
-        """Connections reported as leaked and still out."""
-        return sum(1 for checkout in tuple(self._out.values()) if checkout.reported)
-
-    def scan(self) -> int:
-        """Report every connection out past the threshold not reported yet; how many."""
-        threshold = self.leak_threshold
+        self._reported = still_out
         found = 0
         now = time.perf_counter()
-        for record, checkout in tuple(self._out.items()):
+        for checkout in self.outstanding():
             held = now - checkout.started
             if checkout.reported or held < threshold:
                 continue
-            with self._lock:
-                if self._out.get(record) is not checkout:
-                    continue
-                checkout.reported = True
+            checkout.reported = True
+            self._reported.append(checkout)
             self._count_leak()
             found += 1
             logger.warning(
@@ -180,7 +229,7 @@ class LeakTracker:
                 borrower=format_borrower(checkout.borrower[:1]) if checkout.borrower else "",
                 leaked=checkout.reported,
             )
-            for checkout in tuple(self._out.values())
+            for checkout in self.outstanding()
         ]
         listing.sort(key=lambda connection: connection.age_seconds, reverse=True)
         return listing
@@ -188,5 +237,5 @@ class LeakTracker:
     def close(self) -> None:
         """Stop checking (the thread ends within one interval)."""
         self._stop.set()
-        if self._scanner is not threading.current_thread():
+        if self._scanner is not None and self._scanner is not threading.current_thread():
             self._scanner.join()

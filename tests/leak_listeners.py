@@ -9,11 +9,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import event
 
 from poolscope import _names
-from poolscope._leaks import Checkout, LeakTracker, log_gc_reclaimed, reclaimed_by_gc
+from poolscope._leaks import (
+    CHECKOUT_KEY,
+    Checkout,
+    LeakTracker,
+    log_gc_reclaimed,
+    reclaimed_by_gc,
+)
 from poolscope._route_context import current_route
 from poolscope._stacks import StackCapture, _internal
 
-KEY = "poolscope.checkout"
+KEY = CHECKOUT_KEY
 # These listeners stand in for poolscope's pool: not the borrower.
 _internal[__file__] = True
 
@@ -36,19 +42,14 @@ class Tracked:
         leaked = Gauge(_names.POOL_LEAKED_CONNECTIONS, "", list(label), registry=registry)
         self.leaks.labels(pool_name)
         self.gc.labels(pool_name)
-        self.tracker = (
-            LeakTracker(
-                pool_name=pool_name,
-                leak_threshold=leak_threshold,
-                stack_capture=stack_capture,
-                count_leak=self.leaks.labels(pool_name).inc,
-            )
-            if leak_threshold is not None
-            else None
+        self.tracker = LeakTracker(
+            pool_name=pool_name,
+            leak_threshold=leak_threshold,
+            stack_capture=stack_capture,
+            count_leak=self.leaks.labels(pool_name).inc,
         )
-        leaked.labels(pool_name).set_function(
-            lambda: self.tracker.leaked_connections() if self.tracker else 0
-        )
+        leaked.labels(pool_name).set_function(self.tracker.leaked_connections)
+        event.listen(self.target, "connect", self.tracker.connect)
         for name in ("checkout", "checkin", "detach"):
             event.listen(self.target, name, getattr(self, name))
 
@@ -56,16 +57,15 @@ class Tracked:
         checkout = record.info[KEY] = Checkout(
             time.perf_counter(), current_route.get(), record.fairy_ref
         )
-        if self.tracker is not None:
-            self.tracker.checkout_hook(checkout, record)
+        hook = self.tracker.checkout_hook
+        if hook is not None:
+            hook(checkout, record)
 
     def checkin(self, dbapi_connection: Any, record: Any) -> None:
         checkout = record.info.pop(KEY, None)
         if checkout is None:
             return
         checkout.ended = time.perf_counter()
-        if self.tracker is not None:
-            self.tracker.checkin_hook(checkout, record)
         if reclaimed_by_gc(checkout):
             self.gc.labels(self.pool_name).inc()
             log_gc_reclaimed(self.pool_name, checkout, record)
@@ -73,16 +73,16 @@ class Tracked:
     detach = checkin
 
     def checked_out(self) -> Any:
-        return self.tracker.checked_out() if self.tracker else []
+        return self.tracker.checked_out()
 
     def scan(self) -> int:
-        return self.tracker.scan() if self.tracker else 0
+        return self.tracker.scan()
 
     def close(self) -> None:
+        event.remove(self.target, "connect", self.tracker.connect)
         for name in ("checkout", "checkin", "detach"):
             event.remove(self.target, name, getattr(self, name))
-        if self.tracker is not None:
-            self.tracker.close()
+        self.tracker.close()
 
 
 track = Tracked

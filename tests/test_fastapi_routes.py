@@ -23,7 +23,7 @@ from poolscope.fastapi import instrument_app, route_template
 
 @pytest.fixture
 def sync_tracker(sync_engine: Engine, registry: CollectorRegistry) -> Iterator[LeakTracker]:
-    tracker = track(sync_engine, pool_name="routes", registry=registry, leak_threshold=60)
+    tracker = track(sync_engine, pool_name="routes", registry=registry, leak_threshold=None)
     yield tracker
     tracker.close()
 
@@ -32,7 +32,7 @@ def sync_tracker(sync_engine: Engine, registry: CollectorRegistry) -> Iterator[L
 async def async_tracker(
     async_engine: AsyncEngine, registry: CollectorRegistry
 ) -> AsyncIterator[LeakTracker]:
-    tracker = track(async_engine, pool_name="routes", registry=registry, leak_threshold=60)
+    tracker = track(async_engine, pool_name="routes", registry=registry, leak_threshold=None)
     yield tracker
     tracker.close()
 

@@ -141,6 +141,8 @@ async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
     assert listed.leaked
 
     kept.pop().close()
+    assert leaks_of(registry) == (1.0, 0.0)
+    await wait_for(lambda: returned_infos(caplog), timeout=1.5)
     [info] = returned_infos(caplog)
     assert "'/orders/{order_id}/leak'" in info
     assert leaks_of(registry) == (1.0, 0.0)
@@ -159,6 +161,8 @@ async def test_async_leak_is_reported_with_route_and_stack_then_its_return(
 
     await assert_one_leak_report(caplog, registry, "leaky_async_route")
     await kept.pop().close()
+    assert leaks_of(registry) == (1.0, 0.0)
+    await wait_for(lambda: returned_infos(caplog), timeout=1.5)
     [info] = returned_infos(caplog)
     assert "'/orders/{order_id}/leak'" in info
     assert leaks_of(registry) == (1.0, 0.0)
