@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from poolscope._embedded import EmbeddedPostgres, EmbeddedPostgresError
 from poolscope._errors import PoolscopeError
+from poolscope._instrument import Instrumentation, instrument
+from poolscope._pool import InstrumentedAsyncAdaptedQueuePool, InstrumentedQueuePool
+from poolscope._state import PoolState
 from poolscope._urls import mask_url, url_for_driver
 
 __all__ = [
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "Instrumentation",
+    "InstrumentedAsyncAdaptedQueuePool",
+    "InstrumentedQueuePool",
+    "PoolState",
     "PoolscopeError",
+    "instrument",
     "mask_url",
     "url_for_driver",
 ]

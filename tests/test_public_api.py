@@ -15,7 +15,12 @@ def test_exported_names() -> None:
     assert set(poolscope.__all__) == {
         "EmbeddedPostgres",
         "EmbeddedPostgresError",
+        "Instrumentation",
+        "InstrumentedAsyncAdaptedQueuePool",
+        "InstrumentedQueuePool",
+        "PoolState",
         "PoolscopeError",
+        "instrument",
         "mask_url",
         "url_for_driver",
     }

@@ -1,0 +1,233 @@
+"""``instrument(engine)``: measure an Engine's or AsyncEngine's pool, ``close()`` to stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections import Counter
+from types import TracebackType
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from sqlalchemy import Engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+
+from poolscope._collector import exporter_for
+from poolscope._errors import PoolscopeError
+from poolscope._pool import InstrumentedQueuePool
+from poolscope._recorder import PoolRecorder, Probe
+from poolscope._state import PoolState, read_pool_state
+
+__all__ = ["ENGINE_PER_REQUEST_THRESHOLD", "Instrumentation", "instrument"]
+
+logger = logging.getLogger("poolscope.instrument")
+
+DEFAULT_POOL_NAME = "default"
+# More pools than this built under one name in one process: an engine per request.
+ENGINE_PER_REQUEST_THRESHOLD = 5
+
+_lock = threading.Lock()
+_pools_built: Counter[str] = Counter()
+_warned: set[str] = set()
+
+
+def instrument(
+    engine: Engine | AsyncEngine,
+    *,
+    pool: str | None = None,
+    registry: CollectorRegistry = REGISTRY,
+    leak_threshold: float | None = None,
+) -> Instrumentation:
+    """Export the engine's pool to ``registry`` under the label ``pool`` (default: the
+    engine's ``pool_logging_name``, else ``"default"``) until ``close()``.
+
+    Works for a sync ``Engine`` with a ``QueuePool`` and an ``AsyncEngine`` with an
+    ``AsyncAdaptedQueuePool`` (or subclasses); measures every checkout, also after
+    ``engine.dispose()``. ``leak_threshold`` (seconds) enables leak detection.
+    """
+    return Instrumentation(engine, pool=pool, registry=registry, leak_threshold=leak_threshold)
+
+
+class Instrumentation:
+    """The handle of one instrumented engine. ``close()`` removes every listener and every
+    series it added; it is also a context manager."""
+
+    def __init__(
+        self,
+        engine: Engine | AsyncEngine,
+        *,
+        pool: str | None,
+        registry: CollectorRegistry,
+        leak_threshold: float | None,
+    ) -> None:
+        sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        if not isinstance(sync_engine, Engine):
+            raise PoolscopeError(
+                "poolscope.instrument() takes an Engine or AsyncEngine, not "
+                f"{type(engine).__name__}"
+            )
+        if leak_threshold is not None and not leak_threshold > 0:
+            raise PoolscopeError("leak_threshold must be a positive number of seconds")
+        target = sync_engine.pool
+        if not isinstance(target, QueuePool):
+            raise PoolscopeError(
+                "poolscope measures QueuePool and AsyncAdaptedQueuePool; this engine uses "
+                f"{type(target).__name__}"
+            )
+        name = pool if pool is not None else (target._orig_logging_name or DEFAULT_POOL_NAME)
+        if not isinstance(name, str) or not name:
+            raise PoolscopeError("the pool name must be a non-empty string")
+        self.pool_name = name
+        self.registry = registry
+        self.leak_threshold = leak_threshold
+        self._engine = weakref.ref(sync_engine)
+        self._closed = False
+        self._exporter = exporter_for(registry)
+        self.recorder: PoolRecorder = self._exporter.recorder(name)
+        self.probe = Probe(self.recorder)
+        with _lock:
+            current = type(target)
+            if getattr(current, "_poolscope_probe", None) is not None:
+                raise PoolscopeError(
+                    f"this engine's pool is already instrumented by poolscope (as pool "
+                    f"{current._poolscope_probe.recorder.name!r}); close() that "  # type: ignore[attr-defined]
+                    "Instrumentation before instrumenting the engine again"
+                )
+            self._original_class: type[QueuePool] = current
+            bases = (current,) if issubclass(current, InstrumentedQueuePool) else None
+            self._pool_class: type[InstrumentedQueuePool] = type(
+                f"Poolscope{current.__name__}",
+                bases or (InstrumentedQueuePool, current),
+                {"_poolscope_probe": self.probe, "__module__": __name__},
+            )
+            # Same layout, same state, connections already out stay tracked by the pool;
+            # engine.dispose() rebuilds with self.__class__, so the new pool is measured too.
+            target.__class__ = self._pool_class
+            self._listened_pool = target
+            event.listen(target, "connect", self._on_connect, insert=True)
+            event.listen(target, "invalidate", self._on_invalidate)
+            event.listen(target, "soft_invalidate", self._on_soft_invalidate)
+            _pools_built[name] += 1
+            built = _pools_built[name]
+            warn = built > ENGINE_PER_REQUEST_THRESHOLD and name not in _warned
+            if warn:
+                _warned.add(name)
+        with self.recorder.lock:
+            self.recorder.pools_created += 1
+        self._finalizer = weakref.finalize(sync_engine, self._detach)
+        self._exporter.attach(name, self)
+        if warn:
+            logger.warning(
+                "%d pools built for pool %r in this process: is an engine created per "
+                "request? Create one engine at startup and share it (logged once per name)",
+                built,
+                name,
+            )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def state(self) -> PoolState:
+        """The pool's state now, as the gauges export it."""
+        engine = self._engine()
+        pending = len(self.probe.pending)
+        if engine is None:
+            return PoolState(
+                size=0,
+                max_overflow=0,
+                timeout=0.0,
+                max=0,
+                idle=0,
+                used=0,
+                overflow=0,
+                pending=pending,
+            )
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        return read_pool_state(pool, pending=pending)
+
+    def leaked_connections(self) -> int:
+        """Connections checked out longer than ``leak_threshold`` now (0 without one)."""
+        counter = self.probe.leaked_connections
+        return counter() if counter is not None else 0
+
+    def close(self) -> None:
+        """Stop measuring: removes the listeners, restores the pool class and the series."""
+        with _lock:
+            if self._closed:
+                return
+            self._closed = True
+            # Disables every pool of this class at once, also pools dispose() replaced.
+            self._pool_class._poolscope_probe = None
+            engine = self._engine()
+            if engine is not None and type(engine.pool) is self._pool_class:
+                engine.pool.__class__ = self._original_class  # type: ignore[assignment]
+            for identifier, listener in self._listeners():
+                if event.contains(self._listened_pool, identifier, listener):
+                    event.remove(self._listened_pool, identifier, listener)
+        self._finalizer.detach()
+        self._detach()
+
+    def _detach(self) -> None:
+        self._exporter.detach(self.pool_name, self)
+
+    def _listeners(self) -> list[tuple[str, Any]]:
+        return [
+            ("connect", self._on_connect),
+            ("invalidate", self._on_invalidate),
+            ("soft_invalidate", self._on_soft_invalidate),
+        ]
+
+    def __enter__(self) -> Instrumentation:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        status = "closed" if self._closed else "open"
+        return f"<Instrumentation pool={self.pool_name!r} {status}>"
+
+    # Listeners for the rare events; checkout and checkin are measured by the pool class.
+
+    def _on_connect(self, dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+        # Registered first among the connect listeners, so the dialect's own setup on the
+        # new connection is not counted: starttime is taken just before the DBAPI connect.
+        try:
+            started = getattr(connection_record, "starttime", None)
+            if started is not None and self._pool_class._poolscope_probe is not None:
+                self.recorder.observe_create(max(0.0, time.time() - started))
+        except Exception as error:
+            self.probe.failed(error)
+
+    def _on_invalidate(
+        self,
+        dbapi_connection: Any,
+        connection_record: ConnectionPoolEntry,
+        exception: BaseException | None,
+    ) -> None:
+        self._count_invalidation(soft=False)
+
+    def _on_soft_invalidate(
+        self,
+        dbapi_connection: Any,
+        connection_record: ConnectionPoolEntry,
+        exception: BaseException | None,
+    ) -> None:
+        self._count_invalidation(soft=True)
+
+    def _count_invalidation(self, *, soft: bool) -> None:
+        try:
+            if self._pool_class._poolscope_probe is not None:
+                self.recorder.count_invalidation(soft=soft)
+        except Exception as error:
+            self.probe.failed(error)
