@@ -43,6 +43,9 @@ HELP = {
     names.POOL_CONNECTS: "New DBAPI connections opened",
     names.POOL_INVALIDATIONS: "Connections invalidated (soft: marked for recycling only)",
     names.POOLS_CREATED: "Pools instrumented under this name (rising = an engine per request)",
+    names.POOL_LEAKED_CONNECTIONS: "Connections checked out longer than the leak threshold now",
+    names.POOL_LEAKS: "Checkouts that exceeded the leak threshold",
+    names.POOL_GC_RECLAIMED: "Connections returned by the garbage collector, never closed",
     names.INSTRUMENTATION_ERRORS: "Exceptions inside poolscope's instrumentation (never raised)",
 }
 
@@ -51,6 +54,8 @@ class LivePool(Protocol):
     """An instrumented engine as the exporter reads it at scrape time."""
 
     def state(self) -> PoolState: ...
+
+    def leaked_connections(self) -> int: ...
 
 
 class RegistryExporter(Collector):
@@ -99,25 +104,18 @@ class RegistryExporter(Collector):
         families = _families()
         for name, pools in sorted(live.items()):
             states = [pool.state() for pool in pools]
-            _add_pool(families, name, states, recorders[name].snapshot())
+            leaked = sum(pool.leaked_connections() for pool in pools)
+            _add_pool(families, name, states, leaked, recorders[name].snapshot())
         return list(families.values())
-
-
-# The leak tracker (poolscope/_leaks.py) exports these itself.
-LEAK_SERIES = (names.POOL_LEAKED_CONNECTIONS, names.POOL_LEAKS, names.POOL_GC_RECLAIMED)
 
 
 def _families() -> dict[str, Metric]:
     pool = [names.POOL_LABEL]
     families: dict[str, Metric] = {}
     for name in names.GAUGES:
-        if name in LEAK_SERIES:
-            continue
         labels = [*pool, names.STATE_LABEL] if name == names.CONNECTION_COUNT else pool
         families[name] = GaugeMetricFamily(name, HELP[name], labels=labels)
     for name in names.COUNTERS:
-        if name in LEAK_SERIES:
-            continue
         labels = [*pool, names.SOFT_LABEL] if name == names.POOL_INVALIDATIONS else pool
         families[name] = CounterMetricFamily(name, HELP[name], labels=labels)
     for name in names.HISTOGRAMS:
@@ -130,6 +128,7 @@ def _add_pool(
     families: dict[str, Metric],
     pool: str,
     states: list[PoolState],
+    leaked: int,
     snapshot: RecorderSnapshot,
 ) -> None:
     def add(name: str, value: float, *extra: str) -> None:
@@ -148,6 +147,7 @@ def _add_pool(
     add(names.CONNECTION_IDLE_MAX, sum(state.size for state in states))
     add(names.CONNECTION_PENDING_REQUESTS, sum(state.pending for state in states))
     add(names.POOL_OVERFLOW, sum(state.overflow for state in states))
+    add(names.POOL_LEAKED_CONNECTIONS, leaked)
 
     add(names.CONNECTION_TIMEOUTS, snapshot.timeouts)
     add(names.POOL_CHECKOUTS, snapshot.checkouts)
@@ -155,6 +155,8 @@ def _add_pool(
     for soft, count in sorted(snapshot.invalidations.items()):
         add(names.POOL_INVALIDATIONS, count, "true" if soft else "false")
     add(names.POOLS_CREATED, snapshot.pools_created)
+    add(names.POOL_LEAKS, snapshot.leaks)
+    add(names.POOL_GC_RECLAIMED, snapshot.gc_reclaimed)
     add(names.INSTRUMENTATION_ERRORS, snapshot.errors)
 
     add_histogram(names.CONNECTION_WAIT_TIME, snapshot.wait)

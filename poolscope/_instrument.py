@@ -150,6 +150,11 @@ class Instrumentation:
         assert isinstance(pool, QueuePool)
         return read_pool_state(pool, pending=pending)
 
+    def leaked_connections(self) -> int:
+        """Connections checked out longer than ``leak_threshold`` now (0 without one)."""
+        counter = self.probe.leaked_connections
+        return counter() if counter is not None else 0
+
     def close(self) -> None:
         """Stop measuring: removes the listeners, restores the pool class and the series."""
         with _lock:

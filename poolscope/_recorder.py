@@ -41,6 +41,8 @@ class RecorderSnapshot:
     invalidations: dict[bool, int]
     pools_created: int
     errors: int
+    leaks: int = 0
+    gc_reclaimed: int = 0
 
 
 class PoolRecorder:
@@ -58,6 +60,8 @@ class PoolRecorder:
         self._timeouts = 0
         self._invalidations = {False: 0, True: 0}
         self._errors = 0
+        self._leaks = 0
+        self._gc_reclaimed = 0
         self.pools_created = 0
         self.probes: list[Probe] = []
 
@@ -95,6 +99,14 @@ class PoolRecorder:
         with self.lock:
             self._errors += 1
 
+    def count_leak(self) -> None:
+        with self.lock:
+            self._leaks += 1
+
+    def count_gc_reclaimed(self) -> None:
+        with self.lock:
+            self._gc_reclaimed += 1
+
     def snapshot(self) -> RecorderSnapshot:
         with self.lock:
             self._drain_locked()
@@ -108,6 +120,8 @@ class PoolRecorder:
                 invalidations=dict(self._invalidations),
                 pools_created=self.pools_created,
                 errors=self._errors,
+                leaks=self._leaks,
+                gc_reclaimed=self._gc_reclaimed,
             )
 
 
@@ -118,6 +132,7 @@ class Probe:
     __slots__ = (
         "checkin_hook",
         "checkout_hook",
+        "leaked_connections",
         "pending",
         "recorder",
         "reported",
@@ -133,6 +148,8 @@ class Probe:
         self.pending: deque[None] = deque()
         self.checkout_hook: CheckoutHook | None = None
         self.checkin_hook: CheckoutHook | None = None
+        # Set by leak detection: how many connections are checked out too long now.
+        self.leaked_connections: Callable[[], int] | None = None
         self.reported = False
 
     def timed_out(self, waited: float) -> None:
