@@ -23,11 +23,15 @@ from sqlalchemy.pool import (
 )
 from sqlalchemy.pool.base import _ConnectionFairy
 
-from poolscope._checkout import CHECKOUT_KEY, Checkout
+from poolscope._leaks import Checkout
 from poolscope._recorder import DRAIN_AT, Probe
 from poolscope._route_context import current_route
 
-__all__ = ["InstrumentedAsyncAdaptedQueuePool", "InstrumentedQueuePool"]
+__all__ = ["CHECKOUT_KEY", "InstrumentedAsyncAdaptedQueuePool", "InstrumentedQueuePool"]
+
+# Where a checked-out connection's Checkout lives: ``connection_record.info[CHECKOUT_KEY]``
+# (SQLAlchemy clears ``info`` when it reconnects).
+CHECKOUT_KEY = "poolscope.checkout"
 
 _checkout = _ConnectionFairy._checkout
 _route = current_route.get
@@ -61,8 +65,8 @@ class InstrumentedQueuePool(QueuePool):
         now = perf_counter()
         try:
             probe.waits.append(now - started)
-            checkout = Checkout(now, _route())
             record: ConnectionPoolEntry = fairy._connection_record  # type: ignore[assignment]
+            checkout = Checkout(now, _route(), record.fairy_ref)  # type: ignore[attr-defined]
             record.info[CHECKOUT_KEY] = checkout
             if probe.checkout_hook is not None:
                 probe.checkout_hook(checkout, record)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from poolscope._checkout import Checkout
 from poolscope._histogram import Buckets
+from poolscope._leaks import Checkout
 
 __all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "RecorderSnapshot"]
 
