@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from prometheus_client import CollectorRegistry
+from pool_metrics import sample
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -18,10 +18,6 @@ from poolscope import _names as names
 from poolscope._urls import url_for_driver
 
 MakeEngine = Callable[..., AsyncEngine]
-
-
-def sample(registry: CollectorRegistry, name: str, pool: str, **labels: str) -> float | None:
-    return registry.get_sample_value(name, {"pool": pool, **labels})
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import psycopg2
 import pytest
+from pool_metrics import poolscope_series, sample
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -19,15 +20,6 @@ from poolscope import InstrumentedQueuePool, PoolscopeError, instrument
 from poolscope import _names as names
 from poolscope._route_context import current_route
 from poolscope._urls import url_for_driver
-
-
-def sample(registry: CollectorRegistry, name: str, pool: str, **labels: str) -> float | None:
-    return registry.get_sample_value(name, {"pool": pool, **labels})
-
-
-def poolscope_series(registry: CollectorRegistry) -> list[str]:
-    exposed = names.exposed_names()
-    return [s.name for m in registry.collect() for s in m.samples if s.name in exposed]
 
 
 @pytest.fixture
