@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from poolscope._cli import db
+from poolscope._cli import compare, db
 from poolscope._errors import PoolscopeError
 
 __all__ = ["app", "main"]
@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.command(name="compare")(compare.compare)
 
 
 def main() -> None:

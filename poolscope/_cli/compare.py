@@ -1,0 +1,97 @@
+"""``poolscope compare RUN RUN...``: run files side by side, with a verdict and CI gates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from poolscope._compare import (
+    FORMATS,
+    CompareInputError,
+    FailIfError,
+    Format,
+    build_comparison,
+    evaluate,
+    format_for_path,
+    load_runs,
+    parse_condition,
+    render,
+)
+from poolscope._compare._text import write_table
+
+__all__ = ["compare"]
+
+# Bad input and bad --fail-if expressions; 1 is kept for "a --fail-if condition holds".
+USAGE_ERROR = 2
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"poolscope: error: {message}", file=sys.stderr)
+    return typer.Exit(USAGE_ERROR)
+
+
+def compare(
+    runs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Two or more run files, or directories of them; the first is the baseline.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, markdown, json or html (default: from --out's suffix, else table).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the report to this file.", show_default=False),
+    ] = None,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if",
+            help="Exit 1 when this holds for a run, e.g. 'wait_p95>0.1', 'p95_ratio>1.2'. "
+            "Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Compare runs side by side: figures, changes against the baseline, a verdict.
+
+    Exit codes: 0 fine, 1 a --fail-if condition holds, 2 bad input.
+    """
+    if output_format is not None and output_format not in FORMATS:
+        raise _fail(f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}")
+    chosen: Format = output_format or format_for_path(out)
+    try:
+        conditions = [parse_condition(expression) for expression in fail_if or []]
+        loaded = load_runs(runs or [])
+        comparison = build_comparison(loaded)
+        reasons = [reason for c in conditions for reason in evaluate(c, comparison)]
+    except (CompareInputError, FailIfError) as error:
+        raise _fail(str(error)) from None
+    for warning in comparison.warnings:
+        print(f"poolscope: warning: {warning}", file=sys.stderr)
+    if out is not None:
+        try:
+            out.write_text(render(comparison, loaded, chosen))
+        except OSError as error:
+            raise _fail(f"{out}: cannot write the report ({error.strerror})") from None
+        print(f"poolscope: wrote {out}", file=sys.stderr)
+    elif chosen == "table":
+        write_table(comparison, Console())
+    else:
+        sys.stdout.write(render(comparison, loaded, chosen))
+    for reason in reasons:
+        print(f"poolscope: {reason}", file=sys.stderr)
+    if reasons:
+        raise typer.Exit(1)

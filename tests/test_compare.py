@@ -1,0 +1,296 @@
+"""``poolscope compare`` on runs measured against the real PostgreSQL: every format says the
+same thing, bad input is one line and exit 2, ``--fail-if`` gates exactly."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+from PIL import Image
+from playwright.sync_api import Page
+from typer.testing import CliRunner
+
+from poolscope._cli import app
+from poolscope._compare import Comparison
+from poolscope._compare._format import format_ratio
+from poolscope._compare._svg import TOP as PLOT_TOP
+from poolscope._runfile import Run, load_run, write_run
+from tests.browser import chromium
+from tests.measured_runs import measure_run
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """Recorded real runs of engine-per-request (see tests/data/record_measured.py)."""
+    directory = tmp_path / "runs"
+    shutil.copytree(DATA / "measured", directory)
+    return directory
+
+
+@pytest.fixture
+def pair(runs_dir: Path) -> tuple[Path, Path]:
+    return runs_dir / "global.json", runs_dir / "per-request.json"
+
+
+def compare(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["compare", *map(str, args)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_table_shows_ratios_and_differences(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    base, other = (load_run(path) for path in pair)
+    out = tmp_path / "report.txt"
+    code, _, _ = compare(*pair, "--out", out)
+    assert code == 0
+    lines = {
+        line.split("│")[1].strip(): line for line in out.read_text().splitlines() if "│" in line
+    }
+    assert base.locust is not None
+    assert other.locust is not None
+    assert base.pool is not None
+    assert other.pool is not None
+    ratio = other.locust.latency_ms.p50 / base.locust.latency_ms.p50
+    assert format_ratio(ratio) in lines["latency p50"]
+    assert f"+{other.pool.connects - base.pool.connects:,}" in lines["connections opened"]
+    assert f"+{other.pool.pools_created - base.pool.pools_created:,}" in lines["pools created"]
+    rps = other.locust.requests_per_second / base.locust.requests_per_second
+    assert format_ratio(rps) in lines["requests/s"]
+    assert "per-request vs global:" in out.read_text()
+
+
+def test_verdict_names_the_engine_per_request_costs(pair: tuple[Path, Path]) -> None:
+    comparison = Comparison.model_validate_json(compare(*pair, "--format", "json")[1])
+    base, other = (load_run(path).pool for path in pair)
+    assert base is not None
+    assert other is not None
+    (verdict,) = comparison.verdicts
+    assert verdict.startswith("per-request vs global: ")
+    assert f"connections opened {other.connects:,} instead of {base.connects:,}" in verdict
+    assert re.search(r"latency p\d\d went from [\d.]+ ms to [\d.]+ ms \(×[\d.]+\)", verdict)
+
+
+def test_markdown_is_one_valid_table(pair: tuple[Path, Path]) -> None:
+    code, text, _ = compare(*pair, "--format", "markdown")
+    assert code == 0
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    assert [t.type for t in tokens].count("table_open") == 1
+    rows = [t for t in tokens if t.type == "tr_open"]
+    comparison = Comparison.model_validate_json(compare(*pair, "--format", "json")[1])
+    assert len(rows) == 1 + len(comparison.rows)
+    cells_per_row = {
+        sum(1 for t in tokens[tokens.index(row) :] if t.type in ("th_open", "td_open"))
+        for row in rows[-1:]
+    }
+    assert cells_per_row == {4}
+    assert any("per-request vs global" in t.content for t in tokens if t.type == "inline")
+
+
+def test_json_round_trips(pair: tuple[Path, Path]) -> None:
+    code, text, _ = compare(*pair, "--format", "json")
+    assert code == 0
+    comparison = Comparison.model_validate_json(text)
+    assert json.loads(comparison.to_json()) == json.loads(text)
+    assert [run.label for run in comparison.runs] == ["global", "per-request"]
+    row = comparison.row("connects")
+    assert row is not None
+    assert row.changes[1] is not None
+    assert row.changes[1].assessment == "worse"
+
+
+def test_out_suffix_chooses_the_format(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    for name, check in (("r.md", "| figure |"), ("r.json", '"schema"'), ("r.html", "<svg")):
+        code, _, err = compare(*pair, "--out", tmp_path / name)
+        assert code == 0
+        assert check in (tmp_path / name).read_text()
+        assert f"wrote {tmp_path / name}" in err
+
+
+def test_a_directory_stands_for_its_runs_in_start_order(runs_dir: Path) -> None:
+    comparison = Comparison.model_validate_json(compare(runs_dir, "--format", "json")[1])
+    assert [run.label for run in comparison.runs] == ["global", "per-request"]
+
+
+def damaged(tmp_path: Path, good: Path) -> dict[str, Path]:
+    text = good.read_text()
+    files = {
+        "truncated": text[: len(text) // 2],
+        "not a run": json.dumps({"hello": "world"}),
+        "unknown schema": text.replace("poolscope.run/1", "poolscope.run/7"),
+    }
+    paths = {}
+    for name, content in files.items():
+        paths[name] = tmp_path / f"{name.replace(' ', '-')}.json"
+        paths[name].write_text(content)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "no such file"),
+        ("truncated", "not JSON, or truncated"),
+        ("not a run", "not a poolscope run file"),
+        ("unknown schema", "unknown run file schema 'poolscope.run/7'"),
+        ("empty directory", "no run files"),
+        ("one run", "compare needs two or more runs; got 1"),
+        ("no runs", "compare needs two or more runs; got 0"),
+        ("bad format", "unknown format 'pdf'"),
+        ("bad fail-if", "--fail-if 'wait_p95>>1': expected a number"),
+        ("unknown figure", "unknown figure 'speed'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    case: str, message: str, pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    base = pair[0]
+    bad = damaged(tmp_path, base)
+    (tmp_path / "empty").mkdir()
+    args: list[str | Path] = {
+        "missing": [base, tmp_path / "absent.json"],
+        "empty directory": [base, tmp_path / "empty"],
+        "one run": [base],
+        "no runs": [],
+        "bad format": [*pair, "--format", "pdf"],
+        "bad fail-if": [*pair, "--fail-if", "wait_p95>>1"],
+        "unknown figure": [*pair, "--fail-if", "speed>1"],
+    }.get(case, [base, bad.get(case, base)])
+    # A real process: what a user or CI sees, traceback or not.
+    result = subprocess.run(
+        [sys.executable, "-m", "poolscope", "compare", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("poolscope: error: ")
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_runs_of_different_scenarios_compare_with_a_warning(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    other = load_run(pair[1]).model_copy(update={"scenario": "pool-saturation"})
+    path = write_run(Run.model_validate(other.model_dump(by_alias=True)), tmp_path / "o.json")
+    code, out, err = compare(pair[0], path, "--format", "markdown")
+    assert code == 0
+    assert "warning: the runs come from different scenarios" in err
+    assert "engine-per-request, pool-saturation" in out
+
+
+def figure(run: Run, key: str) -> float:
+    assert run.pool is not None
+    return float(getattr(run.pool, key))
+
+
+@pytest.mark.parametrize("key", ["connects", "pools_created", "max_used"])
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_fail_if_exits_1_exactly_when_it_holds(
+    key: str, offset: int, pair: tuple[Path, Path]
+) -> None:
+    base, other = (load_run(path) for path in pair)
+    threshold = figure(other, key) + offset
+    code, _, err = compare(*pair, "--format", "json", "--fail-if", f"{key}>{threshold}")
+    holds = figure(other, key) > threshold
+    assert code == (1 if holds else 0), err
+    assert ("holds for per-request" in err) == holds
+    ratio = figure(other, key) / figure(base, key)
+    code, _, _ = compare(*pair, "--format", "json", "--fail-if", f"{key}_ratio>={ratio + offset}")
+    assert code == (1 if ratio >= ratio + offset else 0)
+
+
+def test_fail_if_with_units_and_connectives(pair: tuple[Path, Path]) -> None:
+    other = load_run(pair[1])
+    assert other.locust is not None
+    p50_ms = other.locust.latency_ms.p50
+    above, below = f"p50>{p50_ms - 0.5}ms", f"p50>{p50_ms + 0.5}ms"
+    assert compare(*pair, "-f", "json", "--fail-if", above)[0] == 1
+    assert compare(*pair, "-f", "json", "--fail-if", below)[0] == 0
+    assert compare(*pair, "-f", "json", "--fail-if", f"{above} and {below}")[0] == 0
+    assert compare(*pair, "-f", "json", "--fail-if", f"{below} or {above}")[0] == 1
+    assert compare(*pair, "-f", "json", "--fail-if", below, "--fail-if", above)[0] == 1
+    assert compare(*pair, "-f", "json", "--fail-if", "timeouts>0")[0] == 0
+
+
+def coloured_pixels_per_chart(page: Page, shot: Path) -> list[int]:
+    """Coloured pixels in each chart's plot area (below the legend; axes, grid and text
+    are grey, so only drawn series count)."""
+    page.screenshot(path=str(shot), full_page=True)
+    charts = page.locator("svg.chart")
+    image = Image.open(shot).convert("RGB")
+    counts = []
+    for index in range(charts.count()):
+        box = charts.nth(index).bounding_box()
+        assert box is not None
+        left, top = int(box["x"]), int(box["y"]) + PLOT_TOP
+        plot = image.crop((left, top, left + int(box["width"]), int(box["y"] + box["height"])))
+        pixels = plot.tobytes()
+        counts.append(
+            sum(
+                1
+                for i in range(0, len(pixels), 3)
+                if max(pixels[i : i + 3]) - min(pixels[i : i + 3]) > 80
+            )
+        )
+    return counts
+
+
+@pytest.mark.slow
+def test_html_opens_in_chromium_with_charts_drawn(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    page_path = tmp_path / "report.html"
+    assert compare(*pair, "--out", page_path)[0] == 0
+    # The same runs without their samples: the charts must then come out empty, which
+    # shows the pixel count below measures drawn lines.
+    bare = [tmp_path / "bare-global.json", tmp_path / "bare-per-request.json"]
+    for source, target in zip(pair, bare, strict=True):
+        write_run(load_run(source).model_copy(update={"samples": []}), target)
+    bare_page = tmp_path / "bare.html"
+    assert compare(*bare, "--out", bare_page)[0] == 0
+    with chromium() as browser:
+        page = browser.new_page()
+        console: list[str] = []
+        requests: list[str] = []
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_path.as_uri())
+        drawn = coloured_pixels_per_chart(page, tmp_path / "report.png")
+        table_rows = page.locator("table.comparison tbody tr").count()
+        page.goto(bare_page.as_uri())
+        empty = coloured_pixels_per_chart(page, tmp_path / "bare.png")
+    assert console == []
+    # Self-contained: nothing fetched but the pages themselves.
+    assert requests == [page_path.as_uri(), bare_page.as_uri()]
+    assert table_rows == len(Comparison.model_validate_json(compare(*pair, "-f", "json")[1]).rows)
+    # Two charts per run, connections and wait percentiles, each with lines drawn.
+    assert len(drawn) == 4
+    assert min(drawn) > 300, drawn
+    assert empty == [0, 0, 0, 0]
+
+
+@pytest.mark.slow
+def test_fresh_real_runs_compare_end_to_end(database_url: str, tmp_path: Path) -> None:
+    """Measured now against the real PostgreSQL, then compared by the real command."""
+    for variant in ("global", "per-request"):
+        run = measure_run(database_url, variant=variant, users=3, requests_per_user=30)
+        write_run(run, tmp_path / f"{variant}.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "poolscope", "compare", str(tmp_path), "--format", "markdown",
+         "--fail-if", "pools_created_diff>0"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    # Every per-request query built its own pool: 90 pools against 1.
+    assert result.returncode == 1, result.stderr
+    assert "pools_created_diff = +89" in result.stderr
+    assert "| pools created | 1 | 90 | **+89** |" in result.stdout
