@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from poolscope._cli import compare, db
+from poolscope._cli import compare, db, serve
 from poolscope._errors import PoolscopeError
 
 __all__ = ["app", "main"]
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.command(name="compare")(compare.compare)
+app.command()(serve.serve)
 
 
 def main() -> None:

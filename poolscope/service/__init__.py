@@ -1,0 +1,11 @@
+"""The sample FastAPI service: the right way to use a pool, and the classic wrong ways.
+
+``create_app(settings)`` builds it; ``poolscope serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+from poolscope.service._app import create_app, create_app_from_environment
+from poolscope.service._settings import ServiceSettings
+
+__all__ = ["ServiceSettings", "create_app", "create_app_from_environment"]

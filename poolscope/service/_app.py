@@ -1,0 +1,109 @@
+"""``create_app(settings)``: the sample service, built on demand, never at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+from pydantic import SecretStr
+
+from poolscope._database import resolve_database_url
+from poolscope.service import _async_routes, _common_routes, _sync_routes
+from poolscope.service._db import build_async_engine, build_sync_engine, ensure_seeded
+from poolscope.service._errors import install_error_handlers
+from poolscope.service._settings import ServiceSettings
+from poolscope.service._state import ServiceState
+
+__all__ = ["create_app", "create_app_from_environment"]
+
+logger = logging.getLogger("poolscope.service")
+
+
+def create_app(
+    settings: ServiceSettings | None = None, *, registry: CollectorRegistry | None = None
+) -> FastAPI:
+    """The service for one driver. Each app has its own registry unless one is given, so
+    apps with different settings live side by side in one process."""
+    settings = settings if settings is not None else ServiceSettings()
+    state = ServiceState(
+        settings=settings, registry=registry if registry is not None else CollectorRegistry()
+    )
+    app = FastAPI(title="poolscope sample service", lifespan=_lifespan)
+    app.state.poolscope = state
+    install_error_handlers(app, settings)
+    app.include_router(_common_routes.router)
+    driver_routes = _sync_routes if settings.driver == "psycopg2" else _async_routes
+    app.include_router(driver_routes.router)
+    Instrumentator(registry=state.registry, excluded_handlers=["/metrics"]).instrument(app)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """For uvicorn workers (``factory=True``): settings from ``POOLSCOPE_*`` only."""
+    return create_app(ServiceSettings())
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.poolscope
+    if state.settings.driver == "psycopg2":
+        # Sync routes run in anyio's default thread pool; async routes never use it.
+        to_thread.current_default_thread_limiter().total_tokens = state.settings.thread_limit
+    if state.settings.database_url is None:
+        url = await to_thread.run_sync(resolve_database_url)
+        state.settings = state.settings.model_copy(update={"database_url": SecretStr(url)})
+    try:
+        await _start_engine(state)
+        logger.info(
+            "service ready: driver %s, pool %s/%s, timeout %ss, database %s",
+            state.settings.driver,
+            state.settings.pool_size,
+            state.settings.max_overflow,
+            state.settings.pool_timeout,
+            state.settings.masked_database_url,
+        )
+        yield
+    finally:
+        await _stop_engine(state)
+
+
+async def _start_engine(state: ServiceState) -> None:
+    if state.settings.driver == "psycopg2":
+        engine = build_sync_engine(state.settings)
+        state.sync_engine = engine
+
+        def seed() -> None:
+            with engine.connect() as connection:
+                ensure_seeded(connection)
+
+        await to_thread.run_sync(seed)
+    else:
+        async_engine = build_async_engine(state.settings)
+        state.async_engine = async_engine
+        async with async_engine.connect() as connection:
+            await connection.run_sync(ensure_seeded)
+
+
+async def _stop_engine(state: ServiceState) -> None:
+    for async_session in state.kept_async_sessions.take_all():
+        await async_session.close()
+    sync_sessions = state.kept_sync_sessions.take_all()
+    if state.sync_engine is not None:
+        sync_engine = state.sync_engine
+
+        def close_sync() -> None:
+            for session in sync_sessions:
+                session.close()
+            sync_engine.dispose()
+
+        await to_thread.run_sync(close_sync)
+        state.sync_engine = None
+    if state.async_engine is not None:
+        await state.async_engine.dispose()
+        state.async_engine = None
+    logger.info("service stopped: engine disposed")

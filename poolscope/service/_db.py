@@ -1,0 +1,123 @@
+"""The service's table, its seed rows, and the engines it talks through."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from poolscope._urls import url_for_driver
+from poolscope.service._settings import ServiceSettings
+
+__all__ = [
+    "SEED_ROWS",
+    "application_name",
+    "build_async_engine",
+    "build_sync_engine",
+    "database_url",
+    "ensure_seeded",
+    "items",
+    "items_query",
+]
+
+SEED_ROWS = 500
+# Any constant shared by every process seeding the same database: two workers starting
+# together must not both create and fill the table.
+_SEED_LOCK_KEY = 0x706F6F6C73636F70
+
+metadata = MetaData()
+items = Table(
+    "poolscope_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("price", Numeric(10, 2), nullable=False),
+)
+
+
+def database_url(settings: ServiceSettings) -> str:
+    if settings.database_url is None:
+        raise ValueError("the settings hold no database URL; resolve one before building")
+    return settings.database_url.get_secret_value()
+
+
+def application_name(pool_name: str) -> str:
+    """How the service's connections show in ``pg_stat_activity``."""
+    return f"poolscope {pool_name} {os.getpid()}"[:63]
+
+
+def _engine_arguments(settings: ServiceSettings, *, per_request: bool) -> dict[str, Any]:
+    if per_request:
+        # The anti-pattern's engine keeps SQLAlchemy's default pool: it lives one request.
+        return {"pool_logging_name": settings.per_request_pool_name}
+    return {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout,
+        "pool_logging_name": settings.pool_name,
+    }
+
+
+def build_sync_engine(settings: ServiceSettings, *, per_request: bool = False) -> Engine:
+    arguments = _engine_arguments(settings, per_request=per_request)
+    return create_engine(
+        url_for_driver(database_url(settings), "psycopg2"),
+        connect_args={"application_name": application_name(arguments["pool_logging_name"])},
+        **arguments,
+    )
+
+
+def build_async_engine(settings: ServiceSettings, *, per_request: bool = False) -> AsyncEngine:
+    arguments = _engine_arguments(settings, per_request=per_request)
+    name = application_name(arguments["pool_logging_name"])
+    return create_async_engine(
+        url_for_driver(database_url(settings), "asyncpg"),
+        connect_args={"server_settings": {"application_name": name}},
+        **arguments,
+    )
+
+
+def ensure_seeded(connection: Connection) -> None:
+    """Create and fill the items table if it is missing or empty (commits)."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEED_LOCK_KEY})
+    metadata.create_all(connection, checkfirst=True)
+    if connection.scalar(select(func.count()).select_from(items)) == 0:
+        connection.execute(
+            insert(items),
+            [
+                {
+                    "id": number,
+                    "name": f"item {number:03d}",
+                    "category": ("tools", "books", "food", "games")[number % 4],
+                    "price": f"{(number * 37) % 1000 / 10 + 1:.2f}",
+                }
+                for number in range(1, SEED_ROWS + 1)
+            ],
+        )
+    connection.commit()
+
+
+def items_query(limit: int) -> Any:
+    """The page of items /items returns: a real sort over the whole table."""
+    return (
+        select(items.c.id, items.c.name, items.c.category, items.c.price)
+        .order_by(items.c.price.desc(), items.c.id)
+        .limit(limit)
+    )

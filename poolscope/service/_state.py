@@ -1,0 +1,57 @@
+"""What one running app holds: its settings, registry, engine and the sessions it leaked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from poolscope.service._kept_sessions import KeptSessions
+from poolscope.service._settings import ServiceSettings
+
+__all__ = ["ServiceState", "StateDep", "get_state"]
+
+
+@dataclass(kw_only=True)
+class ServiceState:
+    """Built by ``create_app``; the engine appears at startup and goes at shutdown."""
+
+    settings: ServiceSettings
+    registry: CollectorRegistry
+    sync_engine: Engine | None = None
+    async_engine: AsyncEngine | None = None
+    kept_sync_sessions: KeptSessions[Session] = field(init=False)
+    kept_async_sessions: KeptSessions[AsyncSession] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kept_sync_sessions = KeptSessions(self.settings.leak_bound)
+        self.kept_async_sessions = KeptSessions(self.settings.leak_bound)
+
+    def require_sync_engine(self) -> Engine:
+        if self.sync_engine is None:
+            raise RuntimeError("the service has no sync engine (not started, or asyncpg)")
+        return self.sync_engine
+
+    def require_async_engine(self) -> AsyncEngine:
+        if self.async_engine is None:
+            raise RuntimeError("the service has no async engine (not started, or psycopg2)")
+        return self.async_engine
+
+    @property
+    def kept_session_count(self) -> int:
+        return len(self.kept_sync_sessions) + len(self.kept_async_sessions)
+
+
+async def get_state(request: Request) -> ServiceState:
+    # async so that async routes never need a worker thread for it.
+    state = request.app.state.poolscope
+    assert isinstance(state, ServiceState)
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
