@@ -1,1 +1,34 @@
-"""Every poolscope scenario, for ``locust -f locustfile.py --host http://127.0.0.1:8000``."""
+"""Every poolscope scenario, for ``locust -f locustfile.py --host http://127.0.0.1:8000``.
+
+The web UI lets you pick a scenario's user class and shows a "Pool" tab with the
+target's pool state. Headless, name the user classes (``locust -f locustfile.py
+--headless -u 11 -t 30s --host URL PoolSaturationUser``) or select by tag
+(``--tags pool-saturation``). ``poolscope scenarios`` lists them with their settings;
+``poolscope run SCENARIO`` also starts the service with those settings and records the run.
+"""
+
+from typing import Any
+
+from locust import events
+
+from scenarios import _pool_tab  # noqa: F401  (registers the web UI's Pool tab)
+from scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
+from scenarios.overflow_burst import OverflowBurstUser
+from scenarios.pool_saturation import PoolSaturationUser
+from scenarios.session_leak import FixedSessionUser, LeakySessionUser
+
+__all__ = [
+    "EnginePerRequestUser",
+    "FixedSessionUser",
+    "GlobalEngineUser",
+    "LeakySessionUser",
+    "OverflowBurstUser",
+    "PoolSaturationUser",
+]
+
+
+@events.init.add_listener
+def _pick_one_scenario(environment: Any, **_kwargs: Any) -> None:
+    # Scenarios are meant to run one at a time: the web UI offers the class picker.
+    if environment.web_ui is not None:
+        environment.web_ui.userclass_picker_is_active = True

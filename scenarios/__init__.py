@@ -1,1 +1,25 @@
-"""Locust scenarios that load the sample service; one module per scenario."""
+"""Locust scenarios that load the sample service; one module per scenario.
+
+Importing this package does not import Locust; :func:`load` imports a scenario module
+(and Locust with it), so only Locust's own processes and ``python -m scenarios`` call it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scenarios._scenario import Scenario
+
+MODULES = {
+    "pool-saturation": "scenarios.pool_saturation",
+    "engine-per-request": "scenarios.engine_per_request",
+    "session-leak": "scenarios.session_leak",
+    "overflow-burst": "scenarios.overflow_burst",
+}
+
+
+def load(name: str) -> Scenario:
+    scenario: Scenario = importlib.import_module(MODULES[name]).SCENARIO
+    return scenario

@@ -8,6 +8,8 @@ import sys
 import typer
 
 from poolscope._cli import compare, db, serve
+from poolscope._cli.run import run
+from poolscope._cli.scenarios import scenarios
 from poolscope._errors import PoolscopeError
 
 __all__ = ["app", "main"]
@@ -22,6 +24,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command(name="compare")(compare.compare)
 app.command()(serve.serve)
+app.command()(run)
+app.command()(scenarios)
 
 
 def main() -> None:
