@@ -17,7 +17,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
-from poolscope._pool import InstrumentedQueuePool
+from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
+from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks
 from poolscope._recorder import PoolRecorder, Probe
 from poolscope._state import PoolState, read_pool_state
 
@@ -40,6 +41,7 @@ def instrument(
     pool: str | None = None,
     registry: CollectorRegistry = REGISTRY,
     leak_threshold: float | None = None,
+    multiprocess: bool | None = None,
 ) -> Instrumentation:
     """Export the engine's pool to ``registry`` under the label ``pool`` (default: the
     engine's ``pool_logging_name``, else ``"default"``) until ``close()``.
@@ -47,8 +49,16 @@ def instrument(
     Works for a sync ``Engine`` with a ``QueuePool`` and an ``AsyncEngine`` with an
     ``AsyncAdaptedQueuePool`` (or subclasses); measures every checkout, also after
     ``engine.dispose()``. ``leak_threshold`` (seconds) enables leak detection.
+    ``multiprocess`` (default: whether ``PROMETHEUS_MULTIPROC_DIR`` is set) writes the
+    series to prometheus_client's multiprocess files instead of ``registry``.
     """
-    return Instrumentation(engine, pool=pool, registry=registry, leak_threshold=leak_threshold)
+    return Instrumentation(
+        engine,
+        pool=pool,
+        registry=registry,
+        leak_threshold=leak_threshold,
+        multiprocess=multiprocess_enabled() if multiprocess is None else multiprocess,
+    )
 
 
 class Instrumentation:
@@ -62,6 +72,7 @@ class Instrumentation:
         pool: str | None,
         registry: CollectorRegistry,
         leak_threshold: float | None,
+        multiprocess: bool = False,
     ) -> None:
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         if not isinstance(sync_engine, Engine):
@@ -83,11 +94,15 @@ class Instrumentation:
         self.pool_name = name
         self.registry = registry
         self.leak_threshold = leak_threshold
+        self.multiprocess = multiprocess
         self._engine = weakref.ref(sync_engine)
         self._closed = False
-        self._exporter = exporter_for(registry)
-        self.recorder: PoolRecorder = self._exporter.recorder(name)
+        self._exporter = None if multiprocess else exporter_for(registry)
+        self.recorder: PoolRecorder | MultiprocessRecorder = (
+            recorder_for(name) if self._exporter is None else self._exporter.recorder(name)
+        )
         self.probe = Probe(self.recorder)
+        hooks = MultiprocessHooks if multiprocess else InstrumentedQueuePool
         with _lock:
             current = type(target)
             if getattr(current, "_poolscope_probe", None) is not None:
@@ -97,10 +112,10 @@ class Instrumentation:
                     "Instrumentation before instrumenting the engine again"
                 )
             self._original_class: type[QueuePool] = current
-            bases = (current,) if issubclass(current, InstrumentedQueuePool) else None
+            bases = (current,) if issubclass(current, hooks) else (hooks, current)
             self._pool_class: type[InstrumentedQueuePool] = type(
                 f"Poolscope{current.__name__}",
-                bases or (InstrumentedQueuePool, current),
+                bases,
                 {"_poolscope_probe": self.probe, "__module__": __name__},
             )
             # Same layout, same state, connections already out stay tracked by the pool;
@@ -115,10 +130,15 @@ class Instrumentation:
             warn = built > ENGINE_PER_REQUEST_THRESHOLD and name not in _warned
             if warn:
                 _warned.add(name)
-        with self.recorder.lock:
-            self.recorder.pools_created += 1
         self._finalizer = weakref.finalize(sync_engine, self._detach)
-        self._exporter.attach(name, self)
+        if isinstance(self.recorder, PoolRecorder):
+            with self.recorder.lock:
+                self.recorder.pools_created += 1
+            assert self._exporter is not None
+            self._exporter.attach(name, self)
+        else:
+            engine_ref = self._engine
+            self.recorder.attach(id(self), lambda: _queue_pool(engine_ref()))
         if warn:
             logger.warning(
                 "%d pools built for pool %r in this process: is an engine created per "
@@ -173,7 +193,10 @@ class Instrumentation:
         self._detach()
 
     def _detach(self) -> None:
-        self._exporter.detach(self.pool_name, self)
+        if self._exporter is not None:
+            self._exporter.detach(self.pool_name, self)
+        elif isinstance(self.recorder, MultiprocessRecorder):
+            self.recorder.detach(id(self))
 
     def _listeners(self) -> list[tuple[str, Any]]:
         return [
@@ -231,3 +254,8 @@ class Instrumentation:
                 self.recorder.count_invalidation(soft=soft)
         except Exception as error:
             self.probe.failed(error)
+
+
+def _queue_pool(engine: Engine | None) -> QueuePool | None:
+    pool = engine.pool if engine is not None else None
+    return pool if isinstance(pool, QueuePool) else None

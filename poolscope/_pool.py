@@ -27,7 +27,12 @@ from poolscope._leaks import Checkout
 from poolscope._recorder import DRAIN_AT, Probe
 from poolscope._route_context import current_route
 
-__all__ = ["CHECKOUT_KEY", "InstrumentedAsyncAdaptedQueuePool", "InstrumentedQueuePool"]
+__all__ = [
+    "CHECKOUT_KEY",
+    "InstrumentedAsyncAdaptedQueuePool",
+    "InstrumentedQueuePool",
+    "MultiprocessHooks",
+]
 
 # Where a checked-out connection's Checkout lives: ``connection_record.info[CHECKOUT_KEY]``
 # (SQLAlchemy clears ``info`` when it reconnects).
@@ -87,7 +92,7 @@ class InstrumentedQueuePool(QueuePool):
                     if probe.checkin_hook is not None:
                         probe.checkin_hook(checkout, record)
                     if len(uses) > DRAIN_AT:
-                        probe.recorder.drain()
+                        probe.drain()
             except Exception as error:
                 probe.failed(error)
         super()._do_return_conn(record)
@@ -96,3 +101,60 @@ class InstrumentedQueuePool(QueuePool):
 class InstrumentedAsyncAdaptedQueuePool(InstrumentedQueuePool, AsyncAdaptedQueuePool):
     """The ``AsyncAdaptedQueuePool`` counterpart of :class:`InstrumentedQueuePool`, for
     ``create_async_engine(..., poolclass=InstrumentedAsyncAdaptedQueuePool)``."""
+
+
+class MultiprocessHooks(InstrumentedQueuePool):
+    """The hot path of prometheus_client's multiprocess mode: the metric objects are
+    written at once (their values live in per-process files), gauges included."""
+
+    def connect(self) -> PoolProxiedConnection:
+        probe = self._poolscope_probe
+        if probe is None or probe.multiprocess is None:
+            return _checkout(self)
+        recorder = probe.multiprocess
+        pending = probe.pending
+        pending.append(None)
+        recorder.pending.inc()
+        started = perf_counter()
+        try:
+            fairy = _checkout(self)
+        except PoolTimeoutError:
+            probe.timed_out(perf_counter() - started)
+            raise
+        finally:
+            pending.pop()
+            recorder.pending.dec()
+        now = perf_counter()
+        try:
+            recorder.wait.observe(now - started)
+            recorder.checkouts.inc()
+            record: ConnectionPoolEntry = fairy._connection_record  # type: ignore[assignment]
+            checkout = Checkout(now, _route(), record.fairy_ref)  # type: ignore[attr-defined]
+            record.info[CHECKOUT_KEY] = checkout
+            if probe.checkout_hook is not None:
+                probe.checkout_hook(checkout, record)
+            recorder.refresh(self)
+        except Exception as error:
+            probe.failed(error)
+        return fairy
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        probe = self._poolscope_probe
+        recorder = probe.multiprocess if probe is not None else None
+        if probe is not None and recorder is not None:
+            try:
+                checkout = record.info.pop(CHECKOUT_KEY, None)
+                if checkout is not None:
+                    checkout.ended = now = perf_counter()
+                    recorder.use_child(checkout.route).observe(now - checkout.started)
+                    if probe.checkin_hook is not None:
+                        probe.checkin_hook(checkout, record)
+            except Exception as error:
+                probe.failed(error)
+        # Past InstrumentedQueuePool's own measuring return, to the pool's.
+        super(InstrumentedQueuePool, self)._do_return_conn(record)
+        if probe is not None and recorder is not None:
+            try:
+                recorder.refresh(self)
+            except Exception as error:
+                probe.failed(error)

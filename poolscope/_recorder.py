@@ -13,13 +13,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from poolscope._histogram import Buckets
 from poolscope._leaks import Checkout
 
-__all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "RecorderSnapshot"]
+if TYPE_CHECKING:
+    from poolscope._multiprocess import MultiprocessRecorder
+
+__all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "Recorder", "RecorderSnapshot"]
 
 logger = logging.getLogger("poolscope.instrument")
 
@@ -27,6 +31,24 @@ logger = logging.getLogger("poolscope.instrument")
 DRAIN_AT = 4096
 
 CheckoutHook = Callable[[Checkout, ConnectionPoolEntry], None]
+
+
+class Recorder(Protocol):
+    """What both modes record outside the checkout/checkin hot path."""
+
+    name: str
+
+    def observe_timeout(self, waited: float) -> None: ...
+
+    def observe_create(self, seconds: float) -> None: ...
+
+    def count_invalidation(self, *, soft: bool) -> None: ...
+
+    def count_error(self) -> None: ...
+
+    def count_leak(self) -> None: ...
+
+    def count_gc_reclaimed(self) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +147,10 @@ class PoolRecorder:
             )
 
 
+def _nothing() -> None:
+    pass
+
+
 class Probe:
     """The per-engine object an instrumented pool class carries: the deques the hot path
     appends to, and the hooks later features attach to a checkout and a checkin."""
@@ -132,7 +158,9 @@ class Probe:
     __slots__ = (
         "checkin_hook",
         "checkout_hook",
+        "drain",
         "leaked_connections",
+        "multiprocess",
         "pending",
         "recorder",
         "reported",
@@ -140,10 +168,17 @@ class Probe:
         "waits",
     )
 
-    def __init__(self, recorder: PoolRecorder) -> None:
-        self.recorder = recorder
-        self.waits = recorder.waits
-        self.uses = recorder.uses
+    def __init__(self, recorder: PoolRecorder | MultiprocessRecorder) -> None:
+        self.recorder: Recorder = recorder
+        self.waits: deque[float]
+        self.uses: deque[Checkout]
+        self.multiprocess: MultiprocessRecorder | None
+        if isinstance(recorder, PoolRecorder):
+            self.waits, self.uses, self.multiprocess = recorder.waits, recorder.uses, None
+            self.drain: Callable[[], None] = recorder.drain
+        else:
+            self.waits, self.uses, self.multiprocess = deque(), deque(), recorder
+            self.drain = _nothing
         # One element per caller blocked in checkout; len() is pending_requests.
         self.pending: deque[None] = deque()
         self.checkout_hook: CheckoutHook | None = None

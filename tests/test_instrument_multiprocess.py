@@ -1,0 +1,114 @@
+"""prometheus_client multiprocess mode: two worker processes, one scrape that sums them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from pool_metrics import sample
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from poolscope import _names as names
+
+# A worker: instrument an engine (multiprocess mode chosen by the environment), check out
+# one connection and hold it until told, then return it and close the instrumentation.
+WORKER = """
+import sys
+from sqlalchemy import create_engine, text
+import poolscope
+from poolscope._urls import url_for_driver
+
+engine = create_engine(url_for_driver(sys.argv[1], "psycopg2"), pool_size=3, max_overflow=0)
+instrumentation = poolscope.instrument(engine, pool="workers")
+assert instrumentation.multiprocess
+connection = engine.connect()
+connection.execute(text("SELECT 1"))
+print("holding", flush=True)
+sys.stdin.readline()
+connection.close()
+print("returned", flush=True)
+sys.stdin.readline()
+instrumentation.close()
+engine.dispose()
+"""
+
+
+@pytest.fixture
+def multiproc_dir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="poolscope-multiproc-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def scrape(path: str) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)
+    return registry
+
+
+def tell(worker: subprocess.Popen[str], expect: str | None) -> None:
+    assert worker.stdin is not None and worker.stdout is not None
+    if expect is None:
+        worker.stdin.write("\n")
+        worker.stdin.flush()
+        return
+    line = worker.stdout.readline().strip()
+    assert line == expect, line
+
+
+@pytest.mark.slow
+def test_two_workers_are_summed_and_gauges_follow_the_pools(
+    database_url: str, multiproc_dir: str
+) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": multiproc_dir}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, database_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            tell(worker, "holding")
+        registry = scrape(multiproc_dir)
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 2
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 0
+        assert sample(registry, names.CONNECTION_IDLE_MAX, "workers") == 6
+        assert sample(registry, names.CONNECTION_MAX, "workers") == 6
+        assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "workers") == 0
+        assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "workers") == 2
+        assert sample(registry, f"{names.POOLS_CREATED}_total", "workers") == 2
+        assert sample(registry, f"{names.POOL_CONNECTS}_total", "workers") == 2
+        assert sample(registry, f"{names.CONNECTION_WAIT_TIME}_count", "workers") == 2
+
+        for worker in workers:
+            tell(worker, None)
+            tell(worker, "returned")
+        registry = scrape(multiproc_dir)
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 0
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 2
+        use_count = f"{names.CONNECTION_USE_TIME}_count"
+        assert sample(registry, use_count, "workers", route="") == 2
+
+        for worker in workers:
+            tell(worker, None)
+            assert worker.wait(timeout=30) == 0
+            mark_process_dead(worker.pid, multiproc_dir)
+        registry = scrape(multiproc_dir)
+        # Live gauges leave with their processes; counters stay, as prometheus_client keeps them.
+        assert not sample(registry, names.CONNECTION_COUNT, "workers", state="idle")
+        assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "workers") == 2
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.communicate()
