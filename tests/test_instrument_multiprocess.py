@@ -53,7 +53,8 @@ def scrape(path: str) -> CollectorRegistry:
 
 
 def tell(worker: subprocess.Popen[str], expect: str | None) -> None:
-    assert worker.stdin is not None and worker.stdout is not None
+    assert worker.stdin is not None
+    assert worker.stdout is not None
     if expect is None:
         worker.stdin.write("\n")
         worker.stdin.flush()
