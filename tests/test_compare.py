@@ -294,3 +294,17 @@ def test_fresh_real_runs_compare_end_to_end(database_url: str, tmp_path: Path) -
     assert result.returncode == 1, result.stderr
     assert "pools_created_diff = +89" in result.stderr
     assert "| pools created | 1 | 90 | **+89** |" in result.stdout
+
+
+def test_notes_say_how_setups_differ_and_how_scenario_checks_went(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    other = json.loads(pair[1].read_text())
+    other["configuration"]["pool_size"] = 10
+    other["check"] = {"passed": False, "verdict": "pools created per request: 240"}
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(other))
+    code, out, _ = compare(pair[0], path, "--format", "markdown")
+    assert code == 0
+    assert "- setups differ in pool_size: 2 (global), 10 (per-request)" in out
+    assert "- per-request: scenario check FAILED: pools created per request: 240" in out

@@ -19,6 +19,7 @@ from poolscope._compare._model import (
     RunColumn,
     Unit,
 )
+from poolscope._compare._notes import notes, warnings
 from poolscope._compare._stats import (
     Interval,
     histogram_quantile_interval,
@@ -290,20 +291,6 @@ def column_labels(runs: Sequence[LoadedRun]) -> list[str]:
     return [f"{item.path.stem} #{index}" for index, item in enumerate(runs, start=1)]
 
 
-def _warnings(runs: Sequence[LoadedRun], labels: Sequence[str]) -> list[str]:
-    warnings = []
-    scenarios = sorted({item.run.scenario for item in runs})
-    if len(scenarios) > 1:
-        warnings.append(
-            f"the runs come from different scenarios ({', '.join(scenarios)}); compared anyway"
-        )
-    for item, label in zip(runs, labels, strict=True):
-        if not item.run.complete:
-            reason = item.run.incomplete_reason or "no reason recorded"
-            warnings.append(f"run {label} is incomplete ({reason})")
-    return warnings
-
-
 def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
     labels = column_labels(runs)
     rows = []
@@ -329,5 +316,6 @@ def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
         runs=columns,
         rows=rows,
         verdicts=verdicts(columns, rows),
-        warnings=_warnings(runs, labels),
+        warnings=warnings(runs, labels),
+        notes=notes(runs, labels),
     )

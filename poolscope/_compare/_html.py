@@ -104,6 +104,7 @@ def render_html(comparison: Comparison, runs: Sequence[LoadedRun]) -> str:
     warnings = "".join(
         f'<p class="warning">warning: {escape(line)}</p>' for line in comparison.warnings
     )
+    notes = "".join(f'<p class="meta">{escape(line)}</p>' for line in comparison.notes)
     charts = "".join(
         _charts(column.label, item.run) for column, item in zip(comparison.runs, runs, strict=True)
     )
@@ -112,5 +113,5 @@ def render_html(comparison: Comparison, runs: Sequence[LoadedRun]) -> str:
         '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         f'<h1>{escape(title)}</h1><ul class="verdict">{verdicts}</ul>{warnings}'
-        f"{_table(comparison)}{charts}</body></html>\n"
+        f"{_table(comparison)}{notes}{charts}</body></html>\n"
     )

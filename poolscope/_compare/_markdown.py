@@ -37,4 +37,5 @@ def render_markdown(comparison: Comparison) -> str:
     lines.append("")
     lines.extend(f"- {line}" for line in comparison.verdicts)
     lines.extend(f"- warning: {warning}" for warning in comparison.warnings)
+    lines.extend(f"- {note}" for note in comparison.notes)
     return "\n".join(lines) + "\n"

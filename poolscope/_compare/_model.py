@@ -86,6 +86,7 @@ class Comparison(_Model):
     rows: list[Row]
     verdicts: list[str]
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

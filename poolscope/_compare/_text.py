@@ -48,6 +48,8 @@ def write_table(comparison: Comparison, console: Console) -> None:
     )
     for line in comparison.verdicts:
         console.print(Text(line, style="bold"))
+    for note in comparison.notes:
+        console.print(Text(note, style="dim"))
     for warning in comparison.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
 
