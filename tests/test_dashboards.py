@@ -6,8 +6,10 @@ the compose file names the same ports and paths as the other files."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from dashboards_support import (
 )
 
 from poolscope import _names
+from poolscope.service._settings import ServiceSettings
 
 COMPOSE = DASHBOARDS / "docker-compose.yml"
 COMPOSE_SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
@@ -276,6 +279,25 @@ def test_compose_runs_postgresql_the_service_prometheus_and_grafana() -> None:
     for name, spec in services.items():
         for port in spec.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
+
+
+def test_compose_configures_the_service_with_real_settings_and_flags() -> None:
+    service = compose()["services"]["service"]
+    environment = service["environment"]
+    settings = ServiceSettings.model_validate(
+        {key.removeprefix("POOLSCOPE_").lower(): value for key, value in environment.items()}
+    )
+    assert settings.database_url is not None
+    help_text = subprocess.run(
+        [sys.executable, "-m", "poolscope", *service["command"][:1], "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
+    for flag in (arg for arg in service["command"] if arg.startswith("--")):
+        assert flag in help_text, f"poolscope serve has no {flag}"
 
 
 def test_prometheus_scrapes_the_service_where_compose_runs_it() -> None:
