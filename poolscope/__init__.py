@@ -5,11 +5,14 @@ from __future__ import annotations
 from poolscope._embedded import EmbeddedPostgres, EmbeddedPostgresError
 from poolscope._errors import PoolscopeError
 from poolscope._instrument import Instrumentation, instrument
+from poolscope._leaks import CheckedOutConnection
 from poolscope._pool import InstrumentedAsyncAdaptedQueuePool, InstrumentedQueuePool
+from poolscope._stacks import StackCapture
 from poolscope._state import PoolState
 from poolscope._urls import mask_url, url_for_driver
 
 __all__ = [
+    "CheckedOutConnection",
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
     "Instrumentation",
@@ -17,6 +20,7 @@ __all__ = [
     "InstrumentedQueuePool",
     "PoolState",
     "PoolscopeError",
+    "StackCapture",
     "instrument",
     "mask_url",
     "url_for_driver",

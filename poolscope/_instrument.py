@@ -17,9 +17,11 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
+from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
 from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks
 from poolscope._recorder import PoolRecorder, Probe
+from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._state import PoolState, read_pool_state
 
 __all__ = ["ENGINE_PER_REQUEST_THRESHOLD", "Instrumentation", "instrument"]
@@ -42,15 +44,21 @@ def instrument(
     registry: CollectorRegistry = REGISTRY,
     leak_threshold: float | None = None,
     multiprocess: bool | None = None,
+    stack_capture: StackCapture = "site",
 ) -> Instrumentation:
     """Export the engine's pool to ``registry`` under the label ``pool`` (default: the
     engine's ``pool_logging_name``, else ``"default"``) until ``close()``.
 
     Works for a sync ``Engine`` with a ``QueuePool`` and an ``AsyncEngine`` with an
     ``AsyncAdaptedQueuePool`` (or subclasses); measures every checkout, also after
-    ``engine.dispose()``. ``leak_threshold`` (seconds) enables leak detection.
-    ``multiprocess`` (default: whether ``PROMETHEUS_MULTIPROC_DIR`` is set) writes the
-    series to prometheus_client's multiprocess files instead of ``registry``.
+    ``engine.dispose()``. ``multiprocess`` (default: whether ``PROMETHEUS_MULTIPROC_DIR``
+    is set) writes the series to prometheus_client's multiprocess files instead of
+    ``registry``.
+
+    ``leak_threshold`` (seconds) enables leak detection: a connection held longer is
+    reported once on the ``poolscope.leaks`` logger with its route and borrower, which
+    ``stack_capture`` records at each checkout: ``"off"``, ``"site"`` (the line that
+    checked it out) or ``"full"`` (the whole stack); see the README for their costs.
     """
     return Instrumentation(
         engine,
@@ -58,6 +66,7 @@ def instrument(
         registry=registry,
         leak_threshold=leak_threshold,
         multiprocess=multiprocess_enabled() if multiprocess is None else multiprocess,
+        stack_capture=stack_capture,
     )
 
 
@@ -73,6 +82,7 @@ class Instrumentation:
         registry: CollectorRegistry,
         leak_threshold: float | None,
         multiprocess: bool = False,
+        stack_capture: StackCapture = "site",
     ) -> None:
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         if not isinstance(sync_engine, Engine):
@@ -82,6 +92,10 @@ class Instrumentation:
             )
         if leak_threshold is not None and not leak_threshold > 0:
             raise PoolscopeError("leak_threshold must be a positive number of seconds")
+        if stack_capture not in STACK_CAPTURES:
+            raise PoolscopeError(
+                f"stack_capture must be one of {', '.join(map(repr, STACK_CAPTURES))}"
+            )
         target = sync_engine.pool
         if not isinstance(target, QueuePool):
             raise PoolscopeError(
@@ -103,6 +117,19 @@ class Instrumentation:
         )
         self.probe = Probe(self.recorder)
         hooks = MultiprocessHooks if multiprocess else InstrumentedQueuePool
+        self._leaks = LeakTracker(
+            pool_name=name,
+            leak_threshold=leak_threshold,
+            stack_capture=stack_capture,
+            count_leak=self.recorder.count_leak,
+            write_leaked=(
+                self.recorder.leaked.set
+                if isinstance(self.recorder, MultiprocessRecorder)
+                else None
+            ),
+        )
+        self.probe.checkout_hook = self._leaks.checkout_hook
+        self.probe.leaked_connections = self._leaks.leaked_connections
         with _lock:
             current = type(target)
             if getattr(current, "_poolscope_probe", None) is not None:
@@ -125,6 +152,9 @@ class Instrumentation:
             event.listen(target, "connect", self._on_connect, insert=True)
             event.listen(target, "invalidate", self._on_invalidate)
             event.listen(target, "soft_invalidate", self._on_soft_invalidate)
+            event.listen(target, "connect", self._leaks.connect)
+            # Connections opened before instrument() announce themselves no more.
+            self._leaks.adopt(_idle_records(target))
             _pools_built[name] += 1
             built = _pools_built[name]
             warn = built > ENGINE_PER_REQUEST_THRESHOLD and name not in _warned
@@ -170,6 +200,11 @@ class Instrumentation:
         assert isinstance(pool, QueuePool)
         return read_pool_state(pool, pending=pending)
 
+    def checked_out(self) -> list[CheckedOutConnection]:
+        """The connections checked out now, oldest first: age, route and (with a
+        ``leak_threshold`` and a stack capture) the line that checked each out."""
+        return self._leaks.checked_out()
+
     def leaked_connections(self) -> int:
         """Connections checked out longer than ``leak_threshold`` now (0 without one)."""
         counter = self.probe.leaked_connections
@@ -193,6 +228,7 @@ class Instrumentation:
         self._detach()
 
     def _detach(self) -> None:
+        self._leaks.close()
         if self._exporter is not None:
             self._exporter.detach(self.pool_name, self)
         elif isinstance(self.recorder, MultiprocessRecorder):
@@ -203,6 +239,7 @@ class Instrumentation:
             ("connect", self._on_connect),
             ("invalidate", self._on_invalidate),
             ("soft_invalidate", self._on_soft_invalidate),
+            ("connect", self._leaks.connect),
         ]
 
     def __enter__(self) -> Instrumentation:
@@ -259,3 +296,8 @@ class Instrumentation:
 def _queue_pool(engine: Engine | None) -> QueuePool | None:
     pool = engine.pool if engine is not None else None
     return pool if isinstance(pool, QueuePool) else None
+
+
+def _idle_records(pool: QueuePool) -> list[ConnectionPoolEntry]:
+    queue = getattr(getattr(pool, "_pool", None), "queue", ())
+    return list(queue)

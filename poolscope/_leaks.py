@@ -5,8 +5,8 @@ The pool keeps one :class:`Checkout` per connection out, in ``connection_record.
 :class:`LeakTracker` lists them and reports those held past the threshold. A connection
 whose ``_ConnectionFairy`` was garbage collected without ``close()`` comes back through
 the pool all the same (a sync pool resets and checks it in; an async pool terminates and
-detaches it): :func:`reclaimed_by_gc` tells, from the fairy's weak reference, that nobody
-closed it.
+detaches it): the pool tells from the fairy's weak reference that nobody closed it, and
+:func:`log_gc_reclaimed` says so.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ __all__ = [
     "Checkout",
     "LeakTracker",
     "log_gc_reclaimed",
-    "reclaimed_by_gc",
 ]
 
 logger = logging.getLogger("poolscope.leaks")
@@ -62,12 +61,6 @@ class Checkout:
         self.fairy_ref = fairy_ref
         self.borrower: Borrower = ()
         self.reported = False
-
-
-def reclaimed_by_gc(checkout: Checkout) -> bool:
-    """Whether the connection of ``checkout`` came back because its borrower was collected."""
-    fairy_ref = checkout.fairy_ref
-    return fairy_ref is not None and fairy_ref() is None
 
 
 def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any) -> None:
@@ -115,6 +108,7 @@ class LeakTracker:
         leak_threshold: float | None,
         stack_capture: StackCapture = "site",
         count_leak: Callable[[], None] = lambda: None,
+        write_leaked: Callable[[int], None] | None = None,
     ) -> None:
         if leak_threshold is not None and not leak_threshold >= 0:
             raise ValueError("leak_threshold must be None (off) or >= 0 seconds")
@@ -125,6 +119,8 @@ class LeakTracker:
         # Without a threshold there is no report to put a stack in.
         self.stack_capture: StackCapture = stack_capture if leak_threshold is not None else "off"
         self._count_leak = count_leak
+        # Multiprocess mode writes the gauge (to this process's file) whenever it changes.
+        self._write_leaked = write_leaked
         self._records: weakref.WeakSet[Any] = weakref.WeakSet()
         self._records_lock = threading.Lock()
         # Reported, not yet seen back; the scanner alone changes it.
@@ -190,6 +186,7 @@ class LeakTracker:
                 checkout.route,
                 checkout.ended - checkout.started,
             )
+        changed = len(still_out) != len(self._reported)
         self._reported = still_out
         found = 0
         now = time.perf_counter()
@@ -210,6 +207,8 @@ class LeakTracker:
                 checkout.route,
                 format_borrower(checkout.borrower),
             )
+        if self._write_leaked is not None and (changed or found):
+            self._write_leaked(len(self._reported))
         return found
 
     def _scan_forever(self, interval: float) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.pool import (
 )
 from sqlalchemy.pool.base import _ConnectionFairy
 
-from poolscope._leaks import Checkout
+from poolscope._leaks import CHECKOUT_KEY, Checkout
 from poolscope._recorder import DRAIN_AT, Probe
 from poolscope._route_context import current_route
 
@@ -33,10 +33,6 @@ __all__ = [
     "InstrumentedQueuePool",
     "MultiprocessHooks",
 ]
-
-# Where a checked-out connection's Checkout lives: ``connection_record.info[CHECKOUT_KEY]``
-# (SQLAlchemy clears ``info`` when it reconnects).
-CHECKOUT_KEY = "poolscope.checkout"
 
 _checkout = _ConnectionFairy._checkout
 _route = current_route.get
@@ -89,8 +85,10 @@ class InstrumentedQueuePool(QueuePool):
                     checkout.ended = perf_counter()
                     uses = probe.uses
                     uses.append(checkout)
-                    if probe.checkin_hook is not None:
-                        probe.checkin_hook(checkout, record)
+                    fairy_ref = checkout.fairy_ref
+                    if fairy_ref is not None and fairy_ref() is None:
+                        # Its borrower was collected, never closed: the gc sent it back.
+                        probe.gc_reclaimed(checkout, record)
                     if len(uses) > DRAIN_AT:
                         probe.drain()
             except Exception as error:
@@ -147,8 +145,9 @@ class MultiprocessHooks(InstrumentedQueuePool):
                 if checkout is not None:
                     checkout.ended = now = perf_counter()
                     recorder.use_child(checkout.route).observe(now - checkout.started)
-                    if probe.checkin_hook is not None:
-                        probe.checkin_hook(checkout, record)
+                    fairy_ref = checkout.fairy_ref
+                    if fairy_ref is not None and fairy_ref() is None:
+                        probe.gc_reclaimed(checkout, record)
             except Exception as error:
                 probe.failed(error)
         # Past InstrumentedQueuePool's own measuring return, to the pool's.

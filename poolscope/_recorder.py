@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from poolscope._histogram import Buckets
-from poolscope._leaks import Checkout
+from poolscope._leaks import Checkout, log_gc_reclaimed
 
 if TYPE_CHECKING:
     from poolscope._multiprocess import MultiprocessRecorder
@@ -153,10 +153,9 @@ def _nothing() -> None:
 
 class Probe:
     """The per-engine object an instrumented pool class carries: the deques the hot path
-    appends to, and the hooks later features attach to a checkout and a checkin."""
+    appends to, the hook leak detection attaches to a checkout, and gc reporting."""
 
     __slots__ = (
-        "checkin_hook",
         "checkout_hook",
         "drain",
         "leaked_connections",
@@ -182,10 +181,13 @@ class Probe:
         # One element per caller blocked in checkout; len() is pending_requests.
         self.pending: deque[None] = deque()
         self.checkout_hook: CheckoutHook | None = None
-        self.checkin_hook: CheckoutHook | None = None
         # Set by leak detection: how many connections are checked out too long now.
         self.leaked_connections: Callable[[], int] | None = None
         self.reported = False
+
+    def gc_reclaimed(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
+        self.recorder.count_gc_reclaimed()
+        log_gc_reclaimed(self.recorder.name, checkout, connection_record)
 
     def timed_out(self, waited: float) -> None:
         try:

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from leak_listeners import Tracked as LeakTracker
-from leak_listeners import track
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,28 +15,46 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+import poolscope
+from poolscope import _names as names
 from poolscope._route_context import current_route
 from poolscope.fastapi import instrument_app, route_template
 
 
 @pytest.fixture
-def sync_tracker(sync_engine: Engine, registry: CollectorRegistry) -> Iterator[LeakTracker]:
-    tracker = track(sync_engine, pool_name="routes", registry=registry, leak_threshold=None)
-    yield tracker
-    tracker.close()
+def sync_instrumentation(
+    sync_engine: Engine, registry: CollectorRegistry
+) -> Iterator[poolscope.Instrumentation]:
+    instrumentation = poolscope.instrument(
+        sync_engine, pool="routes", registry=registry, leak_threshold=None
+    )
+    yield instrumentation
+    instrumentation.close()
 
 
 @pytest.fixture
-async def async_tracker(
+async def async_instrumentation(
     async_engine: AsyncEngine, registry: CollectorRegistry
-) -> AsyncIterator[LeakTracker]:
-    tracker = track(async_engine, pool_name="routes", registry=registry, leak_threshold=None)
-    yield tracker
-    tracker.close()
+) -> AsyncIterator[poolscope.Instrumentation]:
+    instrumentation = poolscope.instrument(
+        async_engine, pool="routes", registry=registry, leak_threshold=None
+    )
+    yield instrumentation
+    instrumentation.close()
 
 
-def routes_seen_at_checkout(tracker: LeakTracker) -> list[str]:
-    return [connection.route for connection in tracker.checked_out()]
+def use_time_routes(registry: CollectorRegistry) -> dict[str, float]:
+    """Observations of use_time per route label."""
+    return {
+        sample.labels[names.ROUTE_LABEL]: sample.value
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == f"{names.CONNECTION_USE_TIME}_count"
+    }
+
+
+def routes_seen_at_checkout(instrumentation: poolscope.Instrumentation) -> list[str]:
+    return [connection.route for connection in instrumentation.checked_out()]
 
 
 async def get_json(app: Starlette, path: str, method: str = "GET") -> object:
@@ -49,7 +65,9 @@ async def get_json(app: Starlette, path: str, method: str = "GET") -> object:
 
 
 async def test_sync_endpoint_in_the_thread_pool_checks_out_under_its_template(
-    sync_engine: Engine, sync_tracker: LeakTracker
+    sync_engine: Engine,
+    sync_instrumentation: poolscope.Instrumentation,
+    registry: CollectorRegistry,
 ) -> None:
     app = FastAPI()
     instrument_app(app)
@@ -58,13 +76,17 @@ async def test_sync_endpoint_in_the_thread_pool_checks_out_under_its_template(
     def order(user_id: int, order_id: int) -> list[str]:
         with sync_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-            return routes_seen_at_checkout(sync_tracker)
+            return routes_seen_at_checkout(sync_instrumentation)
 
     assert await get_json(app, "/users/5/orders/981") == ["/users/{user_id}/orders/{order_id}"]
+    assert await get_json(app, "/users/6/orders/982") == ["/users/{user_id}/orders/{order_id}"]
+    assert use_time_routes(registry) == {"/users/{user_id}/orders/{order_id}": 2.0}
 
 
 async def test_async_endpoint_checks_out_under_its_template(
-    async_engine: AsyncEngine, async_tracker: LeakTracker
+    async_engine: AsyncEngine,
+    async_instrumentation: poolscope.Instrumentation,
+    registry: CollectorRegistry,
 ) -> None:
     app = FastAPI()
     instrument_app(app)
@@ -73,17 +95,20 @@ async def test_async_endpoint_checks_out_under_its_template(
     async def user(user_id: int) -> list[str]:
         async with async_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-            return routes_seen_at_checkout(async_tracker)
+            return routes_seen_at_checkout(async_instrumentation)
 
     assert await get_json(app, "/users/123") == ["/users/{user_id}"]
+    async with async_engine.connect() as connection:  # outside any request
+        await connection.execute(text("SELECT 1"))
+    assert use_time_routes(registry) == {"/users/{user_id}": 1.0, "": 1.0}
 
 
 async def test_checkouts_outside_a_request_have_no_route(
-    sync_engine: Engine, sync_tracker: LeakTracker
+    sync_engine: Engine, sync_instrumentation: poolscope.Instrumentation
 ) -> None:
     with sync_engine.connect() as connection:
         connection.execute(text("SELECT 1"))
-        assert routes_seen_at_checkout(sync_tracker) == [""]
+        assert routes_seen_at_checkout(sync_instrumentation) == [""]
 
 
 async def test_included_routers_mounts_and_unknown_paths_give_bounded_templates() -> None:

@@ -219,8 +219,11 @@ def test_failure_inside_poolscope_never_reaches_the_caller(
     def broken(*args: object) -> None:
         raise RuntimeError("bug in a poolscope hook")
 
+    class BrokenDeque:
+        append = staticmethod(broken)
+
     instrumentation.probe.checkout_hook = broken
-    instrumentation.probe.checkin_hook = broken
+    instrumentation.probe.uses = BrokenDeque()  # type: ignore[assignment]  # breaks checkin
     with caplog.at_level(logging.ERROR, logger="poolscope"):
         for _ in range(2):
             with engine.connect() as connection:

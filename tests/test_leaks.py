@@ -12,14 +12,13 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
-from leak_listeners import Tracked as LeakTracker
-from leak_listeners import track
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+import poolscope
 from poolscope import _names
 from poolscope.fastapi import instrument_app
 
@@ -38,7 +37,7 @@ def warnings_in(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [
         record
         for record in caplog.records
-        if record.name.startswith("poolscope.") and record.levelno == logging.WARNING
+        if record.name == "poolscope.leaks" and record.levelno == logging.WARNING
     ]
 
 
@@ -86,19 +85,25 @@ async def get(app: FastAPI, path: str) -> httpx.Response:
 
 
 @pytest.fixture
-def sync_tracker(sync_engine: Engine, registry: CollectorRegistry) -> Iterator[LeakTracker]:
-    tracker = track(sync_engine, pool_name=POOL, registry=registry, leak_threshold=0.5)
-    yield tracker
-    tracker.close()
+def sync_instrumentation(
+    sync_engine: Engine, registry: CollectorRegistry
+) -> Iterator[poolscope.Instrumentation]:
+    instrumentation = poolscope.instrument(
+        sync_engine, pool=POOL, registry=registry, leak_threshold=0.5
+    )
+    yield instrumentation
+    instrumentation.close()
 
 
 @pytest.fixture
-async def async_tracker(
+async def async_instrumentation(
     async_engine: AsyncEngine, registry: CollectorRegistry
-) -> AsyncIterator[LeakTracker]:
-    tracker = track(async_engine, pool_name=POOL, registry=registry, leak_threshold=0.5)
-    yield tracker
-    tracker.close()
+) -> AsyncIterator[poolscope.Instrumentation]:
+    instrumentation = poolscope.instrument(
+        async_engine, pool=POOL, registry=registry, leak_threshold=0.5
+    )
+    yield instrumentation
+    instrumentation.close()
 
 
 async def assert_one_leak_report(
@@ -127,7 +132,7 @@ def returned_infos(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
     sync_engine: Engine,
-    sync_tracker: LeakTracker,
+    sync_instrumentation: poolscope.Instrumentation,
     registry: CollectorRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -136,7 +141,7 @@ async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
     await get(leaky_sync_app(sync_engine, kept), "/orders/42/leak")
 
     await assert_one_leak_report(caplog, registry, "leaky_sync_route")
-    [listed] = sync_tracker.checked_out()
+    [listed] = sync_instrumentation.checked_out()
     assert listed.route == "/orders/{order_id}/leak"
     assert listed.leaked
 
@@ -146,12 +151,12 @@ async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
     [info] = returned_infos(caplog)
     assert "'/orders/{order_id}/leak'" in info
     assert leaks_of(registry) == (1.0, 0.0)
-    assert sync_tracker.checked_out() == []
+    assert sync_instrumentation.checked_out() == []
 
 
 async def test_async_leak_is_reported_with_route_and_stack_then_its_return(
     async_engine: AsyncEngine,
-    async_tracker: LeakTracker,
+    async_instrumentation: poolscope.Instrumentation,
     registry: CollectorRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -225,7 +230,7 @@ async def test_a_thousand_well_behaved_requests_report_no_leak(
         if driver == "psycopg2"
         else well_behaved_async_app(async_engine)
     )
-    tracker = track(engine, pool_name=POOL, registry=registry, leak_threshold=0.5)
+    instrumentation = poolscope.instrument(engine, pool=POOL, registry=registry, leak_threshold=0.5)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -233,12 +238,11 @@ async def test_a_thousand_well_behaved_requests_report_no_leak(
                 response = await client.get(f"/items/{item_id}")
                 assert response.json() == {"id": item_id}
         await asyncio.sleep(0.6)  # past the threshold: a forgotten checkout would show now
-        assert tracker.scan() == 0
         assert warnings_in(caplog) == []
         assert leaks_of(registry) == (0.0, 0.0)
-        assert tracker.checked_out() == []
+        assert instrumentation.checked_out() == []
     finally:
-        tracker.close()
+        instrumentation.close()
 
 
 def gc_reclaimed(registry: CollectorRegistry) -> float | None:
@@ -258,7 +262,9 @@ async def forget_an_async_connection(engine: AsyncEngine) -> None:
 def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
     sync_engine: Engine, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tracker = track(sync_engine, pool_name=POOL, registry=registry, leak_threshold=None)
+    instrumentation = poolscope.instrument(
+        sync_engine, pool=POOL, registry=registry, leak_threshold=None
+    )
     try:
         with sync_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -269,16 +275,18 @@ def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         assert gc_reclaimed(registry) == 1.0
         [warning] = warnings_in(caplog)
         assert "garbage collector returned it to the pool" in warning.getMessage()
-        assert tracker.checked_out() == []
+        assert instrumentation.checked_out() == []
         assert sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
-        tracker.close()
+        instrumentation.close()
 
 
 async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
     async_engine: AsyncEngine, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tracker = track(async_engine, pool_name=POOL, registry=registry, leak_threshold=0.5)
+    instrumentation = poolscope.instrument(
+        async_engine, pool=POOL, registry=registry, leak_threshold=0.5
+    )
     try:
         async with async_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -292,6 +300,6 @@ async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         message = warning.getMessage()
         assert "garbage collector terminated it" in message
         assert "in forget_an_async_connection" in message
-        assert tracker.checked_out() == []
+        assert instrumentation.checked_out() == []
     finally:
-        tracker.close()
+        instrumentation.close()

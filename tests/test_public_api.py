@@ -13,6 +13,7 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_exported_names() -> None:
     assert set(poolscope.__all__) == {
+        "CheckedOutConnection",
         "EmbeddedPostgres",
         "EmbeddedPostgresError",
         "Instrumentation",
@@ -20,6 +21,7 @@ def test_exported_names() -> None:
         "InstrumentedQueuePool",
         "PoolState",
         "PoolscopeError",
+        "StackCapture",
         "instrument",
         "mask_url",
         "url_for_driver",
