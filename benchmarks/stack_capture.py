@@ -13,8 +13,9 @@ without a threshold (over uninstrumented for the reference).
 from __future__ import annotations
 
 import argparse
-import itertools
+import functools
 import os
+import random
 import statistics
 import time
 import traceback
@@ -27,7 +28,7 @@ from sqlalchemy import Engine, create_engine, event
 import poolscope
 from poolscope._urls import url_for_driver
 
-CYCLES = 2000
+CYCLES = 300
 DEPTH = 40
 
 
@@ -43,34 +44,29 @@ def cycles(engine: Engine) -> float:
     return (time.perf_counter() - started) / CYCLES * 1e6
 
 
-names = itertools.count()
-
-
-def setups(engine: Engine) -> dict[str, Callable[[], Callable[[], None]]]:
-    def instrumented(threshold: float | None, mode: Any = "site") -> Callable[[], None]:
-        instrumentation = poolscope.instrument(
+def setups() -> dict[str, Callable[[Engine], object]]:
+    def instrumented(threshold: float | None, mode: Any = "site") -> Callable[[Engine], object]:
+        return lambda engine: poolscope.instrument(
             engine,
-            # A fresh name each time: re-instrumenting one name looks like engine-per-request.
-            pool=f"bench-{next(names)}",
+            pool=f"bench-{threshold}-{mode}",
             registry=CollectorRegistry(),
             leak_threshold=threshold,
             stack_capture=mode,
         )
-        return instrumentation.close
 
-    def extract_stack() -> Callable[[], None]:
+    def extract_stack(engine: Engine) -> object:
         def listener(*_: Any) -> None:
             traceback.extract_stack()
 
         event.listen(engine, "checkout", listener)
-        return lambda: event.remove(engine, "checkout", listener)
+        return listener
 
     return {
-        "uninstrumented": lambda: lambda: None,
-        "instrument()": lambda: instrumented(None),
-        "threshold, capture off": lambda: instrumented(60.0, "off"),
-        "threshold, capture site": lambda: instrumented(60.0, "site"),
-        "threshold, capture full": lambda: instrumented(60.0, "full"),
+        "uninstrumented": lambda engine: None,
+        "instrument()": instrumented(None),
+        "threshold, capture off": instrumented(60.0, "off"),
+        "threshold, capture site": instrumented(60.0, "site"),
+        "threshold, capture full": instrumented(60.0, "full"),
         "traceback.extract_stack()": extract_stack,
     }
 
@@ -78,23 +74,28 @@ def setups(engine: Engine) -> dict[str, Callable[[], Callable[[], None]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("POOLSCOPE_DATABASE_URL"))
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=60)
     arguments = parser.parse_args()
     if not arguments.database_url:
         parser.error("give --database-url or POOLSCOPE_DATABASE_URL (see `poolscope db url`)")
-    engine = create_engine(url_for_driver(arguments.database_url, "psycopg2"))
+    url = url_for_driver(arguments.database_url, "psycopg2")
+    # One engine per setup, each set up once; short bursts interleaved in a shuffled order
+    # so that the load of this shared machine falls on every setup alike.
+    engines = {name: create_engine(url, pool_size=1) for name in setups()}
+    kept = [setup(engines[name]) for name, setup in setups().items()]
+    samples: dict[str, list[float]] = {name: [] for name in engines}
+    order = list(engines)
     try:
-        engine.connect().close()
-        samples: dict[str, list[float]] = {name: [] for name in setups(engine)}
+        for engine in engines.values():
+            engine.connect().close()
         for _ in range(arguments.rounds):
-            for name, setup in setups(engine).items():
-                undo = setup()
-                try:
-                    samples[name].append(at_depth(DEPTH, lambda: cycles(engine)))
-                finally:
-                    undo()
+            random.shuffle(order)
+            for name in order:
+                samples[name].append(at_depth(DEPTH, functools.partial(cycles, engines[name])))
     finally:
-        engine.dispose()
+        for engine in engines.values():
+            engine.dispose()
+        del kept
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(f"µs per checkout+checkin, median of {arguments.rounds} rounds x {CYCLES} cycles")
     for name, median in medians.items():
