@@ -16,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from service_process import ServiceProcess, running_service, serve_command
 from sqlalchemy import Engine, text
 
+from poolscope import _names as names
+
 DRIVERS = ["psycopg2", "asyncpg"]
 
 
@@ -58,11 +60,43 @@ def test_eleventh_request_waits_for_the_pool_of_ten(database_url: str, driver: s
         # Open all ten connections first so the measured holds do not pay for connecting.
         asyncio.run(timed_holds(service.base_url, 10, 0.2))
 
+        waits_before = wait_buckets(service)
         durations = asyncio.run(timed_holds(service.base_url, 11, 1.0))
+        waits_after = wait_buckets(service)
 
     first_ten, last = durations[:10], durations[10]
     assert all(0.95 <= duration < 1.6 for duration in first_ten), durations
     assert last >= 1.7, durations
+    waits = {bound: waits_after[bound] - waits_before[bound] for bound in waits_after}
+    assert waits["+Inf"] == 11
+    # Ten got a connection at once; one waited about a second for the first to come back.
+    assert waits["0.25"] == 10
+    assert waits["0.5"] == 10
+    assert waits["2.5"] == 11
+
+
+def scrape(service: ServiceProcess) -> str:
+    response = httpx.get(f"{service.base_url}/metrics")
+    assert response.status_code == 200
+    return response.text
+
+
+def wait_buckets(service: ServiceProcess) -> dict[str, float]:
+    """The service pool's wait-time histogram: cumulative count by upper bound."""
+    buckets: dict[str, float] = {}
+    for family in text_string_to_metric_families(scrape(service)):
+        for sample in family.samples:
+            if sample.name == f"{names.CONNECTION_WAIT_TIME}_bucket" and (
+                sample.labels[names.POOL_LABEL] == "service"
+            ):
+                bound = sample.labels["le"]
+                buckets[bound] = sample.value
+    assert buckets, "no wait-time histogram for pool 'service'"
+    return {_bound(bound): count for bound, count in buckets.items()}
+
+
+def _bound(le: str) -> str:
+    return "+Inf" if le == "+Inf" else f"{float(le):g}"
 
 
 @pytest.mark.slow
@@ -73,6 +107,7 @@ def test_leaked_sessions_exhaust_the_pool_until_released(
     with running_service(
         "--database-url", database_url, "--driver", driver, "--pool-size", "3",
         "--max-overflow", "0", "--pool-timeout", "1", "--leak-bound", "3",
+        "--leak-threshold", "0.3",
     ) as service:  # fmt: skip
         base = service.base_url
         for expected in (1, 2, 3):
@@ -82,7 +117,9 @@ def test_leaked_sessions_exhaust_the_pool_until_released(
         assert bounded.status_code == 503
         assert bounded.json()["error"] == "leak_bound_reached"
         pool = httpx.get(f"{base}/pool").json()
-        assert (pool["checked_out"], pool["kept_leaked_sessions"]) == (3, 3)
+        assert (pool["state"]["used"], pool["state"]["idle"]) == (3, 0)
+        assert pool["kept_leaked_sessions"] == 3
+        assert pool["leak_threshold"] == 0.3
 
         started = time.perf_counter()
         exhausted = httpx.get(f"{base}/items", timeout=30)
@@ -93,6 +130,7 @@ def test_leaked_sessions_exhaust_the_pool_until_released(
         assert "exhausted" in body["message"]
         assert (body["pool_size"], body["max_overflow"], body["pool_timeout"]) == (3, 0, 1.0)
         assert waited >= 0.9
+        assert sample_total(scrape(service), f"{names.CONNECTION_TIMEOUTS}_total") == 1
 
         assert httpx.post(f"{base}/antipatterns/leak/release").json() == {"released": 3}
         assert httpx.get(f"{base}/items").status_code == 200
@@ -117,12 +155,26 @@ def connections_of(engine: Engine, service: ServiceProcess) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
-def test_engine_per_request_route_answers(database_url: str, driver: str) -> None:
+def test_engine_per_request_builds_a_pool_and_a_connection_each_time(
+    database_url: str, driver: str
+) -> None:
+    pools = f"{names.POOLS_CREATED}_total"
+    connects = f"{names.POOL_CONNECTS}_total"
     with running_service("--database-url", database_url, "--driver", driver) as service:
+        assert httpx.get(f"{service.base_url}/items").status_code == 200
+        before = scrape(service)
         for _ in range(3):
             response = httpx.get(f"{service.base_url}/antipatterns/engine-per-request/items")
             assert response.status_code == 200
             assert len(response.json()["items"]) == 20
+        after = scrape(service)
+        assert httpx.get(f"{service.base_url}/items").status_code == 200
+        again = scrape(service)
+    assert sample_total(after, pools, pool="service") - sample_total(before, pools) == 3
+    assert sample_total(after, connects, pool="service") - sample_total(before, connects) == 3
+    # The right way reuses the service's one pool and its open connection.
+    assert sample_total(again, pools) == sample_total(after, pools)
+    assert sample_total(again, connects) == sample_total(after, connects)
 
 
 @pytest.mark.slow
@@ -132,13 +184,18 @@ def test_two_workers_share_one_metrics_view(database_url: str) -> None:
         # A fresh connection per request lets the kernel hand requests to either worker.
         pids = {httpx.get(f"{base}/pool").json()["pid"] for _ in range(30)}
         for _ in range(20):
-            assert httpx.get(f"{base}/items").status_code == 200
+            response = httpx.get(f"{base}/items")
+            assert response.status_code == 200
         scrapes = [httpx.get(f"{base}/metrics").text for _ in range(6)]
     assert len(pids) == 2
+    checkouts = f"{names.POOL_CHECKOUTS}_total"
     for exposition in scrapes:
-        # Whichever worker answers, it reports the requests both of them served.
+        # Whichever worker answers, it reports the requests both of them served:
         assert sample_total(exposition, "http_requests_total", handler="/items") == 20
         assert sample_total(exposition, "http_requests_total", handler="/pool") == 30
+        # and the checkouts of both pools: one per /items, one per worker seeding at startup.
+        assert sample_total(exposition, checkouts, pool="service") == 20 + 2
+        assert sample_total(exposition, f"{names.CONNECTION_MAX}", pool="service") == 2 * 10
 
 
 def test_unreachable_database_fails_fast_in_one_line() -> None:

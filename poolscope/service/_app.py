@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from anyio import to_thread
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import mark_process_dead
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import SecretStr
 
 from poolscope._database import resolve_database_url
 from poolscope.service import _async_routes, _common_routes, _sync_routes
+from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import build_async_engine, build_sync_engine, ensure_seeded
 from poolscope.service._errors import install_error_handlers
 from poolscope.service._settings import ServiceSettings
@@ -30,8 +34,12 @@ def create_app(
     """The service for one driver. Each app has its own registry unless one is given, so
     apps with different settings live side by side in one process."""
     settings = settings if settings is not None else ServiceSettings()
+    registry = registry if registry is not None else CollectorRegistry()
+    multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
     state = ServiceState(
-        settings=settings, registry=registry if registry is not None else CollectorRegistry()
+        settings=settings,
+        registry=registry,
+        multiprocess_dir=Path(multiprocess_dir) if multiprocess_dir else None,
     )
     app = FastAPI(title="poolscope sample service", lifespan=_lifespan)
     app.state.poolscope = state
@@ -76,6 +84,7 @@ async def _start_engine(state: ServiceState) -> None:
     if state.settings.driver == "psycopg2":
         engine = build_sync_engine(state.settings)
         state.sync_engine = engine
+        state.instrumentation = state.instrument(engine)
 
         def seed() -> None:
             with engine.connect() as connection:
@@ -85,6 +94,7 @@ async def _start_engine(state: ServiceState) -> None:
     else:
         async_engine = build_async_engine(state.settings)
         state.async_engine = async_engine
+        state.instrumentation = state.instrument(async_engine)
         async with async_engine.connect() as connection:
             await connection.run_sync(ensure_seeded)
 
@@ -106,4 +116,9 @@ async def _stop_engine(state: ServiceState) -> None:
     if state.async_engine is not None:
         await state.async_engine.dispose()
         state.async_engine = None
+    if state.instrumentation is not None:
+        state.instrumentation.close()
+    if state.multiprocess_dir is not None:
+        # This worker's connections are gone: its live gauges must stop counting.
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
     logger.info("service stopped: engine disposed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -9,9 +10,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy.pool import Pool, QueuePool
 
-from poolscope.service._state import ServiceState, StateDep
+from poolscope.service._state import StateDep
 
 __all__ = ["MULTIPROCESS_DIR_ENV", "router"]
 
@@ -26,23 +26,14 @@ async def health() -> dict[str, Any]:
     return {"status": "ok", "pid": os.getpid()}
 
 
-def _pool(state: ServiceState) -> Pool | None:
-    if state.sync_engine is not None:
-        return state.sync_engine.pool
-    if state.async_engine is not None:
-        return state.async_engine.pool
-    return None
-
-
 @router.get("/pool")
 async def pool_state(state: StateDep) -> dict[str, Any]:
     settings = state.settings
-    pool = _pool(state)
+    instrumentation = state.instrumentation
     limiter = to_thread.current_default_thread_limiter()
     answer: dict[str, Any] = {
         "pool": settings.pool_name,
         "driver": settings.driver,
-        "pool_class": type(pool).__name__ if pool is not None else None,
         "pool_size": settings.pool_size,
         "max_overflow": settings.max_overflow,
         "pool_timeout": settings.pool_timeout,
@@ -56,19 +47,17 @@ async def pool_state(state: StateDep) -> dict[str, Any]:
         "database_url": settings.masked_database_url,
         "pid": os.getpid(),
     }
-    if isinstance(pool, QueuePool):
-        answer.update(
-            checked_out=pool.checkedout(),
-            checked_in=pool.checkedin(),
-            overflow=max(pool.overflow(), 0),
-        )
+    if instrumentation is not None:
+        # size, max_overflow, timeout, max, idle, used, overflow, pending: as the gauges say.
+        answer["state"] = dataclasses.asdict(instrumentation.state())
+        answer["leaked_connections"] = instrumentation.leaked_connections()
     return answer
 
 
 @router.get("/metrics")
 async def metrics(state: StateDep) -> Response:
     registry = state.registry
-    if MULTIPROCESS_DIR_ENV in os.environ:
+    if state.multiprocess_dir is not None:
         # Several workers: every worker's counters and histograms, read from their files.
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

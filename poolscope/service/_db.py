@@ -66,7 +66,7 @@ def application_name(pool_name: str) -> str:
 def _engine_arguments(settings: ServiceSettings, *, per_request: bool) -> dict[str, Any]:
     if per_request:
         # The anti-pattern's engine keeps SQLAlchemy's default pool: it lives one request.
-        return {"pool_logging_name": settings.per_request_pool_name}
+        return {"pool_logging_name": settings.pool_name}
     return {
         "pool_size": settings.pool_size,
         "max_overflow": settings.max_overflow,

@@ -32,9 +32,9 @@ class ServiceSettings(BaseSettings):
     thread_limit: int = Field(default=40, ge=1)
     # How many sessions /antipatterns/leak keeps before it answers 503.
     leak_bound: int = Field(default=1000, ge=1)
-    # The pool label of the service's one engine and of the engines built per request.
+    # The pool label of the service's engine, and of the engines the anti-pattern builds
+    # per request: poolscope_pools_created_total{pool=...} rises with each of those.
     pool_name: str = "service"
-    per_request_pool_name: str = "engine-per-request"
 
     @property
     def masked_database_url(self) -> str | None:

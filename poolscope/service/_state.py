@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from poolscope._instrument import Instrumentation, instrument
 from poolscope.service._kept_sessions import KeptSessions
 from poolscope.service._settings import ServiceSettings
 
@@ -22,15 +24,30 @@ class ServiceState:
     """Built by ``create_app``; the engine appears at startup and goes at shutdown."""
 
     settings: ServiceSettings
+    # What /metrics shows with one worker: HTTP and pool metrics.
     registry: CollectorRegistry
+    # With several workers (prometheus-client's multiprocess mode) every metric goes to
+    # the files in this directory instead, and /metrics reads them all.
+    multiprocess_dir: Path | None = None
     sync_engine: Engine | None = None
     async_engine: AsyncEngine | None = None
+    instrumentation: Instrumentation | None = None
     kept_sync_sessions: KeptSessions[Session] = field(init=False)
     kept_async_sessions: KeptSessions[AsyncSession] = field(init=False)
 
     def __post_init__(self) -> None:
         self.kept_sync_sessions = KeptSessions(self.settings.leak_bound)
         self.kept_async_sessions = KeptSessions(self.settings.leak_bound)
+
+    def instrument(self, engine: Engine | AsyncEngine) -> Instrumentation:
+        """Measure ``engine``'s pool under the service's pool name."""
+        return instrument(
+            engine,
+            pool=self.settings.pool_name,
+            registry=self.registry,
+            multiprocess=self.multiprocess_dir is not None,
+            leak_threshold=self.settings.leak_threshold,
+        )
 
     def require_sync_engine(self) -> Engine:
         if self.sync_engine is None:

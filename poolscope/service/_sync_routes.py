@@ -46,11 +46,13 @@ def hold(session: SessionDep, seconds: Seconds) -> dict[str, Any]:
 def list_items_with_engine_per_request(state: StateDep, limit: Limit = 20) -> dict[str, Any]:
     # The anti-pattern on purpose: a new engine, pool and connection for every request.
     engine = build_sync_engine(state.settings, per_request=True)
+    instrumentation = state.instrument(engine)
     try:
         with Session(engine) as session:
             rows = session.execute(items_query(limit)).all()
     finally:
         engine.dispose()
+        instrumentation.close()
     return {"items": item_rows(rows)}
 
 
