@@ -1,4 +1,4 @@
-# The quick start: `make run` plays the main job on the embedded PostgreSQL,
+# The quick start: `make run` plays `poolscope run pool-saturation` on the embedded PostgreSQL,
 # `make test` runs the whole test suite. Both create .venv and install into it.
 PYTHON ?= python3
 VENV := .venv
@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/poolscope db start
-	$(BIN)/poolscope db status
+	$(BIN)/poolscope run pool-saturation
 
 test: $(STAMP)
 	$(BIN)/pytest

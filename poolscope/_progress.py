@@ -53,7 +53,7 @@ class RichReporter:
         self._last_line = 0.0
 
     def note(self, message: str) -> None:
-        self.console.print(message, highlight=False, markup=False)
+        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
 
     def started(self, scenario: str, variant: str, duration: float, host: str) -> None:
         self._title = f"{scenario} / {variant} against {host}"

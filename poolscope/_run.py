@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -30,7 +31,7 @@ from poolscope._database import DATABASE_URL_ENV
 from poolscope._embedded import EmbeddedPostgres
 from poolscope._errors import PoolscopeError
 from poolscope._locust_result import LocustFiles, read_live_totals, read_locust_totals
-from poolscope._processes import ManagedProcess, free_port
+from poolscope._processes import ManagedProcess
 from poolscope._progress import NullReporter, Reporter
 from poolscope._run_environment import describe_environment, password_of
 from poolscope._runfile import Configuration, Run, load_run, write_run
@@ -46,6 +47,7 @@ SERVICE_READY_SECONDS = 60.0
 LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until nobody waits for a connection any more
 SCRAPE_FAILURES_TOLERATED = 6
+_LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,8 +201,9 @@ def _play_variant(
     host = options.host
     try:
         if host is None:
-            service, host = _start_service(settings, options, database_url, workdir, reporter)
-            _wait_until_ready(service, host, secrets)
+            service = _start_service(settings, options, database_url, workdir)
+            host = _wait_until_ready(service, secrets)
+            reporter.note(f"started the service (pid {service.pid}) at {host}")
         sampler = MetricsSampler(host, interval=options.sample_interval)
         baseline = sampler.take_baseline()
         if not baseline.instrumented:
@@ -273,12 +276,10 @@ def _start_service(
     options: RunOptions,
     database_url: str | None,
     workdir: Path,
-    reporter: Reporter,
-) -> tuple[ManagedProcess, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "poolscope", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--driver", options.driver]
-    command += ["--workers", str(options.service_workers)]
+) -> ManagedProcess:
+    # Port 0: the service binds a free port itself and says which (no race for a port).
+    command = [sys.executable, "-m", "poolscope", "serve", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--driver", options.driver, "--workers", str(options.service_workers)]
     for key, value in settings.items():
         if value is not None:
             command += [f"--{key.replace('_', '-')}", str(value)]
@@ -287,14 +288,13 @@ def _start_service(
         # Through the environment, not the command line, where `ps` would show it.
         env[DATABASE_URL_ENV] = database_url
     service = ManagedProcess("service", command, log_path=workdir / "service.log", env=env)
-    service.start()
-    host = f"http://127.0.0.1:{port}"
-    reporter.note(f"started the service (pid {service.pid}) at {host}")
-    return service, host
+    return service.start()
 
 
-def _wait_until_ready(service: ManagedProcess, host: str, secrets: list[str]) -> None:
+def _wait_until_ready(service: ManagedProcess, secrets: list[str]) -> str:
+    """The service's base URL once it answers ``/health``."""
     deadline = time.monotonic() + SERVICE_READY_SECONDS
+    host: str | None = None
     with httpx.Client(timeout=2) as client:
         while time.monotonic() < deadline:
             code = service.poll()
@@ -303,11 +303,18 @@ def _wait_until_ready(service: ManagedProcess, host: str, secrets: list[str]) ->
                 raise PoolscopeError(
                     f"the service exited with code {code} before it was ready:\n{tail}"
                 )
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get(f"{host}/health").status_code == 200:
-                    return
+            if host is None:
+                found = _LISTENING.search(service.log_tail(50))
+                host = found.group(1) if found else None
+            if host is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{host}/health").status_code == 200:
+                        return host
             time.sleep(0.2)
-    raise PoolscopeError(f"the service at {host} was not ready within {SERVICE_READY_SECONDS} s")
+    raise PoolscopeError(
+        f"the service was not ready within {SERVICE_READY_SECONDS:.0f} s:\n"
+        f"{service.log_tail(hide=secrets)}"
+    )
 
 
 def _locust_command(
