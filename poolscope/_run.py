@@ -45,7 +45,7 @@ logger = logging.getLogger("poolscope.run")
 
 SERVICE_READY_SECONDS = 60.0
 LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
-SETTLE_SECONDS = 5.0  # after the load: until nobody waits for a connection any more
+SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
@@ -375,11 +375,12 @@ def _supervise(
 
 
 def _settle(sampler: MetricsSampler) -> None:
-    """Requests Locust abandoned at its stop still finish in the service; wait for them."""
+    """Requests Locust abandoned at its stop still finish in the service; wait for them, so
+    the last sample shows the pool at rest (or, when it does not come to rest, as it stays)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         timed = sampler.sample_once()
-        if timed is not None and timed.snapshot.pending == 0:
+        if timed is not None and timed.snapshot.pending == 0 and timed.snapshot.used == 0:
             break
         time.sleep(0.25)
     time.sleep(sampler.interval)
