@@ -42,6 +42,8 @@ _INTERNAL_DIRS = (
     # SQLAlchemy's generated wrappers: "<sqlalchemy generated _go() wrapper for ...>".
     "<sqlalchemy",
 )
+# poolscope's sample service borrows connections like any application: its frames stay.
+_SERVICE_DIR = os.path.join(os.path.dirname(__file__), "service") + os.sep
 # Whether a file is SQLAlchemy's, poolscope's or greenlet's, decided once per file name
 # (a str caches its hash; a code object computes its own each time, ~0.5 µs).
 _internal: dict[str, bool] = {}
@@ -60,7 +62,9 @@ def capture(mode: StackCapture) -> Borrower:
         filename = code.co_filename
         is_internal = internal.get(filename)
         if is_internal is None:
-            is_internal = internal[filename] = filename.startswith(_INTERNAL_DIRS)
+            is_internal = internal[filename] = filename.startswith(
+                _INTERNAL_DIRS
+            ) and not filename.startswith(_SERVICE_DIR)
         if not is_internal:
             frames.append((code, frame.f_lasti))
             if mode == "site" or len(frames) >= _FULL_LIMIT:

@@ -16,6 +16,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import SecretStr
 
 from poolscope._database import resolve_database_url
+from poolscope.fastapi import instrument_app
 from poolscope.service import _async_routes, _common_routes, _sync_routes
 from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import build_async_engine, build_sync_engine, ensure_seeded
@@ -48,6 +49,8 @@ def create_app(
     driver_routes = _sync_routes if settings.driver == "psycopg2" else _async_routes
     app.include_router(driver_routes.router)
     Instrumentator(registry=state.registry, excluded_handlers=["/metrics"]).instrument(app)
+    # Checkouts carry the route template: use_time's route label, leak reports, /pool.
+    instrument_app(app)
     return app
 
 

@@ -51,6 +51,10 @@ async def pool_state(state: StateDep) -> dict[str, Any]:
         # size, max_overflow, timeout, max, idle, used, overflow, pending: as the gauges say.
         answer["state"] = dataclasses.asdict(instrumentation.state())
         answer["leaked_connections"] = instrumentation.leaked_connections()
+        # age_seconds, route, borrower (with a leak threshold), leaked: oldest first.
+        answer["checked_out"] = [
+            dataclasses.asdict(connection) for connection in instrumentation.checked_out()
+        ]
     return answer
 
 

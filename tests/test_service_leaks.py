@@ -1,0 +1,65 @@
+"""The sample service names routes: /pool lists what is checked out, use_time is per route."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from poolscope import _names as names
+from poolscope.service import create_app
+from poolscope.service._settings import ServiceSettings
+
+
+@asynccontextmanager
+async def started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://service") as client,
+    ):
+        yield client
+
+
+def use_time_counts(exposition: str) -> dict[str, float]:
+    return {
+        sample.labels[names.ROUTE_LABEL]: sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == f"{names.CONNECTION_USE_TIME}_count"
+    }
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+async def test_pool_lists_leaked_sessions_oldest_first_with_their_route(
+    database_url: str, driver: str
+) -> None:
+    settings = ServiceSettings(
+        database_url=SecretStr(database_url), driver=driver, pool_size=3, leak_threshold=0.3
+    )
+    async with started(create_app(settings)) as client:
+        assert (await client.get("/items", params={"limit": 2})).status_code == 200
+        for _ in range(2):
+            assert (await client.get("/antipatterns/leak")).status_code == 200
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)  # past the threshold and a check or two
+        pool = (await client.get("/pool")).json()
+        listed = pool["checked_out"]
+        assert [entry["route"] for entry in listed] == ["/antipatterns/leak"] * 2
+        assert listed[0]["age_seconds"] > listed[1]["age_seconds"] > 0.3
+        assert all(entry["leaked"] for entry in listed)
+        assert "leak_a_session" in listed[0]["borrower"]
+        assert pool["leaked_connections"] == 2
+
+        assert (await client.post("/antipatterns/leak/release")).json() == {"released": 2}
+        pool = (await client.get("/pool")).json()
+        assert (pool["checked_out"], pool["leaked_connections"]) == ([], 0)
+        counts = use_time_counts((await client.get("/metrics")).text)
+    # The startup seeding ran outside any request; every request checkout has its template.
+    assert counts["/items"] == 1
+    assert counts["/antipatterns/leak"] == 2
