@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -86,3 +87,23 @@ async def test_apps_with_different_settings_live_side_by_side(database_url: str)
     # Each app counts its own requests in its own registry.
     assert 'http_requests_total{handler="/items",method="GET",status="2xx"} 1.0' in sync_metrics
     assert 'http_requests_total{handler="/items",method="GET",status="2xx"} 3.0' in async_metrics
+
+
+async def test_thread_limit_queues_sync_requests_in_front_of_the_pool(database_url: str) -> None:
+    """With fewer threads than connections, sync requests wait for a thread, not the pool."""
+    app = create_app(
+        ServiceSettings(database_url=SecretStr(database_url), pool_size=10, thread_limit=3)
+    )
+    async with started(app) as client:
+        holds = [
+            asyncio.create_task(client.get("/hold", params={"seconds": 1.5})) for _ in range(6)
+        ]
+        await asyncio.sleep(0.75)  # the first three hold their connections now
+        during = (await client.get("/pool")).json()
+        responses = await asyncio.gather(*holds)
+    assert all(response.status_code == 200 for response in responses)
+    assert during["thread_limit"] == 3
+    assert during["threads_busy"] == 3
+    assert during["state"]["used"] == 3
+    # The other three are queued for a thread: none is waiting inside the pool.
+    assert during["state"]["pending"] == 0
