@@ -303,3 +303,58 @@ async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         assert instrumentation.checked_out() == []
     finally:
         instrumentation.close()
+
+
+def hold_from_inner(engine: Engine, held: list[Any]) -> None:
+    connection = engine.connect()
+    connection.execute(text("SELECT 1"))
+    held.append(connection)
+
+
+def hold_from_outer(engine: Engine, held: list[Any]) -> None:
+    hold_from_inner(engine, held)
+
+
+@pytest.mark.parametrize(
+    ("stack_capture", "present", "absent"),
+    [
+        ("off", ["not recorded"], ["in hold_from_inner"]),
+        ("site", ["in hold_from_inner"], ["in hold_from_outer"]),
+        ("full", ["in hold_from_inner", "in hold_from_outer", "in test_stack_capture"], []),
+    ],
+)
+async def test_stack_capture_modes_record_what_they_say(
+    stack_capture: Any,
+    present: list[str],
+    absent: list[str],
+    sync_engine: Engine,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    instrumentation = poolscope.instrument(
+        sync_engine,
+        pool=POOL,
+        registry=registry,
+        leak_threshold=0.2,
+        stack_capture=stack_capture,
+    )
+    held: list[Any] = []
+    try:
+        hold_from_outer(sync_engine, held)
+        await wait_for(lambda: warnings_in(caplog), timeout=2.0)
+        [warning] = warnings_in(caplog)
+        message = warning.getMessage()
+        for text_ in present:
+            assert text_ in message
+        for text_ in absent:
+            assert text_ not in message
+        assert "sqlalchemy" not in message.split("Borrowed at:")[1]
+    finally:
+        for connection in held:
+            connection.close()
+        instrumentation.close()
+
+
+def test_unknown_stack_capture_is_a_user_error(sync_engine: Engine) -> None:
+    with pytest.raises(poolscope.PoolscopeError, match="stack_capture must be one of"):
+        poolscope.instrument(sync_engine, registry=CollectorRegistry(), stack_capture="all")  # type: ignore[arg-type]

@@ -140,6 +140,10 @@ def test_leaked_sessions_exhaust_the_pool_until_released(
 
     assert "Traceback" not in service.log()
     assert "engine disposed" in service.log()
+    # Held past --leak-threshold: reported with the route and the borrowing line.
+    assert "Connection leak on pool 'service'" in service.log()
+    assert "by route '/antipatterns/leak'" in service.log()
+    assert "in leak_a_session" in service.log()
     assert connections_of(sync_engine, service) == 0
 
 
