@@ -65,7 +65,8 @@ class Checkout:
 
 def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any) -> None:
     # detach() (the async path) has already dropped the DBAPI connection by now.
-    fate = "returned it to the pool" if connection_record.dbapi_connection else "terminated it"
+    detached = connection_record.dbapi_connection is None
+    fate = "terminated it" if detached else "returned it to the pool"
     logger.warning(
         "Connection of pool %r (route %r) was never closed: the garbage collector %s "
         "after %.1f s. Borrowed at:\n%s",
