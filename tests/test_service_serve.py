@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -203,8 +204,6 @@ def test_two_workers_share_one_metrics_view(database_url: str) -> None:
 
 
 def test_unreachable_database_fails_fast_in_one_line() -> None:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
@@ -264,3 +263,20 @@ def tmp_data_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     finally:
         EmbeddedPostgres(Path(root)).stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_taken_port_fails_in_one_line(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            serve_command("--database-url", database_url, "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"poolscope: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]

@@ -69,7 +69,7 @@ def serve(
             os.environ.pop(MULTIPROCESS_DIR_ENV, None)
             config = uvicorn.Config(create_app(settings), **config_arguments)
             server = uvicorn.Server(config)
-            sock = config.bind_socket()
+            sock = _bind(settings)
             _announce(settings, sock)
             # uvicorn shuts down gracefully on SIGTERM, then raises the signal again to die
             # by it; a requested stop after a clean shutdown is a success (exit 0).
@@ -87,7 +87,7 @@ def serve(
             config = uvicorn.Config(
                 APP_FACTORY, factory=True, workers=settings.workers, **config_arguments
             )
-            sock = config.bind_socket()
+            sock = _bind(settings)
             _announce(settings, sock)
             Multiprocess(config, sockets=[sock]).run()
 
@@ -160,6 +160,23 @@ def _log_config() -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["poolscope"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
+
+
+def _bind(settings: ServiceSettings) -> socket.socket:
+    """The listening socket, bound here so that a taken port is a one-line error."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as error:
+        sock.close()
+        raise PoolscopeError(
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+        ) from None
+    # uvicorn's workers are started with it.
+    sock.set_inheritable(True)
+    return sock
 
 
 def _announce(settings: ServiceSettings, sock: socket.socket) -> None:
