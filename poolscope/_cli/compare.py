@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from poolscope._cli.run import parse_duration
 from poolscope._compare import (
     FORMATS,
     CompareInputError,
@@ -21,7 +22,12 @@ from poolscope._compare import (
     parse_condition,
     render,
 )
+from poolscope._compare._scenario import play_scenario
 from poolscope._compare._text import write_table
+from poolscope._errors import PoolscopeError
+from poolscope._progress import RichReporter
+from poolscope._run import RunOptions
+from poolscope._urls import DRIVERS
 
 __all__ = ["compare"]
 
@@ -32,6 +38,24 @@ USAGE_ERROR = 2
 def _fail(message: str) -> typer.Exit:
     print(f"poolscope: error: {message}", file=sys.stderr)
     return typer.Exit(USAGE_ERROR)
+
+
+def _run_options(
+    duration: str, users: int | None, driver: str, runs_dir: Path, database_url: str | None
+) -> RunOptions:
+    if driver not in DRIVERS:
+        raise CompareInputError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+    try:
+        seconds = parse_duration(duration)
+    except PoolscopeError as error:
+        raise CompareInputError(str(error)) from None
+    return RunOptions(
+        users=users,
+        duration_seconds=seconds,
+        driver="asyncpg" if driver == "asyncpg" else "psycopg2",
+        out_dir=runs_dir,
+        database_url=database_url,
+    )
 
 
 def compare(
@@ -55,6 +79,36 @@ def compare(
         Path | None,
         typer.Option("--out", "-o", help="Write the report to this file.", show_default=False),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            help="Play every variant of this scenario (as `poolscope run` does), then "
+            "compare them; its first variant is the baseline.",
+            show_default=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        str, typer.Option(help="With --scenario: how long each variant plays.")
+    ] = "30s",
+    users: Annotated[
+        int | None,
+        typer.Option(
+            help="With --scenario: Locust users (default: the scenario's).", show_default=False
+        ),
+    ] = None,
+    driver: Annotated[str, typer.Option(help="With --scenario: psycopg2 or asyncpg.")] = "psycopg2",
+    runs_dir: Annotated[
+        Path, typer.Option(help="With --scenario: directory for the run files.")
+    ] = Path("runs"),
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="POOLSCOPE_DATABASE_URL",
+            help="With --scenario: PostgreSQL for the service (default: the embedded one).",
+            show_default=False,
+        ),
+    ] = None,
     fail_if: Annotated[
         list[str] | None,
         typer.Option(
@@ -74,6 +128,13 @@ def compare(
     chosen: Format = output_format or format_for_path(out)
     try:
         conditions = [parse_condition(expression) for expression in fail_if or []]
+        if scenario is not None:
+            if runs:
+                raise CompareInputError("give run files or --scenario, not both")
+            runs = play_scenario(
+                scenario, _run_options(duration, users, driver, runs_dir, database_url),
+                RichReporter(Console(stderr=True)),
+            )  # fmt: skip
         loaded = load_runs(runs or [])
         comparison = build_comparison(loaded)
         reasons = [reason for c in conditions for reason in evaluate(c, comparison)]
