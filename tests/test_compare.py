@@ -22,22 +22,23 @@ from poolscope._compare._format import format_ratio
 from poolscope._compare._svg import TOP as PLOT_TOP
 from poolscope._runfile import Run, load_run, write_run
 from tests.browser import chromium
-from tests.measured_runs import measure_run
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
-    """Recorded real runs of engine-per-request (see tests/data/record_measured.py)."""
+    """Real ``poolscope run engine-per-request --duration 10s`` output, as recorded."""
     directory = tmp_path / "runs"
-    shutil.copytree(DATA / "measured", directory)
+    shutil.copytree(DATA / "runs" / "engine-per-request", directory)
     return directory
 
 
 @pytest.fixture
 def pair(runs_dir: Path) -> tuple[Path, Path]:
-    return runs_dir / "global.json", runs_dir / "per-request.json"
+    (base,) = runs_dir.glob("engine-per-request-global-*.json")
+    (other,) = runs_dir.glob("engine-per-request-per-request-*.json")
+    return base, other
 
 
 def compare(*args: str | Path) -> tuple[int, str, str]:
@@ -194,7 +195,7 @@ def figure(run: Run, key: str) -> float:
     return float(getattr(run.pool, key))
 
 
-@pytest.mark.parametrize("key", ["connects", "pools_created", "max_used"])
+@pytest.mark.parametrize("key", ["connects", "checkouts", "max_used"])
 @pytest.mark.parametrize("offset", [-1, 0, 1])
 def test_fail_if_exits_1_exactly_when_it_holds(
     key: str, offset: int, pair: tuple[Path, Path]
@@ -280,31 +281,62 @@ def test_html_opens_in_chromium_with_charts_drawn(pair: tuple[Path, Path], tmp_p
 
 
 @pytest.mark.slow
-def test_fresh_real_runs_compare_end_to_end(database_url: str, tmp_path: Path) -> None:
-    """Measured now against the real PostgreSQL, then compared by the real command."""
-    for variant in ("global", "per-request"):
-        run = measure_run(database_url, variant=variant, users=3, requests_per_user=30)
-        write_run(run, tmp_path / f"{variant}.json")
+def test_scenario_variants_are_played_and_compared(database_url: str, tmp_path: Path) -> None:
+    """``--scenario``: poolscope run's machinery plays both variants for real, then the
+    comparison gates on what the anti-pattern costs."""
+    runs = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "poolscope", "compare", str(tmp_path), "--format", "markdown",
-         "--fail-if", "pools_created_diff>0"],
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "poolscope", "compare", "--scenario", "engine-per-request",
+         "--duration", "3s", "--users", "2", "--database-url", database_url,
+         "--runs-dir", str(runs), "--format", "json", "--fail-if", "pools_created_diff>0"],
+        capture_output=True, text=True, check=False, timeout=170,
     )  # fmt: skip
-    # Every per-request query built its own pool: 90 pools against 1.
+    comparison = Comparison.model_validate_json(result.stdout)
+    assert [run.label for run in comparison.runs] == ["global", "per-request"]
+    assert sorted(Path(run.path).parent for run in comparison.runs) == [runs, runs]
+    pools = comparison.row("pools_created")
+    assert pools is not None
+    created = pools.cells[1].value
+    assert created is not None
+    # Every per-request request built its own pool, so the gate trips, and says why.
+    assert created > 0
     assert result.returncode == 1, result.stderr
-    assert "pools_created_diff = +89" in result.stderr
-    assert "| pools created | 1 | 90 | **+89** |" in result.stdout
+    assert f"pools_created_diff = +{created:,.0f}" in result.stderr
+    assert database_url.split("@")[0].split(":")[-1] not in result.stdout  # no password
 
 
 def test_notes_say_how_setups_differ_and_how_scenario_checks_went(
     pair: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    base_size = load_run(pair[0]).configuration.pool_size
     other = json.loads(pair[1].read_text())
-    other["configuration"]["pool_size"] = 10
+    other["configuration"]["pool_size"] = base_size + 1
     other["check"] = {"passed": False, "verdict": "pools created per request: 240"}
     path = tmp_path / "other.json"
     path.write_text(json.dumps(other))
     code, out, _ = compare(pair[0], path, "--format", "markdown")
     assert code == 0
-    assert "- setups differ in pool_size: 2 (global), 10 (per-request)" in out
+    assert (
+        f"- setups differ in pool_size: {base_size} (global), {base_size + 1} (per-request)" in out
+    )
     assert "- per-request: scenario check FAILED: pools created per request: 240" in out
+
+
+def test_session_leak_timeouts_and_leaks_are_told_and_gated(tmp_path: Path) -> None:
+    directory = DATA / "runs" / "session-leak"
+    (fixed,) = directory.glob("session-leak-fixed-*.json")
+    (leaky,) = directory.glob("session-leak-leaky-*.json")
+    pool = load_run(leaky).pool
+    assert pool is not None
+    assert pool.timeouts > 0
+    code, out, err = compare(directory, "--format", "markdown", "--fail-if", "timeouts>0")
+    assert code == 1
+    assert f"checkout timeouts {pool.timeouts} instead of 0" in out
+    assert f"holds for leaky: timeouts = {pool.timeouts}" in err
+    assert compare(fixed, leaky, "-f", "json", "--fail-if", f"leaks_diff>={pool.leaks}")[0] == 1
+    assert compare(fixed, leaky, "-f", "json", "--fail-if", f"leaks_diff>{pool.leaks}")[0] == 0
+    # leaky also hits /antipatterns/leak: per-endpoint rows, addressable by --fail-if.
+    assert "| latency p95 GET /antipatterns/leak |" in out
+    assert compare(fixed, leaky, "-f", "json", "--fail-if", "p95[/antipatterns/leak]>0")[0] == 1
+    # In reverse order the fixed run is the candidate: nothing holds.
+    assert compare(leaky, fixed, "-f", "json", "--fail-if", "timeouts>0")[0] == 0

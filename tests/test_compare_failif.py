@@ -21,8 +21,11 @@ from poolscope._compare import (
     parse_condition,
 )
 
-DATA = Path(__file__).parent / "data" / "measured"
-PAIR = [DATA / "global.json", DATA / "per-request.json"]
+DATA = Path(__file__).parent / "data" / "runs" / "engine-per-request"
+PAIR = [
+    *DATA.glob("engine-per-request-global-*.json"),
+    *DATA.glob("engine-per-request-per-request-*.json"),
+]
 COMPARISON = build_comparison(load_runs(PAIR))
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
              "==": operator.eq, "!=": operator.ne}  # fmt: skip

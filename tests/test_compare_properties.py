@@ -15,9 +15,11 @@ from typer.testing import CliRunner
 
 from poolscope._cli import app
 
-DATA = Path(__file__).parent / "data" / "measured"
-BASE = json.loads((DATA / "global.json").read_text())
-OTHER_TEXT = (DATA / "per-request.json").read_text()
+DATA = Path(__file__).parent / "data" / "runs" / "engine-per-request"
+(BASE_PATH,) = DATA.glob("engine-per-request-global-*.json")
+(OTHER_PATH,) = DATA.glob("engine-per-request-per-request-*.json")
+BASE = json.loads(BASE_PATH.read_text())
+OTHER_TEXT = OTHER_PATH.read_text()
 
 scalars = st.one_of(
     st.none(),

@@ -46,9 +46,13 @@ def notes(runs: Sequence[LoadedRun], labels: Sequence[str]) -> list[str]:
                 for value, label in zip(values, labels, strict=True)
             )
             found.append(f"setups differ in {field}: {shown}")
-    for item, label in zip(runs, labels, strict=True):
-        check = item.run.check
+    checks = [(item.run.check, f"{label}: ") for item, label in zip(runs, labels, strict=True)]
+    # poolscope run checks a scenario over all its variants and stores the same check in
+    # each run file: say it once.
+    if all(check == checks[0][0] for check, _ in checks):
+        checks = [(checks[0][0], "")]
+    for check, prefix in checks:
         if check is not None:
             outcome = "passed" if check.passed else "FAILED"
-            found.append(f"{label}: scenario check {outcome}: {check.verdict}")
+            found.append(f"{prefix}scenario check {outcome}: {check.verdict}")
     return found
