@@ -82,20 +82,22 @@ class RichReporter:
     def _panel(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> Group:
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_row(
-            "Locust",
-            f"{totals.requests} requests, {totals.failures} failed, "
-            f"{totals.requests_per_second:.1f}/s, p50 {totals.p50_ms:.0f} ms, "
-            f"p95 {totals.p95_ms:.0f} ms",
+            "requests",
+            f"{totals.requests} ({totals.failures} failed), {totals.requests_per_second:.1f}/s",
         )
+        table.add_row("latency", f"p50 {totals.p50_ms:.0f} ms, p95 {totals.p95_ms:.0f} ms")
         if pool is not None:
             table.add_row(
-                "Pool",
+                "pool",
                 f"used {pool.used}/{pool.max_connections}, idle {pool.idle}, "
-                f"pending {pool.pending}, overflow {pool.overflow}, leaked {pool.leaked}, "
-                f"timeouts {pool.timeouts}",
+                f"pending {pool.pending}",
             )
-        bar = ProgressBar(total=self._duration, completed=min(elapsed, self._duration), width=40)
-        return Group(f"{self._title}  {elapsed:.0f}/{self._duration:g} s", bar, table)
+            table.add_row(
+                "", f"overflow {pool.overflow}, leaked {pool.leaked}, timeouts {pool.timeouts}"
+            )
+        shown = min(elapsed, self._duration)
+        bar = ProgressBar(total=self._duration, completed=shown, width=40)
+        return Group(f"{self._title}  {shown:.0f}/{self._duration:g} s", bar, table)
 
 
 def _ms(seconds: float | None) -> str:

@@ -45,9 +45,8 @@ def runs_in(out: Path) -> dict[str, Run]:
     return {run.variant: run for run in map(load_run, sorted(out.glob("*.json")))}
 
 
-def assert_passed(
-    result: subprocess.CompletedProcess[str], runs: dict[str, Run], database_url: str
-) -> None:
+def assert_passed(result: subprocess.CompletedProcess[str], out: Path, database_url: str) -> None:
+    runs = runs_in(out)
     assert result.returncode == 0, result.stdout + result.stderr
     for run in runs.values():
         assert run.complete, run.incomplete_reason
@@ -56,13 +55,15 @@ def assert_passed(
     password = url_for_driver(database_url, "psycopg2").password
     assert password
     assert password not in result.stdout + result.stderr
+    for path in out.glob("*.json"):
+        assert password not in path.read_text()
 
 
 def test_pool_saturation(database_url: str, tmp_path: Path) -> None:
     result = poolscope_run(database_url, tmp_path, "pool-saturation", "--duration", "8s")
     runs = runs_in(tmp_path)
     assert list(runs) == ["default"]
-    assert_passed(result, runs, database_url)
+    assert_passed(result, tmp_path, database_url)
     run = runs["default"]
     assert run.locust is not None
     assert run.locust.endpoints[0].response_times  # Locust's own record, for compare's CIs
@@ -75,14 +76,14 @@ def test_engine_per_request(database_url: str, tmp_path: Path) -> None:
     result = poolscope_run(database_url, tmp_path, "engine-per-request", "--duration", "5s")
     runs = runs_in(tmp_path)
     assert set(runs) == {"global", "per-request"}
-    assert_passed(result, runs, database_url)
+    assert_passed(result, tmp_path, database_url)
 
 
 def test_session_leak(database_url: str, tmp_path: Path) -> None:
     result = poolscope_run(database_url, tmp_path, "session-leak", "--duration", "6s")
     runs = runs_in(tmp_path)
     assert set(runs) == {"fixed", "leaky"}
-    assert_passed(result, runs, database_url)
+    assert_passed(result, tmp_path, database_url)
 
 
 def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: P
         database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2"
     )
     runs = runs_in(tmp_path)
-    assert_passed(result, runs, database_url)
+    assert_passed(result, tmp_path, database_url)
     assert runs["default"].configuration.processes == 2
 
 
