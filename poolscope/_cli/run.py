@@ -37,9 +37,11 @@ def run(
         typer.Option("--variant", "-v", help="Variant to play; repeat for several (default: all)."),
     ] = None,
     users: Annotated[
-        int | None, typer.Option(help="Locust users (default: the scenario's).")
+        int | None, typer.Option(min=1, help="Locust users (default: the scenario's).")
     ] = None,
-    spawn_rate: Annotated[float | None, typer.Option(help="Users started per second.")] = None,
+    spawn_rate: Annotated[
+        float | None, typer.Option(min=0.01, help="Users started per second.")
+    ] = None,
     duration: Annotated[
         str, typer.Option(help="How long each variant plays: 30s, 2m, ...")
     ] = "30s",
