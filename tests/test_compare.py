@@ -148,6 +148,9 @@ def damaged(tmp_path: Path, good: Path) -> dict[str, Path]:
         ("bad format", "unknown format 'pdf'"),
         ("bad fail-if", "--fail-if 'wait_p95>>1': expected a number"),
         ("unknown figure", "unknown figure 'speed'"),
+        ("unwritable out", "cannot write the report (No such file or directory)"),
+        ("scenario and files", "give run files or --scenario, not both"),
+        ("one-variant scenario", "scenario pool-saturation has one variant (default)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -164,6 +167,9 @@ def test_bad_input_is_one_line_and_exit_2(
         "bad format": [*pair, "--format", "pdf"],
         "bad fail-if": [*pair, "--fail-if", "wait_p95>>1"],
         "unknown figure": [*pair, "--fail-if", "speed>1"],
+        "unwritable out": [*pair, "--out", tmp_path / "no" / "such" / "dir.html"],
+        "scenario and files": [*pair, "--scenario", "engine-per-request"],
+        "one-variant scenario": ["--scenario", "pool-saturation"],
     }.get(case, [base, bad.get(case, base)])
     # A real process: what a user or CI sees, traceback or not.
     result = subprocess.run(

@@ -3,6 +3,7 @@ traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
@@ -71,6 +72,28 @@ damaged_documents = st.builds(
 )
 
 
+def damage(document: Any, damages: list[tuple[tuple[Any, ...], Any]]) -> Any:
+    for path, value in damages:
+        # An earlier damage may have removed this place.
+        with contextlib.suppress(KeyError, IndexError, TypeError):
+            document = replaced(document, path, value)
+    return document
+
+
+many_damages = st.lists(
+    st.tuples(
+        st.sampled_from(PATHS),
+        st.one_of(
+            json_values,
+            st.integers(min_value=-(10**6), max_value=10**9),
+            st.datetimes().map(lambda moment: moment.isoformat()),
+        ),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
 def run_compare(first: str, *arguments: str) -> int:
     with tempfile.TemporaryDirectory() as directory:
         a, b = Path(directory) / "a.json", Path(directory) / "b.json"
@@ -122,3 +145,36 @@ def test_valid_runs_of_any_size_compare(scale: float, output: str) -> None:
     locust["latency_ms"] = {k: v * scale for k, v in locust["latency_ms"].items()}
     assert not math.isnan(locust["requests_per_second"])
     assert run_compare(json.dumps(document), "--format", output) == 0
+
+
+@SETTINGS
+@given(first=many_damages, second=many_damages, output=FORMATS, condition=CONDITIONS)
+def test_damaged_directories_never_raise(
+    first: list[tuple[tuple[Any, ...], Any]],
+    second: list[tuple[tuple[Any, ...], Any]],
+    output: str,
+    condition: str,
+) -> None:
+    other = json.loads(OTHER_TEXT)
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory, "a.json").write_text(json.dumps(damage(BASE, first), allow_nan=True))
+        Path(directory, "b.json").write_text(json.dumps(damage(other, second), allow_nan=True))
+        result = CliRunner().invoke(
+            app, ["compare", directory, "--format", output, "--fail-if", condition]
+        )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code in (0, 1, 2), result.output
+    if result.exit_code == 2:
+        assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_start_time_out_of_range_still_sorts() -> None:
+    other = json.loads(OTHER_TEXT)
+    other["started_at"] = "0001-01-01T00:00:00"  # naive: no local timestamp exists
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory, "a.json").write_text(json.dumps(BASE))
+        Path(directory, "b.json").write_text(json.dumps(other))
+        result = CliRunner().invoke(app, ["compare", directory, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert '"label": "per-request"' in result.stdout.split('"label": "global"')[0]

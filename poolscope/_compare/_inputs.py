@@ -51,6 +51,14 @@ def _load(path: Path) -> Run:
         ) from None
 
 
+def _start_order(item: LoadedRun) -> tuple[float, str]:
+    try:
+        started = item.run.started_at.timestamp()
+    except (ValueError, OverflowError, OSError):  # a damaged time, e.g. year 1 local time
+        started = float("-inf")
+    return started, item.path.name
+
+
 def load_runs(arguments: Sequence[Path]) -> list[LoadedRun]:
     """The runs to compare, baseline first: files in the order given; the files of a
     directory in the order they were started (then by name)."""
@@ -58,7 +66,7 @@ def load_runs(arguments: Sequence[Path]) -> list[LoadedRun]:
     for argument in arguments:
         group = [LoadedRun(path=path, run=_load(path)) for path in collect_run_paths([argument])]
         if argument.is_dir():
-            group.sort(key=lambda item: (item.run.started_at.timestamp(), item.path.name))
+            group.sort(key=_start_order)
         loaded.extend(group)
     if len(loaded) < 2:
         given = ", ".join(str(item.path) for item in loaded) or "none"
