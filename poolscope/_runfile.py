@@ -22,6 +22,7 @@ __all__ = [
     "Environment",
     "Histogram",
     "LatencySummary",
+    "LeakReport",
     "LocustTotals",
     "PoolSample",
     "PoolSummary",
@@ -125,6 +126,14 @@ class TimingSummary(_Model):
     max: float | None  # upper bound of the highest non-empty bucket
 
 
+class LeakReport(_Model):
+    """A connection held past the leak threshold, as the service's ``GET /pool`` named it."""
+
+    route: str | None = None
+    borrower: str  # the borrowing code's stack, innermost frame last
+    age_seconds: float
+
+
 class PoolSummary(_Model):
     wait: TimingSummary
     use: TimingSummary
@@ -144,6 +153,7 @@ class PoolSummary(_Model):
     max_leaked: int = 0
     final_used: int
     final_overflow: int
+    leak_reports: list[LeakReport] = Field(default_factory=list)
 
 
 class PoolSample(_Model):

@@ -13,6 +13,7 @@ from poolscope._runfile import (
     Configuration,
     Environment,
     Histogram,
+    LeakReport,
     PoolSummary,
     Run,
     RunFileError,
@@ -110,3 +111,30 @@ def test_histogram_inf_bound_round_trips(tmp_path: Path) -> None:
     loaded = load_run(write_run(run, tmp_path / "inf.json"))
     assert loaded.pool is not None
     assert loaded.pool.wait_histogram == histogram
+
+
+def test_leak_reports_are_optional_and_round_trip(tmp_path: Path) -> None:
+    summary = PoolSummary(
+        wait=TimingSummary(count=0, sum=0.0, p50=None, p95=None, p99=None, max=None),
+        use=TimingSummary(count=0, sum=0.0, p50=None, p95=None, p99=None, max=None),
+        checkouts=1,
+        timeouts=0,
+        connects=1,
+        pools_created=1,
+        max_used=1,
+        max_idle=0,
+        max_pending=0,
+        max_overflow=0,
+        final_used=1,
+        final_overflow=0,
+    )
+    assert summary.leak_reports == []
+    report = LeakReport(
+        route="/antipatterns/leak", borrower='  File "x.py", line 1', age_seconds=1.5
+    )
+    run = minimal_run().model_copy(
+        update={"pool": summary.model_copy(update={"leak_reports": [report]})}
+    )
+    loaded = load_run(write_run(run, tmp_path / "leak.json"))
+    assert loaded.pool is not None
+    assert loaded.pool.leak_reports == [report]
