@@ -1,19 +1,29 @@
-"""Histogram buckets filled off the hot path: checkouts append raw durations to a deque
-(thread-safe appends, no lock) and these buckets absorb them at scrape time."""
+"""Histogram buckets filled in bulk: the hot path appends raw durations to a plain list
+(``list.append`` is atomic), and a scrape takes them out and sorts them into buckets, a
+few C-level passes instead of a search per observation."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable
+import math
+from bisect import bisect_right
 
 from prometheus_client.utils import floatToGoString
 
 from poolscope._names import DEFAULT_BUCKETS
 
-__all__ = ["BOUNDS", "Buckets"]
+__all__ = ["BOUNDS", "Buckets", "take"]
 
 BOUNDS: tuple[float, ...] = DEFAULT_BUCKETS
 _LE = [*(str(floatToGoString(bound)) for bound in BOUNDS), "+Inf"]  # type: ignore[no-untyped-call]
+
+
+def take(values: list[float]) -> list[float]:
+    """Remove and return what ``values`` holds now; appends made meanwhile stay in it
+    (each of the two list operations is atomic, and appends land past the slice)."""
+    count = len(values)
+    taken = values[:count]
+    del values[:count]
+    return taken
 
 
 class Buckets:
@@ -26,16 +36,20 @@ class Buckets:
         self.sum = 0.0
 
     def add(self, value: float) -> None:
-        self.counts[bisect_left(BOUNDS, value)] += 1
-        self.sum += value
+        self.add_all([value])
 
-    def add_all(self, values: Iterable[float]) -> None:
+    def add_all(self, values: list[float]) -> None:
+        if not values:
+            return
+        values.sort()
+        below = 0
         counts = self.counts
-        total = 0.0
-        for value in values:
-            counts[bisect_left(BOUNDS, value)] += 1
-            total += value
-        self.sum += total
+        for index, bound in enumerate(BOUNDS):
+            upto = bisect_right(values, bound)  # values <= bound
+            counts[index] += upto - below
+            below = upto
+        counts[-1] += len(values) - below
+        self.sum += math.fsum(values)
 
     def merge(self, other: Buckets) -> None:
         self.counts = [

@@ -19,7 +19,7 @@ from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
-from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks
+from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks, base_method
 from poolscope._recorder import PoolRecorder, Probe
 from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._state import PoolState, read_pool_state
@@ -145,6 +145,8 @@ class Instrumentation:
                 bases,
                 {"_poolscope_probe": self.probe, "__module__": __name__},
             )
+            self.probe.base_get = base_method(self._pool_class, "_do_get")
+            self.probe.base_return = base_method(self._pool_class, "_do_return_conn")
             # Same layout, same state, connections already out stay tracked by the pool;
             # engine.dispose() rebuilds with self.__class__, so the new pool is measured too.
             target.__class__ = self._pool_class

@@ -91,8 +91,8 @@ class CheckedOutConnection:
 class LeakTracker:
     """The connections of one pool checked out now, and their leaks.
 
-    The pool leaves each connection's :class:`Checkout` in ``connection_record.info``
-    under ``CHECKOUT_KEY`` while it is out. The tracker learns every record from the
+    The pool keeps each connection's :class:`Checkout` in ``connection_record.info``
+    under ``CHECKOUT_KEY`` (``ended`` 0 while it is out). The tracker learns every record from the
     ``connect`` event (rare: one per new DBAPI connection) and reads those ``info`` dicts
     when asked, so it costs nothing per checkout. Only with a stack capture mode other
     than ``"off"`` does the pool call :meth:`checkout_hook`.
@@ -162,7 +162,8 @@ class LeakTracker:
         found = []
         for record in records:
             checkout = record.info.get(CHECKOUT_KEY)
-            if checkout is not None:
+            # The pool keeps each connection's Checkout between checkouts: ended = back.
+            if checkout is not None and not checkout.ended:
                 found.append(checkout)
         return found
 

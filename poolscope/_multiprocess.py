@@ -162,6 +162,10 @@ class MultiprocessRecorder:
         self.idle.set(idle)
         self.overflow.set(overflow)
 
+    def observe_wait(self, waited: float) -> None:
+        self.wait.observe(waited)
+        self.checkouts.inc()
+
     def observe_timeout(self, waited: float) -> None:
         self.wait.observe(waited)
         self._timeouts.inc()

@@ -1,9 +1,9 @@
 """What one pool name has measured, and the small object each instrumented pool carries.
 
-The hot path (checkout, checkin) only appends to deques, whose appends and pops are
-thread-safe without a lock; everything else (buckets, counters) changes under the
-recorder's lock, either rarely (timeouts, new connections, invalidations) or when a scrape
-or a full deque drains the raw durations into buckets.
+The hot path (checkout, checkin) takes no lock and searches no bucket: it appends each
+duration to a list (``list.append`` is atomic), and a scrape, or the checkin that finds a
+list past ``DRAIN_AT``, sorts them into buckets under the recorder's lock. Rare events
+(timeouts, new connections, invalidations, errors, leaks) count under that lock directly.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from poolscope._histogram import Buckets
+from poolscope._histogram import Buckets, take
 from poolscope._leaks import Checkout, log_gc_reclaimed
 
 if TYPE_CHECKING:
@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "Recorder", "RecorderSnapshot"]
 
-logger = logging.getLogger("poolscope.instrument")
+# Raw durations kept for a scrape; past this many, the checkin that notices drains them.
+DRAIN_AT = 8192
 
-# Raw durations waiting for a scrape; past this many, the checkin that notices drains them.
-DRAIN_AT = 4096
+logger = logging.getLogger("poolscope.instrument")
 
 CheckoutHook = Callable[[Checkout, ConnectionPoolEntry], None]
 
@@ -37,8 +37,6 @@ class Recorder(Protocol):
     """What both modes record outside the checkout/checkin hot path."""
 
     name: str
-
-    def observe_timeout(self, waited: float) -> None: ...
 
     def observe_create(self, seconds: float) -> None: ...
 
@@ -74,10 +72,12 @@ class PoolRecorder:
     def __init__(self, name: str) -> None:
         self.name = name
         self.lock = threading.Lock()
-        self.waits: deque[float] = deque()
-        self.uses: deque[Checkout] = deque()
+        # Raw durations of successful checkouts, and of uses by route, not yet in buckets.
+        self.waits: list[float] = []
+        self.uses: dict[str, list[float]] = {}
         self._wait = Buckets()
         self._use: dict[str, Buckets] = {}
+        self._checkouts = 0
         self._create = Buckets()
         self._timeouts = 0
         self._invalidations = {False: 0, True: 0}
@@ -85,28 +85,27 @@ class PoolRecorder:
         self._leaks = 0
         self._gc_reclaimed = 0
         self.pools_created = 0
-        self.probes: list[Probe] = []
+
+    def uses_for(self, route: str) -> list[float]:
+        """The raw use durations of ``route``, made on its first checkin."""
+        with self.lock:
+            return self.uses.setdefault(route, [])
 
     def drain(self) -> None:
         with self.lock:
             self._drain_locked()
 
     def _drain_locked(self) -> None:
-        waits = self.waits
-        if waits:
-            self._wait.add_all([waits.popleft() for _ in range(len(waits))])
-        uses = self.uses
-        by_route = self._use
-        for _ in range(len(uses)):
-            checkout = uses.popleft()
-            buckets = by_route.get(checkout.route)
-            if buckets is None:
-                buckets = by_route[checkout.route] = Buckets()
-            buckets.add(checkout.ended - checkout.started)
+        waits = take(self.waits)
+        self._checkouts += len(waits)
+        self._wait.add_all(waits)
+        for route, values in list(self.uses.items()):
+            if values:
+                self._use.setdefault(route, Buckets()).add_all(take(values))
 
     def observe_timeout(self, waited: float) -> None:
         with self.lock:
-            self.waits.append(waited)
+            self._wait.add(waited)
             self._timeouts += 1
 
     def observe_create(self, seconds: float) -> None:
@@ -132,12 +131,11 @@ class PoolRecorder:
     def snapshot(self) -> RecorderSnapshot:
         with self.lock:
             self._drain_locked()
-            wait = self._wait.copy()
             return RecorderSnapshot(
-                wait=wait,
+                wait=self._wait.copy(),
                 use={route: buckets.copy() for route, buckets in self._use.items()},
                 create=self._create.copy(),
-                checkouts=wait.count - self._timeouts,
+                checkouts=self._checkouts,
                 timeouts=self._timeouts,
                 invalidations=dict(self._invalidations),
                 pools_created=self.pools_created,
@@ -147,15 +145,17 @@ class PoolRecorder:
             )
 
 
-def _nothing() -> None:
-    pass
+def _unset(*args: Any) -> Any:
+    raise RuntimeError("poolscope: the measuring pool class is not built yet")
 
 
 class Probe:
-    """The per-engine object an instrumented pool class carries: the deques the hot path
+    """The per-engine object an instrumented pool class carries: the lists the hot path
     appends to, the hook leak detection attaches to a checkout, and gc reporting."""
 
     __slots__ = (
+        "base_get",
+        "base_return",
         "checkout_hook",
         "drain",
         "leaked_connections",
@@ -164,22 +164,30 @@ class Probe:
         "recorder",
         "reported",
         "uses",
+        "uses_for",
         "waits",
     )
 
     def __init__(self, recorder: PoolRecorder | MultiprocessRecorder) -> None:
         self.recorder: Recorder = recorder
-        self.waits: deque[float]
-        self.uses: deque[Checkout]
         self.multiprocess: MultiprocessRecorder | None
+        self.waits: list[float]
+        self.uses: dict[str, list[float]]
+        self.uses_for: Callable[[str], list[float]]
+        self.drain: Callable[[], None]
         if isinstance(recorder, PoolRecorder):
-            self.waits, self.uses, self.multiprocess = recorder.waits, recorder.uses, None
-            self.drain: Callable[[], None] = recorder.drain
+            self.multiprocess = None
+            self.waits, self.uses, self.uses_for = recorder.waits, recorder.uses, recorder.uses_for
+            self.drain = recorder.drain
         else:
-            self.waits, self.uses, self.multiprocess = deque(), deque(), recorder
+            self.multiprocess = recorder
+            self.waits, self.uses, self.uses_for = [], {}, _no_uses
             self.drain = _nothing
-        # One element per caller blocked in checkout; len() is pending_requests.
-        self.pending: deque[None] = deque()
+        # The callers (thread or greenlet) waiting in checkout; len() is pending_requests.
+        self.pending: deque[Any] = deque()
+        # The pool's own _do_get and _do_return_conn, set when the measuring class is built.
+        self.base_get: Callable[[Any], ConnectionPoolEntry] = _unset
+        self.base_return: Callable[[Any, ConnectionPoolEntry], None] = _unset
         self.checkout_hook: CheckoutHook | None = None
         # Set by leak detection: how many connections are checked out too long now.
         self.leaked_connections: Callable[[], int] | None = None
@@ -188,12 +196,6 @@ class Probe:
     def gc_reclaimed(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
         self.recorder.count_gc_reclaimed()
         log_gc_reclaimed(self.recorder.name, checkout, connection_record)
-
-    def timed_out(self, waited: float) -> None:
-        try:
-            self.recorder.observe_timeout(waited)
-        except Exception as error:
-            self.failed(error)
 
     def failed(self, error: BaseException) -> None:
         """An exception inside poolscope: counted, logged once per engine, never raised."""
@@ -209,3 +211,11 @@ class Probe:
                 )
         except Exception:  # pragma: no cover - logging itself failed; stay silent
             pass
+
+
+def _nothing() -> None:
+    pass
+
+
+def _no_uses(route: str) -> list[float]:
+    raise RuntimeError("poolscope: multiprocess mode keeps no raw durations")

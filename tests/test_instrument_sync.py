@@ -219,17 +219,19 @@ def test_failure_inside_poolscope_never_reaches_the_caller(
     def broken(*args: object) -> None:
         raise RuntimeError("bug in a poolscope hook")
 
-    class BrokenDeque:
-        append = staticmethod(broken)
+    class BrokenUses(dict):  # type: ignore[type-arg]
+        def get(self, *args: object) -> None:  # type: ignore[override]
+            raise RuntimeError("bug in poolscope's checkin bookkeeping")
 
     instrumentation.probe.checkout_hook = broken
-    instrumentation.probe.uses = BrokenDeque()  # type: ignore[assignment]  # breaks checkin
+    instrumentation.probe.uses = BrokenUses()
     with caplog.at_level(logging.ERROR, logger="poolscope"):
         for _ in range(2):
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT 1")).scalar_one() == 1
     assert sample(registry, f"{names.INSTRUMENTATION_ERRORS}_total", "broken") == 4
     assert len([r for r in caplog.records if r.name.startswith("poolscope")]) == 1
+    assert engine.pool.checkedout() == 0
 
 
 def test_pools_created_and_engine_per_request_warning(
