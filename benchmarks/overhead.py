@@ -36,7 +36,8 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -94,6 +95,18 @@ class _Otel:
 
     def off(self) -> None:
         self.instrumentor.uninstrument()
+
+    @contextmanager
+    def around(self, variant: str, engine: Engine) -> Iterator[None]:
+        """OpenTelemetry on around the ``otel`` variant's batch only."""
+        if variant != "otel":
+            yield
+            return
+        self.on(engine)
+        try:
+            yield
+        finally:
+            self.off()
 
     def proof(self) -> str:
         points = 0
@@ -177,22 +190,24 @@ def _instrument(variant: str, engine: Engine | AsyncEngine) -> Any:
     return None
 
 
+def _schedule(rounds: int) -> list[str]:
+    """Every variant once per round, the starting one rotating so none always goes first."""
+    order: list[str] = []
+    for round_number in range(rounds):
+        shift = round_number % len(VARIANTS)
+        order.extend(VARIANTS[shift:] + VARIANTS[:shift])
+    return order
+
+
 def bench_sync(url: str, rounds: int, cycles: int, otel: _Otel) -> Results:
     engines = {v: create_engine(url_for_driver(url, "psycopg2"), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
         _sync_batch(engine, 50)
-    for round_number in range(rounds):
-        order = VARIANTS[round_number % 4 :] + VARIANTS[: round_number % 4]
-        for variant in order:
-            if variant == "otel":
-                otel.on(engines[variant])
-            try:
-                results.timings[variant].append(_sync_batch(engines[variant], cycles))
-            finally:
-                if variant == "otel":
-                    otel.off()
+    for variant in _schedule(rounds):
+        with otel.around(variant, engines[variant]):
+            results.timings[variant].append(_sync_batch(engines[variant], cycles))
     for handle in handles:
         if handle is not None:
             handle.close()
@@ -209,19 +224,9 @@ async def bench_async(url: str, rounds: int, cycles: int, otel: _Otel) -> Result
     results = Results(cycles)
     for engine in engines.values():
         await _async_batch(engine, 50)
-    for round_number in range(rounds):
-        order = VARIANTS[round_number % 4 :] + VARIANTS[: round_number % 4]
-        for variant in order:
-            batch: Callable[[], Awaitable[Timing]] = lambda e=engines[variant]: _async_batch(  # noqa: E731
-                e, cycles
-            )
-            if variant == "otel":
-                otel.on(engines[variant].sync_engine)
-            try:
-                results.timings[variant].append(await batch())
-            finally:
-                if variant == "otel":
-                    otel.off()
+    for variant in _schedule(rounds):
+        with otel.around(variant, engines[variant].sync_engine):
+            results.timings[variant].append(await _async_batch(engines[variant], cycles))
     for handle in handles:
         if handle is not None:
             handle.close()

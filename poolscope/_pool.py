@@ -215,9 +215,7 @@ class MultiprocessHooks(InstrumentedQueuePool):
             if checkout is not None and not checkout.ended:
                 checkout.ended = now = perf_counter()
                 recorder.use_child(checkout.route).observe(now - checkout.started)
-                fairy_ref = checkout.fairy_ref
-                if fairy_ref is not None and fairy_ref() is None:
-                    probe.gc_reclaimed(checkout, record)
+                probe.check_gc(checkout, record)
         except Exception as error:
             probe.failed(error)
         probe.base_return(self, record)

@@ -193,6 +193,13 @@ class Probe:
         self.leaked_connections: Callable[[], int] | None = None
         self.reported = False
 
+    def check_gc(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
+        """Count and log the connection if the garbage collector, not close(), sent it back
+        (the hot path inlines this check)."""
+        fairy_ref = checkout.fairy_ref
+        if fairy_ref is not None and fairy_ref() is None:
+            self.gc_reclaimed(checkout, connection_record)
+
     def gc_reclaimed(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
         self.recorder.count_gc_reclaimed()
         log_gc_reclaimed(self.recorder.name, checkout, connection_record)
