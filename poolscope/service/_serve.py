@@ -39,6 +39,7 @@ APP_FACTORY = "poolscope.service:create_app_from_environment"
 CONNECT_TIMEOUT_SECONDS = 10
 # In-flight requests (a /hold may last 30 s) get this long to finish on shutdown.
 GRACEFUL_SHUTDOWN_SECONDS = 5
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def serve(
@@ -53,6 +54,10 @@ def serve(
     Without a database URL the embedded PostgreSQL is used; it stays running afterwards
     unless ``ephemeral_db`` and this call started it.
     """
+    if log_level.lower() not in LOG_LEVELS:
+        raise PoolscopeError(
+            f"unknown log level {log_level!r}; choose one of {', '.join(LOG_LEVELS)}"
+        )
     with _database(settings, ephemeral_db=ephemeral_db) as settings:
         _check_database(settings)
         config_arguments: dict[str, Any] = {
@@ -61,7 +66,7 @@ def serve(
             "lifespan": "on",
             "access_log": access_log,
             "log_level": log_level,
-            "log_config": _log_config(),
+            "log_config": _log_config(log_level),
             "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         }
         if settings.workers == 1:
@@ -155,10 +160,12 @@ def _multiprocess_metrics_dir() -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with poolscope's own loggers on the same handler."""
+def _log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, with poolscope's own loggers on the same handler and level."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["poolscope"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # uvicorn's "trace" is below debug; poolscope has nothing finer than debug.
+    level = "DEBUG" if log_level.lower() == "trace" else log_level.upper()
+    config["loggers"]["poolscope"] = {"handlers": ["default"], "level": level, "propagate": False}
     return config
 
 
