@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -41,6 +39,7 @@ from service_process import running_service
 from sqlalchemy import create_engine, text
 
 from poolscope import _names
+from poolscope._processes import ManagedProcess, free_port
 from poolscope._urls import url_for_driver
 from poolscope.service._settings import ServiceSettings
 
@@ -55,17 +54,10 @@ POOL_TIMEOUT_SECONDS = 1.0
 LEAK_THRESHOLD_SECONDS = 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Prometheus:
     url: str
-    process: subprocess.Popen[bytes]
+    process: ManagedProcess
     log_path: Path
 
     def api(self, path: str, **params: str | float) -> Any:
@@ -106,17 +98,13 @@ def start_prometheus(workdir: Path, target: str) -> Prometheus:
     assert executable, "prometheus is missing: apt-get install prometheus (.ci/run does)"
     port = free_port()
     log_path = workdir / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                executable,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    command = [
+        executable,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    process = ManagedProcess("prometheus", command, log_path=log_path).start()
     prometheus = Prometheus(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -127,16 +115,8 @@ def start_prometheus(workdir: Path, target: str) -> Prometheus:
         except httpx.TransportError:
             pass
         time.sleep(0.2)
+    process.stop()
     raise AssertionError(f"Prometheus did not become ready:\n{log_path.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wait_for(prometheus: Prometheus, expr: str, timeout: float = 20) -> None:
@@ -250,7 +230,7 @@ def run(database_url: str, workdir: Path) -> Iterator[Run]:
             run.end = time.time()
             yield run
         finally:
-            stop(prometheus.process)
+            prometheus.process.stop()
 
 
 def finite_values(series: list[dict[str, Any]]) -> list[float]:
