@@ -267,3 +267,30 @@ def test_create_time_measures_the_connect_not_the_dialect_setup(make_engine, reg
     create = names.CONNECTION_CREATE_TIME
     assert sample(registry, f"{create}_count", "create") == 2
     assert sample(registry, f"{create}_sum", "create") < 2 * slow_setup
+
+
+def test_every_checkout_counts_once_under_the_overflow_race(make_engine, registry) -> None:
+    # More threads than pool_size + max_overflow: checkouts race for overflow slots (where
+    # QueuePool._do_get calls itself) and wait for returns; each must count exactly once.
+    engine = make_engine(pool_size=2, max_overflow=3, pool_timeout=30)
+    instrument(engine, pool="race", registry=registry)
+    threads, rounds = 8, 25
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(rounds):
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    total = threads * rounds
+    assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "race") == total
+    assert sample(registry, f"{names.CONNECTION_WAIT_TIME}_count", "race") == total
+    assert sample(registry, f"{names.CONNECTION_USE_TIME}_count", "race", route="") == total
+    assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "race") == 0
+    assert sample(registry, names.CONNECTION_COUNT, "race", state="used") == 0
