@@ -145,6 +145,15 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         ),
     )
     console.print(table)
+    for run in runs:
+        if run.pool is not None and run.pool.leak_reports:
+            report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)
+            console.print(
+                f"{run.variant}: a connection held {report.age_seconds:.1f} s by route "
+                f"{report.route or '(unknown)'}, borrowed at:\n{report.borrower}",
+                highlight=False,
+                markup=False,
+            )
     check = next((r.check for r in runs if r.check is not None), None)
     if check is not None:
         style = "green" if check.passed else "red"

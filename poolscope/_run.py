@@ -259,7 +259,9 @@ def _play_variant(
         ),
         environment=describe_environment(database_url),
         locust=read_locust_totals(files, float(duration)),
-        pool=summarize_pool(baseline, timed),
+        pool=summarize_pool(
+            baseline, timed, sampler.leak_reports() if sampler is not None else None
+        ),
         samples=samples_since(baseline, timed),
     )
     if outcome.failure is None:

@@ -2,7 +2,8 @@
 
 A background thread scrapes every ``interval`` seconds; counters and histograms are kept
 relative to the baseline scraped before the load starts, so a run file describes the run
-alone even when the service served other load before.
+alone even when the service served other load before. While connections are leaked, the
+service's ``GET /pool`` is read too: it names each leak's route and borrower.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from poolscope._runfile import PoolSample, PoolSummary
+from poolscope._runfile import LeakReport, PoolSample, PoolSummary
 from poolscope._scrape import PoolSnapshot, parse_metrics
 
 __all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool"]
+
+MAX_LEAK_REPORTS = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +31,8 @@ class TimedSnapshot:
 class MetricsSampler:
     def __init__(self, base_url: str, *, interval: float = 0.5, timeout: float = 2.0) -> None:
         self.url = f"{base_url.rstrip('/')}/metrics"
+        self.pool_url = f"{base_url.rstrip('/')}/pool"
+        self._leaks: dict[tuple[str | None, str], LeakReport] = {}
         self.interval = interval
         self._client = httpx.Client(timeout=timeout)
         self._lock = threading.Lock()
@@ -66,7 +71,40 @@ class MetricsSampler:
         with self._lock:
             self.consecutive_failures = 0
             self.snapshots.append(timed)
+        if snapshot.leaked > 0:
+            self._read_leaks()
         return timed
+
+    def _read_leaks(self) -> None:
+        try:
+            response = self._client.get(self.pool_url)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return  # a service without poolscope's /pool: the leak counts still tell
+        entries = body.get("checked_out") if isinstance(body, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not (isinstance(entry, dict) and entry.get("leaked")):
+                continue
+            borrower, route = entry.get("borrower"), entry.get("route")
+            if not isinstance(borrower, str):
+                continue
+            report = LeakReport(
+                route=route if isinstance(route, str) else None,
+                borrower=borrower,
+                age_seconds=float(entry.get("age_seconds") or 0.0),
+            )
+            key = (report.route, report.borrower)
+            with self._lock:
+                known = self._leaks.get(key)
+                if known is not None and known.age_seconds >= report.age_seconds:
+                    continue
+                if known is not None or len(self._leaks) < MAX_LEAK_REPORTS:
+                    self._leaks[key] = report
+
+    def leak_reports(self) -> list[LeakReport]:
+        with self._lock:
+            return list(self._leaks.values())
 
     def latest(self) -> TimedSnapshot | None:
         with self._lock:
@@ -119,7 +157,11 @@ def samples_since(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[Po
     return samples
 
 
-def summarize_pool(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> PoolSummary | None:
+def summarize_pool(
+    baseline: PoolSnapshot,
+    timed: list[TimedSnapshot],
+    leak_reports: list[LeakReport] | None = None,
+) -> PoolSummary | None:
     """The run's pool summary, or None when no sample was taken."""
     if not timed:
         return None
@@ -146,4 +188,5 @@ def summarize_pool(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> PoolSu
         max_leaked=max(s.leaked for s in snapshots),
         final_used=last.used,
         final_overflow=last.overflow,
+        leak_reports=leak_reports or [],
     )

@@ -57,8 +57,12 @@ def check(runs: Mapping[str, Run]) -> ScenarioCheck:
         used = f"leaky: {pool.max_used} of {limit} used ({pool.leaks} leaks reported)"
         findings.append((pool.max_used >= limit, used))
         findings.append((pool.timeouts > 0, f"leaky: {pool.timeouts} pool timeouts"))
+        routes = sorted({leak.route or "?" for leak in pool.leak_reports})
+        named = bool(routes) and all(leak.borrower.strip() for leak in pool.leak_reports)
+        findings.append((named, f"leaky: leaks reported by route {', '.join(routes) or '-'}"))
     if fixed is not None and (pool := fixed.pool) is not None:
         findings.append((pool.timeouts == 0, f"fixed: {pool.timeouts} pool timeouts"))
+        findings.append((pool.leaks == 0, f"fixed: {pool.leaks} leaks reported"))
     return verdict(SCENARIO.name, findings or [(False, "no run with pool data")])
 
 
