@@ -7,12 +7,14 @@ variants alike (separate processes differ by 15-30 % here). Prints each variant'
 process's CPU time (a cycle does no network round trip, and CPU time is what other
 processes on a shared machine disturb least) and in wall-clock time.
 
-Variants: ``none``; ``poolscope`` (single-process mode, the default); ``poolscope-mp``
-(prometheus_client multiprocess mode); ``otel`` (opentelemetry-instrumentation-sqlalchemy
-with SDK tracer and meter providers; it wraps ``Engine.connect`` globally, so it is switched
-on only around its own batches; its 0.66b1 release declares sqlalchemy<2.1 and instruments
-nothing on 2.1 without ``skip_dep_check=True``, which is passed, and the spans and
-connection-usage points it produced are counted and printed to prove it ran).
+Variants: ``none``; ``poolscope`` (single-process mode, the default; no leak threshold);
+``poolscope-leak`` (the same with ``leak_threshold=60`` and ``stack_capture="site"``);
+``poolscope-mp`` (prometheus_client multiprocess mode); ``otel``
+(opentelemetry-instrumentation-sqlalchemy with SDK tracer and meter providers; it wraps
+``Engine.connect`` globally, so it is switched on only around its own batches; its 0.66b1
+release declares sqlalchemy<2.1 and instruments nothing on 2.1 without
+``skip_dep_check=True``, which is passed, and the spans and connection-usage points it
+produced are counted and printed to prove it ran).
 
     pip install -e '.[benchmark]'
     python benchmarks/overhead.py [--database-url URL] [--rounds 40] [--cycles 300]
@@ -49,7 +51,7 @@ import poolscope  # noqa: E402
 from poolscope._database import resolve_database_url  # noqa: E402
 from poolscope._urls import url_for_driver  # noqa: E402
 
-VARIANTS = ("none", "poolscope", "poolscope-mp", "otel")
+VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
 
 
 class _Otel:
@@ -184,6 +186,16 @@ def _instrument(variant: str, engine: Engine | AsyncEngine) -> Any:
     if variant == "poolscope":
         return poolscope.instrument(
             engine, pool=variant, registry=CollectorRegistry(), multiprocess=False
+        )
+    if variant == "poolscope-leak":
+        # Leak detection on, its checkout site recorded (the default stack capture).
+        return poolscope.instrument(
+            engine,
+            pool=variant,
+            registry=CollectorRegistry(),
+            multiprocess=False,
+            leak_threshold=60.0,
+            stack_capture="site",
         )
     if variant == "poolscope-mp":
         return poolscope.instrument(engine, pool=variant, multiprocess=True)
