@@ -512,7 +512,6 @@ def build() -> dict[str, Any]:
         .time("now-30m", "now")
         .refresh("10s")
         .tooltip(DashboardCursorSync.CROSSHAIR)
-        .readonly()
     )
     for variable in _variables():
         board = board.with_variable(variable)
