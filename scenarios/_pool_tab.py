@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
@@ -17,9 +18,10 @@ from urllib.request import urlopen
 from flask import Response, jsonify, request
 from locust import events
 
-from poolscope._scrape import PoolSnapshot, parse_metrics
+from poolscope._scrape import HistogramCounts, PoolSnapshot, parse_metrics
 
 TAB_KEY = "pool"
+RECENT_SECONDS = 10.0
 STRUCTURE = [{"key": "metric", "title": "Pool metric"}, {"key": "value", "title": "Value"}]
 
 
@@ -30,6 +32,8 @@ class PoolTab:
         self.latest: PoolSnapshot | None = None
         self.error: str | None = None
         self.scraped_at = 0.0
+        # (time, wait histogram) of recent scrapes, for the last RECENT_SECONDS' percentiles.
+        self.history: deque[tuple[float, HistogramCounts]] = deque()
 
     def scrape(self) -> PoolSnapshot | None:
         host = (self.environment.host or "").rstrip("/")
@@ -40,6 +44,9 @@ class PoolTab:
             with urlopen(f"{host}/metrics", timeout=2) as answer:
                 self.latest = parse_metrics(answer.read().decode())
             self.error, self.scraped_at = None, time.time()
+            self.history.append((self.scraped_at, self.latest.wait))
+            while self.history and self.history[0][0] < self.scraped_at - RECENT_SECONDS:
+                self.history.popleft()
         except (URLError, OSError, ValueError) as problem:
             self.error = f"cannot read {host}/metrics: {problem}"
         return self.latest
@@ -51,9 +58,11 @@ class PoolTab:
         since = now.wait.minus(self.baseline.wait) if self.baseline else now.wait
         start = self.baseline or PoolSnapshot()
 
-        def ms(q: float) -> str:
-            value = since.quantile(q)
-            return "-" if value is None else f"{value * 1000:.1f} ms"
+        recent = now.wait.minus(self.history[0][1]) if self.history else since
+
+        def ms(histogram: HistogramCounts) -> str:
+            values = [histogram.quantile(q) for q in (0.5, 0.95, 0.99)]
+            return " / ".join("-" if v is None else f"{v * 1000:.1f} ms" for v in values)
 
         rows = [
             ("pools", ", ".join(now.pools) or "(no poolscope metrics)"),
@@ -62,7 +71,8 @@ class PoolTab:
             ("pending requests", now.pending),
             ("overflow", now.overflow),
             ("leaked now", now.leaked),
-            ("wait p50 / p95 / p99 (this test)", f"{ms(0.5)} / {ms(0.95)} / {ms(0.99)}"),
+            (f"wait p50 / p95 / p99 (last {RECENT_SECONDS:.0f} s)", ms(recent)),
+            ("wait p50 / p95 / p99 (this test)", ms(since)),
             ("checkouts (this test)", now.checkouts - start.checkouts),
             ("timeouts (this test)", now.timeouts - start.timeouts),
             ("connections opened (this test)", now.connects - start.connects),
