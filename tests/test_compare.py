@@ -346,3 +346,40 @@ def test_session_leak_timeouts_and_leaks_are_told_and_gated(tmp_path: Path) -> N
     assert compare(fixed, leaky, "-f", "json", "--fail-if", "p95[/antipatterns/leak]>0")[0] == 1
     # In reverse order the fixed run is the candidate: nothing holds.
     assert compare(leaky, fixed, "-f", "json", "--fail-if", "timeouts>0")[0] == 0
+
+
+def test_markdown_keeps_odd_names_literal(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    other = json.loads(pair[1].read_text())
+    other["variant"] = "new_*pool*|v2 [x]"
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(other))
+    code, text, _ = compare(pair[0], path, "--format", "markdown")
+    assert code == 0
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert '<th style="text-align:right">new_*pool*|v2 [x]</th>' in html
+    assert "<li>new_*pool*|v2 [x] vs global: " in html
+    header = html.split("</thead>")[0]
+    assert "<em>" not in header
+    assert header.count("</th>") == 4
+
+
+def test_three_runs_each_against_the_first(pair: tuple[Path, Path]) -> None:
+    (leaky,) = (DATA / "runs" / "session-leak").glob("session-leak-leaky-*.json")
+    code, text, err = compare(*pair, leaky, "--format", "json")
+    assert code == 0
+    comparison = Comparison.model_validate_json(text)
+    assert [run.label for run in comparison.runs] == ["global", "per-request", "leaky"]
+    assert [line.split(":")[0] for line in comparison.verdicts] == [
+        "per-request vs global",
+        "leaky vs global",
+    ]
+    assert "different scenarios (engine-per-request, session-leak)" in err
+    timeouts = comparison.row("timeouts")
+    assert timeouts is not None
+    assert timeouts.changes[0] is None
+    leaky_pool = load_run(leaky).pool
+    assert leaky_pool is not None
+    third = timeouts.changes[2]
+    assert third is not None
+    assert third.difference == leaky_pool.timeouts
+    assert third.assessment == "worse"
