@@ -320,12 +320,13 @@ def test_notes_say_how_setups_differ_and_how_scenario_checks_went(
     other["check"] = {"passed": False, "verdict": "pools created per request: 240"}
     path = tmp_path / "other.json"
     path.write_text(json.dumps(other))
-    code, out, _ = compare(pair[0], path, "--format", "markdown")
+    code, out, _ = compare(pair[0], path, "--format", "json")
     assert code == 0
-    assert (
-        f"- setups differ in pool_size: {base_size} (global), {base_size + 1} (per-request)" in out
-    )
-    assert "- per-request: scenario check FAILED: pools created per request: 240" in out
+    assert Comparison.model_validate_json(out).notes == [
+        f"setups differ in pool_size: {base_size} (global), {base_size + 1} (per-request)",
+        "global: scenario check passed: engine-per-request: as expected",
+        "per-request: scenario check FAILED: pools created per request: 240",
+    ]
 
 
 def test_session_leak_timeouts_and_leaks_are_told_and_gated(tmp_path: Path) -> None:
