@@ -274,12 +274,17 @@ def test_html_opens_in_chromium_with_charts_drawn(pair: tuple[Path, Path], tmp_p
         page.goto(page_path.as_uri())
         drawn = coloured_pixels_per_chart(page, tmp_path / "report.png")
         table_rows = page.locator("table.comparison tbody tr").count()
+        intervals = page.locator("td[title^='95 % interval']").count()
         page.goto(bare_page.as_uri())
         empty = coloured_pixels_per_chart(page, tmp_path / "bare.png")
     assert console == []
     # Self-contained: nothing fetched but the pages themselves.
     assert requests == [page_path.as_uri(), bare_page.as_uri()]
-    assert table_rows == len(Comparison.model_validate_json(compare(*pair, "-f", "json")[1]).rows)
+    comparison = Comparison.model_validate_json(compare(*pair, "-f", "json")[1])
+    assert table_rows == len(comparison.rows)
+    # Every figure with an interval shows it on hover.
+    assert intervals == sum(1 for row in comparison.rows for c in row.cells if c.low is not None)
+    assert intervals > 0
     # Two charts per run, connections and wait percentiles, each with lines drawn.
     assert len(drawn) == 4
     assert min(drawn) > 300, drawn

@@ -11,7 +11,7 @@ from html import escape
 
 from poolscope._compare._format import NOISE_MARK, format_change, format_seconds, format_value
 from poolscope._compare._inputs import LoadedRun
-from poolscope._compare._model import Comparison
+from poolscope._compare._model import Cell, Comparison, Unit
 from poolscope._compare._svg import Series, line_chart
 from poolscope._runfile import Run
 
@@ -38,6 +38,17 @@ CONNECTION_COLOURS = {"used": "#cf222e", "idle": "#1a7f37", "pending": "#8250df"
 WAIT_COLOURS = {"p50": "#0969da", "p95": "#bc4c00", "p99": "#cf222e"}
 
 
+def _value_cell(cell: Cell, unit: Unit) -> str:
+    """The value, with its 95 % interval as a tooltip where it has one."""
+    title = ""
+    if cell.low is not None and cell.high is not None:
+        interval = f"{format_value(cell.low, unit)} to {format_value(cell.high, unit)}"
+        title = (
+            f' title="95 % interval {escape(interval)}, {cell.observations or 0:,} observations"'
+        )
+    return f"<td{title}>{escape(format_value(cell.value, unit))}</td>"
+
+
 def _table(comparison: Comparison) -> str:
     baseline = escape(comparison.baseline.label)
     head = [f"<th>figure</th><th>{baseline} (baseline)</th>"]
@@ -49,9 +60,9 @@ def _table(comparison: Comparison) -> str:
         css = ' class="group-start"' if previous_group not in (None, row.group) else ""
         previous_group = row.group
         cells = [f"<td>{escape(row.label)}</td>"]
-        cells.append(f"<td>{escape(format_value(row.cells[0].value, row.unit))}</td>")
+        cells.append(_value_cell(row.cells[0], row.unit))
         for cell, change in zip(row.cells[1:], row.changes[1:], strict=True):
-            cells.append(f"<td>{escape(format_value(cell.value, row.unit))}</td>")
+            cells.append(_value_cell(cell, row.unit))
             kind = change.assessment if change else ""
             cells.append(f'<td class="{kind}">{escape(format_change(change, row.unit))}</td>')
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
