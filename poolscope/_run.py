@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -33,6 +31,7 @@ from poolscope._errors import PoolscopeError
 from poolscope._locust_result import LocustFiles, read_live_totals, read_locust_totals
 from poolscope._processes import ManagedProcess
 from poolscope._progress import NullReporter, Reporter
+from poolscope._run_children import locust_command, start_service, wait_until_ready
 from poolscope._run_environment import describe_environment, password_of
 from poolscope._runfile import Configuration, Run, load_run, write_run
 from poolscope._sampler import MetricsSampler, samples_since, summarize_pool
@@ -43,11 +42,9 @@ __all__ = ["RunIncompleteError", "RunOptions", "run_scenario"]
 
 logger = logging.getLogger("poolscope.run")
 
-SERVICE_READY_SECONDS = 60.0
 LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
-_LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +77,6 @@ class _Interrupted(Exception):
 class _Outcome:
     failure: str | None = None
     interrupted: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def run_scenario(
@@ -201,8 +197,14 @@ def _play_variant(
     host = options.host
     try:
         if host is None:
-            service = _start_service(settings, options, database_url, workdir)
-            host = _wait_until_ready(service, secrets)
+            service = start_service(
+                settings,
+                driver=options.driver,
+                workers=options.service_workers,
+                database_url=database_url,
+                workdir=workdir,
+            )
+            host = wait_until_ready(service, secrets)
             reporter.note(f"started the service (pid {service.pid}) at {host}")
         sampler = MetricsSampler(host, interval=options.sample_interval)
         baseline = sampler.take_baseline()
@@ -211,7 +213,16 @@ def _play_variant(
         sampler.start()
         locust = ManagedProcess(
             "Locust",
-            _locust_command(scenario, variant, options, host, users, spawn_rate, duration, files),
+            locust_command(
+                scenario.locustfile,
+                variant.user_classes,
+                host=host,
+                users=users,
+                spawn_rate=spawn_rate,
+                duration=duration,
+                processes=options.processes,
+                files=files,
+            ),
             log_path=workdir / "locust.log",
             cwd=workdir,
         ).start()
@@ -271,72 +282,6 @@ def _play_variant(
 
 def _optional_float(value: int | float | str | None) -> float | None:
     return None if value is None else float(value)
-
-
-def _start_service(
-    settings: dict[str, int | float | str | None],
-    options: RunOptions,
-    database_url: str | None,
-    workdir: Path,
-) -> ManagedProcess:
-    # Port 0: the service binds a free port itself and says which (no race for a port).
-    command = [sys.executable, "-m", "poolscope", "serve", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--driver", options.driver, "--workers", str(options.service_workers)]
-    for key, value in settings.items():
-        if value is not None:
-            command += [f"--{key.replace('_', '-')}", str(value)]
-    env = dict(os.environ)
-    if database_url:
-        # Through the environment, not the command line, where `ps` would show it.
-        env[DATABASE_URL_ENV] = database_url
-    service = ManagedProcess("service", command, log_path=workdir / "service.log", env=env)
-    return service.start()
-
-
-def _wait_until_ready(service: ManagedProcess, secrets: list[str]) -> str:
-    """The service's base URL once it answers ``/health``."""
-    deadline = time.monotonic() + SERVICE_READY_SECONDS
-    host: str | None = None
-    with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            code = service.poll()
-            if code is not None:
-                tail = service.log_tail(hide=secrets)
-                raise PoolscopeError(
-                    f"the service exited with code {code} before it was ready:\n{tail}"
-                )
-            if host is None:
-                found = _LISTENING.search(service.log_tail(50))
-                host = found.group(1) if found else None
-            if host is not None:
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{host}/health").status_code == 200:
-                        return host
-            time.sleep(0.2)
-    raise PoolscopeError(
-        f"the service was not ready within {SERVICE_READY_SECONDS:.0f} s:\n"
-        f"{service.log_tail(hide=secrets)}"
-    )
-
-
-def _locust_command(
-    scenario: ScenarioInfo,
-    variant: VariantInfo,
-    options: RunOptions,
-    host: str,
-    users: int,
-    spawn_rate: float,
-    duration: int,
-    files: LocustFiles,
-) -> list[str]:
-    command = [sys.executable, "-m", "locust", "-f", str(scenario.locustfile), "--headless"]
-    command += ["--host", host, "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{duration}s"]
-    command += ["--csv", files.csv_prefix, "--json-file", files.json_arg, "--only-summary"]
-    # Failed requests are part of what a scenario shows (503s when the pool runs dry).
-    command += ["--exit-code-on-error", "0", "--loglevel", "WARNING"]
-    if options.processes > 1:
-        command += ["--processes", str(options.processes)]
-    return [*command, *variant.user_classes]
 
 
 def _supervise(
