@@ -18,7 +18,7 @@ from starlette.routing import Route
 import poolscope
 from poolscope import _names as names
 from poolscope._route_context import current_route
-from poolscope.fastapi import instrument_app, route_template
+from poolscope.fastapi import RouteMiddleware, instrument_app, route_template
 
 
 @pytest.fixture
@@ -135,6 +135,8 @@ async def test_included_routers_mounts_and_unknown_paths_give_bounded_templates(
     instrument_app(app)
 
     assert await get_json(app, "/api/things/9") == "/api/things/{thing_id}"
+    assert await get_json(app, "/public/v1/api/things/8") == "/public/v1/api/things/{thing_id}"
+    assert await get_json(app, "/api/things", method="POST") == "/api/things"
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         mounted = await client.get("/static/files/a/b.txt")
@@ -148,6 +150,20 @@ async def test_included_routers_mounts_and_unknown_paths_give_bounded_templates(
     assert template("GET", "/api/things") == "/api/things"
     assert template("GET", "/no/such/path/123") == ""
     assert template("GET", "/public/v1/api/things/77") == "/public/v1/api/things/{thing_id}"
+
+    # The middleware's flattened table picks what walking the routes picks.
+    middleware = RouteMiddleware(app)
+    for method, path in [
+        ("GET", "/api/things/9"),
+        ("GET", "/api/things"),
+        ("POST", "/api/things"),
+        ("GET", "/public/v1/api/things/77"),
+        ("GET", "/static/files/x"),
+        ("GET", "/docs"),
+        ("GET", "/no/such/path/123"),
+    ]:
+        scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+        assert middleware._template(app.router.routes, scope) == template(method, path)
 
 
 async def test_plain_starlette_app_takes_the_middleware() -> None:
