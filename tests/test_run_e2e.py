@@ -121,7 +121,11 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: Path) -> None:
+def start_and_watch(
+    database_url: str, out: Path, *, until: str
+) -> tuple[subprocess.Popen[str], int, set[int]]:
+    """`poolscope run pool-saturation` until a line of its output matches ``until``: the
+    process, its service's pid, and every process it started."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -132,7 +136,7 @@ def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: P
             "--duration",
             "30s",
             "--out",
-            str(tmp_path),
+            str(out),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -141,18 +145,22 @@ def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: P
     )
     assert process.stdout is not None
     service_pid = None
-    seen: set[int] = set()
     deadline = time.monotonic() + 90
     for line in process.stdout:
         if match := re.search(r"started the service \(pid (\d+)\)", line):
             service_pid = int(match.group(1))
-        if line.startswith("playing") or time.monotonic() > deadline:
+        if re.search(until, line) or time.monotonic() > deadline:
             break
     assert service_pid is not None
-    time.sleep(3)
-    seen |= descendants(process.pid)
-    assert service_pid in seen
-    assert len(seen) >= 2  # the service and Locust
+    time.sleep(1)
+    started = descendants(process.pid)
+    assert service_pid in started
+    assert len(started) >= 2  # the service and Locust
+    return process, service_pid, started
+
+
+def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: Path) -> None:
+    process, service_pid, started = start_and_watch(database_url, tmp_path, until="^playing")
     os.kill(service_pid, signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 1, stdout + stderr
@@ -163,4 +171,24 @@ def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: P
     assert "exited" in run.incomplete_reason
     assert run.samples  # what was sampled before the crash is kept
     time.sleep(0.5)
-    assert [pid for pid in seen if alive(pid)] == []
+    assert [pid for pid in started if alive(pid)] == []
+
+
+def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Once Locust has finished some requests (the progress lines count them).
+    process, _service_pid, started = start_and_watch(
+        database_url, tmp_path, until=r" [1-9]\d* requests"
+    )
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stdout + stderr
+    assert "interrupted" in stderr
+    (run,) = runs_in(tmp_path).values()
+    assert not run.complete
+    assert run.incomplete_reason == "interrupted"
+    assert run.locust is not None  # Locust's statistics so far, written as it stopped
+    assert run.locust.requests > 0
+    time.sleep(0.5)
+    assert [pid for pid in started if alive(pid)] == []
