@@ -151,6 +151,7 @@ def damaged(tmp_path: Path, good: Path) -> dict[str, Path]:
         ("unwritable out", "cannot write the report (No such file or directory)"),
         ("scenario and files", "give run files or --scenario, not both"),
         ("one-variant scenario", "scenario pool-saturation has one variant (default)"),
+        ("no users", "--users must be at least 1, not 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -170,6 +171,7 @@ def test_bad_input_is_one_line_and_exit_2(
         "unwritable out": [*pair, "--out", tmp_path / "no" / "such" / "dir.html"],
         "scenario and files": [*pair, "--scenario", "engine-per-request"],
         "one-variant scenario": ["--scenario", "pool-saturation"],
+        "no users": ["--scenario", "engine-per-request", "--users", "0"],
     }.get(case, [base, bad.get(case, base)])
     # A real process: what a user or CI sees, traceback or not.
     result = subprocess.run(

@@ -45,6 +45,8 @@ def _run_options(
 ) -> RunOptions:
     if driver not in DRIVERS:
         raise CompareInputError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+    if users is not None and users < 1:
+        raise CompareInputError(f"--users must be at least 1, not {users}")
     try:
         seconds = parse_duration(duration)
     except PoolscopeError as error:
