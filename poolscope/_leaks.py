@@ -23,7 +23,8 @@ from poolscope._stacks import (
     STACK_CAPTURES,
     Borrower,
     StackCapture,
-    capture,
+    capture_full,
+    capture_site,
     format_borrower,
 )
 
@@ -88,6 +89,18 @@ class CheckedOutConnection:
     leaked: bool
 
 
+def _record_site(checkout: Checkout, connection_record: Any) -> None:
+    checkout.borrower = capture_site()
+
+
+def _record_full(checkout: Checkout, connection_record: Any) -> None:
+    checkout.borrower = capture_full()
+
+
+# Plain functions, not methods: one call fewer at every checkout.
+_RECORD_BORROWER = {"site": _record_site, "full": _record_full}
+
+
 class LeakTracker:
     """The connections of one pool checked out now, and their leaks.
 
@@ -140,10 +153,7 @@ class LeakTracker:
     @property
     def checkout_hook(self) -> Callable[[Checkout, Any], None] | None:
         """What the pool calls at each checkout, or None when nothing needs calling."""
-        return self._capture_borrower if self.stack_capture != "off" else None
-
-    def _capture_borrower(self, checkout: Checkout, connection_record: Any) -> None:
-        checkout.borrower = capture(self.stack_capture)
+        return _RECORD_BORROWER.get(self.stack_capture)
 
     def connect(self, dbapi_connection: Any, connection_record: Any) -> None:
         """The pool's ``connect`` event: one more record that may be checked out."""

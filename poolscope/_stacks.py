@@ -22,7 +22,14 @@ from typing import Literal
 import greenlet  # type: ignore[import-untyped]
 import sqlalchemy
 
-__all__ = ["Borrower", "StackCapture", "capture", "format_borrower"]
+__all__ = [
+    "STACK_CAPTURES",
+    "Borrower",
+    "StackCapture",
+    "capture_full",
+    "capture_site",
+    "format_borrower",
+]
 
 StackCapture = Literal["off", "site", "full"]
 STACK_CAPTURES: tuple[StackCapture, ...] = ("off", "site", "full")
@@ -33,6 +40,7 @@ STACK_CAPTURES: tuple[StackCapture, ...] = ("off", "site", "full")
 Borrower = tuple[tuple[CodeType, int], ...]
 
 _FULL_LIMIT = 64
+_getframe = sys._getframe
 _INTERNAL_DIRS = (
     *(
         os.path.dirname(module_file) + os.sep
@@ -49,32 +57,63 @@ _SERVICE_DIR = os.path.join(os.path.dirname(__file__), "service") + os.sep
 _internal: dict[str, bool] = {}
 
 
-def capture(mode: StackCapture) -> Borrower:
-    """The borrower's frames as seen from inside a pool checkout listener."""
-    if mode == "off":
-        return ()
+def _is_internal(filename: str) -> bool:
+    known = _internal[filename] = filename.startswith(_INTERNAL_DIRS) and not filename.startswith(
+        _SERVICE_DIR
+    )
+    return known
+
+
+def _caller(frame: FrameType, crossed: bool) -> FrameType | None:
+    """The bottom of SQLAlchemy's greenlet has no caller: the awaiting code is in the parent."""
+    if crossed:
+        return None
+    parent = greenlet.getcurrent().parent
+    return parent.gr_frame if parent is not None else None
+
+
+def capture_site() -> Borrower:
+    """The innermost frame outside SQLAlchemy and poolscope, seen from a checkout hook.
+
+    Kept apart from :func:`capture_full` and free of lists: it runs at every checkout.
+    """
     internal = _internal
-    frame: FrameType | None = sys._getframe(1)
+    frame: FrameType | None = _getframe(1)
+    crossed = False
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        known = internal.get(filename)
+        if known is None:
+            known = _is_internal(filename)
+        if not known:
+            return ((code, frame.f_lasti),)
+        caller = frame.f_back
+        if caller is None:
+            caller, crossed = _caller(frame, crossed), True
+        frame = caller
+    return ()
+
+
+def capture_full() -> Borrower:
+    """Every frame outside SQLAlchemy and poolscope (up to 64), seen from a checkout hook."""
+    internal = _internal
+    frame: FrameType | None = _getframe(1)
     frames: list[tuple[CodeType, int]] = []
     crossed = False
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        is_internal = internal.get(filename)
-        if is_internal is None:
-            is_internal = internal[filename] = filename.startswith(
-                _INTERNAL_DIRS
-            ) and not filename.startswith(_SERVICE_DIR)
-        if not is_internal:
+        known = internal.get(filename)
+        if known is None:
+            known = _is_internal(filename)
+        if not known:
             frames.append((code, frame.f_lasti))
-            if mode == "site" or len(frames) >= _FULL_LIMIT:
+            if len(frames) >= _FULL_LIMIT:
                 break
         caller = frame.f_back
-        if caller is None and not crossed:
-            # The bottom of SQLAlchemy's greenlet: the awaiting code waits in the parent.
-            crossed = True
-            parent = greenlet.getcurrent().parent
-            caller = parent.gr_frame if parent is not None else None
+        if caller is None:
+            caller, crossed = _caller(frame, crossed), True
         frame = caller
     return tuple(frames)
 
