@@ -27,9 +27,11 @@ __all__ = ["RouteMiddleware", "instrument_app", "route_template"]
 def instrument_app(app: Any) -> None:
     """Attribute the pool checkouts made while serving ``app``'s requests to their route.
 
-    ``app`` is a FastAPI or Starlette application, before it starts serving.
+    ``app`` is a FastAPI or Starlette application, before it starts serving. Calling it
+    again on the same app changes nothing.
     """
-    app.add_middleware(RouteMiddleware)
+    if not any(middleware.cls is RouteMiddleware for middleware in app.user_middleware):
+        app.add_middleware(RouteMiddleware)
 
 
 class RouteMiddleware:

@@ -172,5 +172,7 @@ async def test_plain_starlette_app_takes_the_middleware() -> None:
 
     app = Starlette(routes=[Route("/who/{name}", who)])
     instrument_app(app)
+    instrument_app(app)
+    assert len(app.user_middleware) == 1
     assert await get_json(app, "/who/alice") == "/who/{name}"
     assert current_route.get() == ""
