@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -287,3 +288,20 @@ def test_taken_port_fails_in_one_line(database_url: str) -> None:
     assert result.stderr.strip().splitlines() == [
         f"poolscope: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+@pytest.mark.slow
+def test_shutdown_cancels_a_long_sync_query_instead_of_waiting_for_it(database_url: str) -> None:
+    with running_service("--database-url", database_url) as service:
+        holding = threading.Thread(
+            target=lambda: httpx.get(f"{service.base_url}/hold?seconds=25", timeout=60)
+        )
+        holding.start()
+        time.sleep(1)
+        started = time.monotonic()
+        assert service.stop() == 0
+        stopped_after = time.monotonic() - started
+        holding.join()
+    # 5 s of grace for in-flight requests, then the query is cancelled, not waited for.
+    assert stopped_after < 15
+    assert "cancelled 1 running queries" in service.log()

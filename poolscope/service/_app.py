@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,12 +16,18 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import mark_process_dead
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
 
 from poolscope._database import resolve_database_url
 from poolscope.fastapi import instrument_app
 from poolscope.service import _async_routes, _common_routes, _sync_routes
 from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
-from poolscope.service._db import build_async_engine, build_sync_engine, ensure_seeded
+from poolscope.service._db import (
+    build_async_engine,
+    build_sync_engine,
+    cancel_running_queries,
+    ensure_seeded,
+)
 from poolscope.service._errors import install_error_handlers
 from poolscope.service._settings import ServiceSettings
 from poolscope.service._state import ServiceState
@@ -27,6 +35,8 @@ from poolscope.service._state import ServiceState
 __all__ = ["create_app", "create_app_from_environment"]
 
 logger = logging.getLogger("poolscope.service")
+
+SHUTDOWN_CANCEL_SECONDS = 5
 
 
 def create_app(
@@ -102,7 +112,26 @@ async def _start_engine(state: ServiceState) -> None:
             await connection.run_sync(ensure_seeded)
 
 
+async def _end_cut_off_sync_requests(state: ServiceState) -> None:
+    """Requests that shutdown cut off may still run a query in a worker thread (a /hold
+    lasts up to 30 s), and the process cannot exit before its threads: cancel them, and
+    those that got a connection just after."""
+    deadline = time.monotonic() + SHUTDOWN_CANCEL_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            cancelled = cancel_running_queries(state.settings)
+        except DBAPIError as error:
+            logger.warning("could not cancel running queries: %s", type(error.orig).__name__)
+            return
+        if not cancelled:
+            return
+        logger.info("cancelled %d running queries of requests cut off by shutdown", cancelled)
+        await asyncio.sleep(0.1)
+
+
 async def _stop_engine(state: ServiceState) -> None:
+    if state.sync_engine is not None:
+        await _end_cut_off_sync_requests(state)
     for async_session in state.kept_async_sessions.take_all():
         await async_session.close()
     sync_sessions = state.kept_sync_sessions.take_all()

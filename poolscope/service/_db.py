@@ -21,6 +21,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from poolscope._urls import url_for_driver
 from poolscope.service._settings import ServiceSettings
@@ -30,6 +31,7 @@ __all__ = [
     "application_name",
     "build_async_engine",
     "build_sync_engine",
+    "cancel_running_queries",
     "database_url",
     "ensure_seeded",
     "items",
@@ -92,6 +94,27 @@ def build_async_engine(settings: ServiceSettings, *, per_request: bool = False) 
         connect_args={"server_settings": {"application_name": name}},
         **arguments,
     )
+
+
+def cancel_running_queries(settings: ServiceSettings) -> int:
+    """Cancel the queries this process's connections are running; return how many.
+
+    Through a connection of its own: the pool may have none to spare.
+    """
+    engine = create_engine(url_for_driver(database_url(settings), "psycopg2"), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            cancelled = connection.scalar(
+                text(
+                    "SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND state = 'active'"
+                    " AND pid <> pg_backend_pid()"
+                ),
+                {"name": application_name(settings.pool_name)},
+            )
+    finally:
+        engine.dispose()
+    return int(cancelled or 0)
 
 
 def ensure_seeded(connection: Connection) -> None:
