@@ -48,7 +48,7 @@ async def hold(session: SessionDep, seconds: Seconds) -> dict[str, Any]:
 async def list_items_with_engine_per_request(state: StateDep, limit: Limit = 20) -> dict[str, Any]:
     # The anti-pattern on purpose: a new engine, pool and connection for every request.
     engine = build_async_engine(state.settings, per_request=True)
-    instrumentation = state.instrument(engine)
+    instrumentation = state.instrument(engine, per_request=True)
     try:
         async with AsyncSession(engine) as session:
             rows = (await session.execute(items_query(limit))).all()

@@ -39,14 +39,18 @@ class ServiceState:
         self.kept_sync_sessions = KeptSessions(self.settings.leak_bound)
         self.kept_async_sessions = KeptSessions(self.settings.leak_bound)
 
-    def instrument(self, engine: Engine | AsyncEngine) -> Instrumentation:
+    def instrument(
+        self, engine: Engine | AsyncEngine, *, per_request: bool = False
+    ) -> Instrumentation:
         """Measure ``engine``'s pool under the service's pool name."""
         return instrument(
             engine,
             pool=self.settings.pool_name,
             registry=self.registry,
             multiprocess=self.multiprocess_dir is not None,
-            leak_threshold=self.settings.leak_threshold,
+            # An engine that lives one request has no leak to find (and would start a
+            # leak-scanning thread per request).
+            leak_threshold=None if per_request else self.settings.leak_threshold,
         )
 
     def require_sync_engine(self) -> Engine:

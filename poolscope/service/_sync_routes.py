@@ -46,7 +46,7 @@ def hold(session: SessionDep, seconds: Seconds) -> dict[str, Any]:
 def list_items_with_engine_per_request(state: StateDep, limit: Limit = 20) -> dict[str, Any]:
     # The anti-pattern on purpose: a new engine, pool and connection for every request.
     engine = build_sync_engine(state.settings, per_request=True)
-    instrumentation = state.instrument(engine)
+    instrumentation = state.instrument(engine, per_request=True)
     try:
         with Session(engine) as session:
             rows = session.execute(items_query(limit)).all()
