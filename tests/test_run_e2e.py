@@ -59,8 +59,10 @@ def assert_passed(result: subprocess.CompletedProcess[str], out: Path, database_
         assert password not in path.read_text()
 
 
-def test_pool_saturation(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(database_url, tmp_path, "pool-saturation", "--duration", "8s")
+def test_pool_saturation_on_asyncpg(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(
+        database_url, tmp_path, "pool-saturation", "--duration", "8s", "--driver", "asyncpg"
+    )
     runs = runs_in(tmp_path)
     assert list(runs) == ["default"]
     assert_passed(result, tmp_path, database_url)
@@ -70,6 +72,7 @@ def test_pool_saturation(database_url: str, tmp_path: Path) -> None:
     assert run.pool is not None
     assert run.pool.max_pending >= 1
     assert "as expected" in result.stdout
+    assert run.configuration.driver == "asyncpg"
 
 
 def test_engine_per_request(database_url: str, tmp_path: Path) -> None:
