@@ -17,9 +17,25 @@ from typing import Any
 from poolscope._errors import PoolscopeError
 from poolscope._runfile import ScenarioCheck
 
-__all__ = ["ScenarioInfo", "VariantInfo", "check_runs", "find_scenario", "list_scenarios"]
+__all__ = [
+    "ScenarioInfo",
+    "VariantInfo",
+    "check_runs",
+    "find_scenario",
+    "list_scenarios",
+    "serve_flags",
+]
 
 Setting = int | float | str | None
+
+
+def serve_flags(settings: Mapping[str, Setting]) -> list[str]:
+    """The ``poolscope serve`` flags for a scenario's settings, which are named like them."""
+    flags: list[str] = []
+    for key, value in settings.items():
+        if value is not None:
+            flags += [f"--{key.replace('_', '-')}", str(value)]
+    return flags
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from poolscope._catalog import serve_flags
 from poolscope._database import DATABASE_URL_ENV
 from poolscope._errors import PoolscopeError
 from poolscope._locust_result import LocustFiles
@@ -31,13 +32,10 @@ def start_service(
     database_url: str | None,
     workdir: Path,
 ) -> ManagedProcess:
-    """``poolscope serve`` with the scenario's settings (flags named like the settings)."""
+    """``poolscope serve`` with the scenario's settings, on a port it picks itself."""
     # Port 0: the service binds a free port itself and says which (no race for a port).
     command = [sys.executable, "-m", "poolscope", "serve", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--driver", driver, "--workers", str(workers)]
-    for key, value in settings.items():
-        if value is not None:
-            command += [f"--{key.replace('_', '-')}", str(value)]
+    command += ["--driver", driver, "--workers", str(workers), *serve_flags(settings)]
     env = dict(os.environ)
     if database_url:
         # Through the environment, not the command line, where `ps` would show it.

@@ -41,6 +41,8 @@ def test_poolscope_scenarios_prints_one_line_each() -> None:
     lines = result.stdout.strip().splitlines()
     assert {line.split()[0] for line in lines} == SCENARIOS
     assert len(lines) == len(SCENARIOS)
+    (leak,) = [line for line in lines if line.startswith("session-leak")]
+    assert "serve --pool-size 5 --max-overflow 0 --pool-timeout 2 --leak-threshold 1" in leak
 
 
 def test_unknown_scenario_and_variant_are_one_line_errors() -> None:
