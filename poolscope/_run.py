@@ -324,12 +324,13 @@ def _supervise(
 def _settle(sampler: MetricsSampler) -> None:
     """Requests Locust abandoned at its stop still finish in the service; wait for them, so
     the last sample shows the pool at rest (or, when it does not come to rest, as it stays)."""
+    sampler.stop_loop()  # from here on, one scrape at a time, from this thread
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         timed = sampler.sample_once()
         if timed is not None and timed.snapshot.pending == 0 and timed.snapshot.used == 0:
             break
-        time.sleep(0.25)
+        time.sleep(sampler.interval)
     time.sleep(sampler.interval)
     sampler.sample_once()
 

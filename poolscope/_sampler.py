@@ -117,10 +117,14 @@ class MetricsSampler:
             next_at += self.interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
-    def stop(self) -> None:
+    def stop_loop(self) -> None:
+        """No more background scrapes; ``sample_once`` still works."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def stop(self) -> None:
+        self.stop_loop()
         self._client.close()
 
     def collected(self) -> list[TimedSnapshot]:
