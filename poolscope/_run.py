@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -45,6 +45,7 @@ logger = logging.getLogger("poolscope.run")
 LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
+LOG_LINES_KEPT = 200  # of the service's and Locust's output, beside an incomplete run file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +78,7 @@ class _Interrupted(Exception):
 class _Outcome:
     failure: str | None = None
     interrupted: bool = False
+    logs: dict[str, str] = field(default_factory=dict)  # the last of each child's output
 
 
 def run_scenario(
@@ -102,6 +104,10 @@ def run_scenario(
             run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
             paths.append(write_run(run, _run_path(options.out_dir, run)))
             reporter.note(f"wrote {paths[-1]}")
+            for child, text in outcome.logs.items():
+                log_path = paths[-1].with_name(f"{paths[-1].stem}.{child}.log")
+                log_path.write_text(text)
+                reporter.note(f"{child} log: {log_path}")
             if outcome.failure:
                 failures.append(f"{variant.name}: {outcome.failure}")
             if outcome.interrupted:
@@ -241,7 +247,9 @@ def _play_variant(
         _stop_all(locust, sampler, service, reporter)
     if outcome.failure:
         reporter.note(f"{scenario.name}/{variant.name} incomplete: {outcome.failure}")
-        reporter.note(f"service and Locust logs kept in {workdir}")
+        for child in (service, locust):
+            if child is not None:
+                outcome.logs[child.name.lower()] = child.log_tail(LOG_LINES_KEPT, hide=secrets)
     timed = sampler.collected() if sampler is not None else []
     run = Run(
         scenario=scenario.name,
@@ -275,8 +283,7 @@ def _play_variant(
         ),
         samples=samples_since(baseline, timed),
     )
-    if outcome.failure is None:
-        shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)
     return run, outcome
 
 

@@ -173,6 +173,7 @@ def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: P
     assert run.incomplete_reason is not None
     assert "exited" in run.incomplete_reason
     assert run.samples  # what was sampled before the crash is kept
+    assert len(list(tmp_path.glob("*.service.log"))) == 1  # beside the run file, to debug
     time.sleep(0.5)
     assert [pid for pid in started if alive(pid)] == []
 
