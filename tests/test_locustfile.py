@@ -97,7 +97,7 @@ def test_tags_select_one_scenario(service: ServiceProcess, tmp_path: Path) -> No
         "-r",
         "10",
         "-t",
-        "3s",
+        "6s",
         "--tags",
         "engine-per-request",
         "--json-file",

@@ -83,7 +83,7 @@ def test_engine_per_request(database_url: str, tmp_path: Path) -> None:
 
 
 def test_session_leak(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(database_url, tmp_path, "session-leak", "--duration", "6s")
+    result = poolscope_run(database_url, tmp_path, "session-leak", "--duration", "10s")
     runs = runs_in(tmp_path)
     assert set(runs) == {"fixed", "leaky"}
     assert_passed(result, tmp_path, database_url)
