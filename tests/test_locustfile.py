@@ -15,8 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.service_process import ServiceProcess, running_service
+from service_process import ServiceProcess, running_service
 
 pytestmark = pytest.mark.slow
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-from fastapi import FastAPI
+from in_process import started
 from pydantic import SecretStr
 
 from poolscope._errors import PoolscopeError
@@ -53,16 +50,6 @@ def test_settings_never_print_the_password() -> None:
     assert "hunter2-xyz" not in repr(settings)
     assert "hunter2-xyz" not in str(settings.model_dump())
     assert settings.masked_database_url == "postgresql://u:***@h:5432/db"
-
-
-@asynccontextmanager
-async def started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app through its lifespan, spoken to in-process."""
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://service") as client,
-    ):
-        yield client
 
 
 async def test_apps_with_different_settings_live_side_by_side(database_url: str) -> None:

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-from fastapi import FastAPI
+from in_process import started
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from poolscope import _names as names
 from poolscope.service import create_app
 from poolscope.service._settings import ServiceSettings
-
-
-@asynccontextmanager
-async def started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://service") as client,
-    ):
-        yield client
 
 
 def use_time_counts(exposition: str) -> dict[str, float]:
