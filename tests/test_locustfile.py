@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from service_process import ServiceProcess, running_service
+
+from poolscope._processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -107,13 +108,6 @@ def test_tags_select_one_scenario(service: ServiceProcess, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr[-2000:]
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert {entry["name"] for entry in stats} == {"/items"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_web_ui_lists_scenarios_and_serves_the_pool_tab(service: ServiceProcess) -> None:
