@@ -4,7 +4,6 @@ few C-level passes instead of a search per observation."""
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 
 from prometheus_client.utils import floatToGoString
@@ -49,7 +48,7 @@ class Buckets:
             counts[index] += upto - below
             below = upto
         counts[-1] += len(values) - below
-        self.sum += math.fsum(values)
+        self.sum += sum(values)
 
     def merge(self, other: Buckets) -> None:
         self.counts = [

@@ -19,7 +19,7 @@ from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
-from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks, base_method
+from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks, overridden_methods
 from poolscope._recorder import PoolRecorder, Probe
 from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._state import PoolState, read_pool_state
@@ -102,6 +102,13 @@ class Instrumentation:
                 "poolscope measures QueuePool and AsyncAdaptedQueuePool; this engine uses "
                 f"{type(target).__name__}"
             )
+        overridden = overridden_methods(type(target))
+        if overridden:
+            raise PoolscopeError(
+                f"poolscope measures a pool by taking over {', '.join(overridden)}, which "
+                f"{type(target).__name__} overrides; instrument a QueuePool or "
+                "AsyncAdaptedQueuePool subclass that leaves them alone"
+            )
         name = pool if pool is not None else (target._orig_logging_name or DEFAULT_POOL_NAME)
         if not isinstance(name, str) or not name:
             raise PoolscopeError("the pool name must be a non-empty string")
@@ -145,8 +152,6 @@ class Instrumentation:
                 bases,
                 {"_poolscope_probe": self.probe, "__module__": __name__},
             )
-            self.probe.base_get = base_method(self._pool_class, "_do_get")
-            self.probe.base_return = base_method(self._pool_class, "_do_return_conn")
             # Same layout, same state, connections already out stay tracked by the pool;
             # engine.dispose() rebuilds with self.__class__, so the new pool is measured too.
             target.__class__ = self._pool_class
@@ -226,6 +231,7 @@ class Instrumentation:
             for identifier, listener in self._listeners():
                 if event.contains(self._listened_pool, identifier, listener):
                     event.remove(self._listened_pool, identifier, listener)
+            self._leaks.forget_checkouts()
         self._finalizer.detach()
         self._detach()
 

@@ -1,7 +1,7 @@
 """Connections checked out now, leak detection after a threshold (HikariCP's
 ``leakDetectionThreshold``) and connections the garbage collector took back.
 
-The pool keeps one :class:`Checkout` per connection out, in ``connection_record.info``.
+The pool keeps one :class:`Checkout` per pooled connection, on its record.
 :class:`LeakTracker` lists them and reports those held past the threshold. A connection
 whose ``_ConnectionFairy`` was garbage collected without ``close()`` comes back through
 the pool all the same (a sync pool resets and checks it in; an async pool terminates and
@@ -11,6 +11,7 @@ detaches it): the pool tells from the fairy's weak reference that nobody closed 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -29,7 +30,7 @@ from poolscope._stacks import (
 )
 
 __all__ = [
-    "CHECKOUT_KEY",
+    "CHECKOUT_ATTRIBUTE",
     "CheckedOutConnection",
     "Checkout",
     "LeakTracker",
@@ -44,22 +45,39 @@ _SCAN_MIN = 0.01
 _SCAN_MAX = 1.0
 
 
-# The key in ``connection_record.info`` while the connection is out.
-CHECKOUT_KEY = "poolscope.checkout"
+# The attribute of each pooled connection's record that holds its Checkout. An attribute,
+# not ``connection_record.info``: reading ``record.info.get(key)`` costs four more bytecode
+# instructions, twice per checkout+checkin, and the whole budget is a few dozen.
+CHECKOUT_ATTRIBUTE = "poolscope_checkout"
 
 
 class Checkout:
-    """One connection out of the pool: when, for which route, by whom."""
+    """The last (or current) checkout of one pooled connection: when, for which route, by
+    whom. The pool keeps one per connection and reuses it; ``ended`` is 0 while out."""
 
-    __slots__ = ("borrower", "ended", "fairy_ref", "reported", "route", "started")
+    __slots__ = (
+        "borrower",
+        "ended",
+        "fairy_ref",
+        "reported",
+        "route",
+        "started",
+        "uses",
+        "wait",
+    )
 
-    def __init__(self, started: float, route: str, fairy_ref: Any = None) -> None:
-        self.started = started
-        self.route = route
-        self.ended = 0.0
-        # SQLAlchemy's weak reference to the _ConnectionFairy handed to the borrower: dead
-        # when the connection comes back means the garbage collector, not close(), sent it.
-        self.fairy_ref = fairy_ref
+    def __init__(self, uses: list[float]) -> None:
+        # Made back in the pool; connect() stamps each checkout.
+        self.started = self.ended = time.perf_counter()
+        self.route = ""
+        # Where this route's use durations go: looked up when the route changes, not at
+        # every checkin.
+        self.uses = uses
+        # Seconds the checkout waited, set by the slow path, counted by connect().
+        self.wait = 0.0
+        # SQLAlchemy's weak reference to the _ConnectionFairy handed to the borrower, while
+        # out: dead when the connection comes back means the garbage collector sent it.
+        self.fairy_ref: Callable[[], object] | None = None
         self.borrower: Borrower = ()
         self.reported = False
 
@@ -104,11 +122,11 @@ _RECORD_BORROWER = {"site": _record_site, "full": _record_full}
 class LeakTracker:
     """The connections of one pool checked out now, and their leaks.
 
-    The pool keeps each connection's :class:`Checkout` in ``connection_record.info``
-    under ``CHECKOUT_KEY`` (``ended`` 0 while it is out). The tracker learns every record from the
-    ``connect`` event (rare: one per new DBAPI connection) and reads those ``info`` dicts
-    when asked, so it costs nothing per checkout. Only with a stack capture mode other
-    than ``"off"`` does the pool call :meth:`checkout_hook`.
+    The pool keeps each connection's :class:`Checkout` on its record (``ended`` 0 while
+    it is out). The tracker learns every record from the ``connect`` event (rare: one
+    per new DBAPI connection) and reads their Checkouts when asked, so it costs nothing
+    per checkout. Only with a stack capture mode other than ``"off"`` does the pool call
+    :meth:`checkout_hook`.
 
     With a ``leak_threshold`` a background thread looks every quarter threshold (between
     0.01 and 1 s) for connections held longer, reports each once (WARNING, with route and
@@ -171,7 +189,7 @@ class LeakTracker:
             records = list(self._records)
         found = []
         for record in records:
-            checkout = record.info.get(CHECKOUT_KEY)
+            checkout = getattr(record, CHECKOUT_ATTRIBUTE, None)
             # The pool keeps each connection's Checkout between checkouts: ended = back.
             if checkout is not None and not checkout.ended:
                 found.append(checkout)
@@ -244,6 +262,15 @@ class LeakTracker:
         ]
         listing.sort(key=lambda connection: connection.age_seconds, reverse=True)
         return listing
+
+    def forget_checkouts(self) -> None:
+        """Take the Checkouts off the pool's connections: they point at this pool name's
+        recorder, which a later ``instrument()`` of the same engine may not share."""
+        with self._records_lock:
+            records = list(self._records)
+        for record in records:
+            with contextlib.suppress(AttributeError):
+                delattr(record, CHECKOUT_ATTRIBUTE)
 
     def close(self) -> None:
         """Stop checking (the thread ends within one interval)."""

@@ -26,13 +26,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import (
     AsyncAdaptedQueuePool,
     ConnectionPoolEntry,
+    Pool,
     PoolProxiedConnection,
     QueuePool,
 )
 from sqlalchemy.pool.base import _ConnectionFairy
-from sqlalchemy.util.queue import Empty
+from sqlalchemy.util.queue import Empty, Full
 
-from poolscope._leaks import CHECKOUT_KEY, Checkout
+from poolscope import _route_context
+from poolscope._leaks import CHECKOUT_ATTRIBUTE, Checkout
 from poolscope._recorder import DRAIN_AT, PoolRecorder, Probe
 from poolscope._route_context import current_route
 
@@ -45,7 +47,7 @@ __all__ = [
     "InstrumentedAsyncAdaptedQueuePool",
     "InstrumentedQueuePool",
     "MultiprocessHooks",
-    "base_method",
+    "overridden_methods",
 ]
 
 _checkout = _ConnectionFairy._checkout
@@ -64,44 +66,42 @@ class InstrumentedQueuePool(QueuePool):
     _poolscope_probe: ClassVar[Probe | None] = None
 
     def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            # An idle connection: what QueuePool._do_get takes too. connect() counts it.
+            return self._pool.get(False)
+        except Empty:
+            pass
         probe = self._poolscope_probe
         if probe is None:
-            return super()._do_get()
-        pending = probe.pending
-        if pending and _current() in pending:
-            # QueuePool._do_get calling itself, inside our own slow path below.
-            return probe.base_get(self)
-        try:
-            record: ConnectionPoolEntry = self._pool.get(False)
-        except Empty:
-            return _wait_for_connection(self, probe)
-        try:
-            probe.waits.append(0.0)
-        except Exception as error:
-            probe.failed(error)
-        return record
+            return QueuePool._do_get(self)
+        return _wait_for_connection(self, probe)
 
     def connect(self) -> PoolProxiedConnection:
         fairy = _checkout(self)
         probe = self._poolscope_probe
         if probe is not None:
             try:
-                record: ConnectionPoolEntry = fairy._connection_record  # type: ignore[assignment]
-                info = record.info
-                checkout: Checkout | None = info.get(CHECKOUT_KEY)
-                now = perf_counter()
+                record: Any = fairy._connection_record
+                try:
+                    checkout: Checkout = record.poolscope_checkout
+                except AttributeError:
+                    checkout = _new_checkout(probe, record)
+                if checkout.reported:
+                    # A reported leak keeps its Checkout, for the tracker to see it back.
+                    checkout = _new_checkout(probe, record, checkout)
+                checkout.started = perf_counter()
+                checkout.ended = 0.0
                 # SQLAlchemy's weak reference to the fairy: dead at checkin = the garbage
                 # collector, not close(), sent the connection back.
-                fairy_ref = record.fairy_ref  # type: ignore[attr-defined]
-                if checkout is None or checkout.reported:
-                    # One Checkout per pooled connection, reused; a reported leak keeps its
-                    # own, for the leak tracker to see it come back.
-                    checkout = info[CHECKOUT_KEY] = Checkout(now, _route(), fairy_ref)
-                else:
-                    checkout.started = now
-                    checkout.route = _route()
-                    checkout.fairy_ref = fairy_ref
-                    checkout.ended = 0.0
+                checkout.fairy_ref = record.fairy_ref
+                if _route_context.attributed:
+                    route = _route()
+                    if route != checkout.route:
+                        checkout.route = route
+                        checkout.uses = probe.uses_of(route)
+                # 0.0 unless _wait_for_connection() timed this checkout.
+                probe.waits.append(checkout.wait)
+                checkout.wait = 0.0
                 if probe.checkout_hook is not None:
                     probe.checkout_hook(checkout, record)
             except Exception as error:
@@ -112,38 +112,64 @@ class InstrumentedQueuePool(QueuePool):
         # Every way back into the pool passes here: checkin, a failed checkout, detach().
         probe = self._poolscope_probe
         if probe is None:
-            super()._do_return_conn(record)
+            QueuePool._do_return_conn(self, record)
             return
         try:
-            checkout: Checkout | None = record.info.get(CHECKOUT_KEY)
-            if checkout is not None and not checkout.ended:
-                checkout.ended = now = perf_counter()
-                route = checkout.route
-                uses = probe.uses.get(route)
-                if uses is None:
-                    uses = probe.uses_for(route)
-                uses.append(now - checkout.started)
+            checkout: Checkout = record.poolscope_checkout  # type: ignore[attr-defined]
+        except AttributeError:
+            # Out since before instrument(): not measured.
+            QueuePool._do_return_conn(self, record)
+            return
+        if not checkout.ended:
+            try:
+                checkout.ended = ended = perf_counter()
+                uses = checkout.uses
+                uses.append(ended - checkout.started)
                 fairy_ref = checkout.fairy_ref
-                if fairy_ref is not None and fairy_ref() is None:
+                # Let SQLAlchemy's weak reference go before the fairy, callback unrun.
+                checkout.fairy_ref = None
+                if fairy_ref() is None:  # type: ignore[misc]  # set by connect()
                     probe.gc_reclaimed(checkout, record)
                 if len(uses) > DRAIN_AT:
                     probe.drain()
-        except Exception as error:
-            probe.failed(error)
-        probe.base_return(self, record)
+            except Exception as error:
+                probe.failed(error)
+        else:
+            # A checkout that failed after its wait (never handed out), or a second return.
+            checkout.wait = 0.0
+        try:
+            # What QueuePool._do_return_conn does first; it handles a full queue.
+            self._pool.put(record, False)
+        except Full:
+            QueuePool._do_return_conn(self, record)
+
+    # Pool._return_conn (every checkin) only calls _do_return_conn: one call fewer.
+    _return_conn = _do_return_conn
+
+
+def _new_checkout(probe: Probe, record: Any, reported: Checkout | None = None) -> Checkout:
+    """A connection's first Checkout, or the one after a reported leak (keeping its wait)."""
+    checkout = record.poolscope_checkout = Checkout(probe.uses_of(""))
+    if reported is not None:
+        checkout.wait = reported.wait
+    return checkout
 
 
 def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
     """No idle connection: wait for one or open one, through the pool's own ``_do_get``."""
     me = _current()
     pending = probe.pending
+    if pending and me in pending:
+        # QueuePool._do_get calling itself after losing the overflow race, inside the
+        # QueuePool._do_get() below: the caller is waiting already.
+        return QueuePool._do_get(pool)
     pending.append(me)
     multiprocess = probe.multiprocess
     if multiprocess is not None:
         multiprocess.pending.inc()
     started = perf_counter()
     try:
-        record = probe.base_get(pool)
+        record = QueuePool._do_get(pool)
     except PoolTimeoutError:
         _timed_out(probe, perf_counter() - started)
         raise
@@ -154,7 +180,9 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
     try:
         waited = perf_counter() - started
         if multiprocess is None:
-            probe.waits.append(waited)
+            # connect() counts it with the checkout, once the connection is handed out.
+            checkout = getattr(record, CHECKOUT_ATTRIBUTE, None) or _new_checkout(probe, record)
+            checkout.wait = waited
         else:
             multiprocess.observe_wait(waited)
     except Exception as error:
@@ -188,7 +216,7 @@ class MultiprocessHooks(InstrumentedQueuePool):
             return super()._do_get()
         pending = probe.pending
         if pending and _current() in pending:
-            return probe.base_get(self)
+            return QueuePool._do_get(self)
         try:
             record: ConnectionPoolEntry = self._pool.get(False)
         except Empty:
@@ -211,25 +239,39 @@ class MultiprocessHooks(InstrumentedQueuePool):
             super()._do_return_conn(record)
             return
         try:
-            checkout: Checkout | None = record.info.get(CHECKOUT_KEY)
+            checkout: Checkout | None = getattr(record, CHECKOUT_ATTRIBUTE, None)
             if checkout is not None and not checkout.ended:
                 checkout.ended = now = perf_counter()
                 recorder.use_child(checkout.route).observe(now - checkout.started)
                 probe.check_gc(checkout, record)
         except Exception as error:
             probe.failed(error)
-        probe.base_return(self, record)
+        QueuePool._do_return_conn(self, record)
         try:
             recorder.refresh(self)
         except Exception as error:
             probe.failed(error)
 
+    _return_conn = _do_return_conn
 
-def base_method(pool_class: type[QueuePool], name: str) -> Callable[..., Any]:
-    """The pool's own ``name`` method: the first in ``pool_class``'s MRO that is not one of
-    the measuring classes'."""
-    for klass in pool_class.__mro__:
-        if not issubclass(klass, InstrumentedQueuePool) and name in vars(klass):
-            method: Callable[..., Any] = vars(klass)[name]
-            return method
-    raise TypeError(f"{pool_class.__name__} has no {name}")
+
+# The pool methods these classes take over, and SQLAlchemy's own versions of them.
+_TAKEN_OVER: dict[str, Callable[..., Any]] = {
+    "_do_get": QueuePool._do_get,
+    "_do_return_conn": QueuePool._do_return_conn,
+    "_return_conn": Pool._return_conn,
+    "connect": Pool.connect,
+}
+
+
+def overridden_methods(pool_class: type[QueuePool]) -> list[str]:
+    """The methods poolscope takes over that ``pool_class`` overrides itself: its fast
+    paths do what SQLAlchemy's own versions do, and would skip such an override."""
+    overridden = []
+    for name, own in _TAKEN_OVER.items():
+        for klass in pool_class.__mro__:
+            if not issubclass(klass, InstrumentedQueuePool) and name in vars(klass):
+                if vars(klass)[name] is not own:
+                    overridden.append(name)
+                break
+    return overridden

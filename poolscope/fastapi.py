@@ -19,7 +19,7 @@ from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from poolscope._route_context import current_route
+from poolscope._route_context import attribute_routes, current_route
 
 __all__ = ["RouteMiddleware", "instrument_app", "route_template"]
 
@@ -46,6 +46,7 @@ class RouteMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        attribute_routes()
         self._table: tuple[tuple[int, int], list[_Entry]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

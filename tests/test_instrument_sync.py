@@ -14,11 +14,11 @@ from pool_metrics import poolscope_series, sample
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from poolscope import InstrumentedQueuePool, PoolscopeError, instrument
 from poolscope import _names as names
-from poolscope._route_context import current_route
+from poolscope._route_context import attribute_routes, current_route
 from poolscope._urls import url_for_driver
 
 
@@ -178,11 +178,38 @@ def test_instrumenting_twice_is_an_error(make_engine, registry) -> None:
         assert sample(registry, names.CONNECTION_COUNT, "again", state="idle") == 1
 
 
+def test_pools_poolscope_cannot_measure_are_refused_with_the_reason(make_engine, registry) -> None:
+    class CountingPool(QueuePool):
+        def _do_get(self):  # type: ignore[no-untyped-def]
+            return super()._do_get()
+
+    with pytest.raises(PoolscopeError, match="_do_get, which CountingPool overrides"):
+        instrument(make_engine(poolclass=CountingPool), registry=registry)
+    with pytest.raises(PoolscopeError, match="measures QueuePool"):
+        instrument(make_engine(poolclass=NullPool), registry=registry)
+    assert poolscope_series(registry) == []
+
+
+def test_reinstrumented_engine_measures_its_use_time_under_the_new_name(
+    make_engine, registry
+) -> None:
+    engine = make_engine(pool_size=1)
+    with instrument(engine, pool="before", registry=registry), engine.connect():
+        pass
+    with instrument(engine, pool="after", registry=registry):
+        with engine.connect():
+            pass
+        use_count = f"{names.CONNECTION_USE_TIME}_count"
+        assert sample(registry, use_count, "after", route="") == 1
+        assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "after") == 1
+
+
 def test_poolclass_route_and_use_time_per_route(make_engine, registry) -> None:
     engine = make_engine(poolclass=InstrumentedQueuePool, pool_size=2)
     with engine.connect():
         pass  # not measured yet: behaves as a QueuePool
     instrument(engine, pool="routes", registry=registry)
+    attribute_routes()  # what the route middleware does
     token = current_route.set("/items")
     try:
         with engine.connect() as connection:
@@ -219,12 +246,13 @@ def test_failure_inside_poolscope_never_reaches_the_caller(
     def broken(*args: object) -> None:
         raise RuntimeError("bug in a poolscope hook")
 
-    class BrokenUses(dict):  # type: ignore[type-arg]
-        def get(self, *args: object) -> None:  # type: ignore[override]
+    class BrokenUses(list):  # type: ignore[type-arg]
+        def append(self, *args: object) -> None:
             raise RuntimeError("bug in poolscope's checkin bookkeeping")
 
     instrumentation.probe.checkout_hook = broken
-    instrumentation.probe.uses = BrokenUses()
+    instrumentation.probe.uses = {}
+    instrumentation.probe.uses_for = lambda route: BrokenUses()
     with caplog.at_level(logging.ERROR, logger="poolscope"):
         for _ in range(2):
             with engine.connect() as connection:
