@@ -19,7 +19,12 @@ from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
-from poolscope._pool import InstrumentedQueuePool, MultiprocessHooks, overridden_methods
+from poolscope._pool import (
+    BorrowerHooks,
+    InstrumentedQueuePool,
+    MultiprocessHooks,
+    overridden_methods,
+)
 from poolscope._recorder import PoolRecorder, Probe
 from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._state import PoolState, read_pool_state
@@ -136,6 +141,7 @@ class Instrumentation:
             ),
         )
         self.probe.checkout_hook = self._leaks.checkout_hook
+        self.probe.track = self._leaks.track
         self.probe.leaked_connections = self._leaks.leaked_connections
         with _lock:
             current = type(target)
@@ -146,7 +152,11 @@ class Instrumentation:
                     "Instrumentation before instrumenting the engine again"
                 )
             self._original_class: type[QueuePool] = current
-            bases = (current,) if issubclass(current, hooks) else (hooks, current)
+            bases: tuple[type[QueuePool], ...] = (
+                (current,) if issubclass(current, hooks) else (hooks, current)
+            )
+            if self._leaks.checkout_hook is not None:
+                bases = (BorrowerHooks, *bases)
             self._pool_class: type[InstrumentedQueuePool] = type(
                 f"Poolscope{current.__name__}",
                 bases,

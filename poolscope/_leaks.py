@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poolscope._stacks import (
     STACK_CAPTURES,
@@ -36,6 +36,9 @@ __all__ = [
     "LeakTracker",
     "log_gc_reclaimed",
 ]
+
+if TYPE_CHECKING:
+    from poolscope._recorder import Probe
 
 logger = logging.getLogger("poolscope.leaks")
 
@@ -59,27 +62,33 @@ class Checkout:
         "borrower",
         "ended",
         "fairy_ref",
+        "probe",
         "reported",
         "route",
         "started",
+        "unusual",
         "uses",
-        "wait",
+        "waited",
     )
 
-    def __init__(self, uses: list[float]) -> None:
+    def __init__(self, probe: Probe, uses: list[float]) -> None:
+        # The measuring of the pool it belongs to, for the rare paths of a checkin.
+        self.probe = probe
         # Made back in the pool; connect() stamps each checkout.
         self.started = self.ended = time.perf_counter()
         self.route = ""
         # Where this route's use durations go: looked up when the route changes, not at
         # every checkin.
         self.uses = uses
-        # Seconds the checkout waited, set by the slow path, counted by connect().
-        self.wait = 0.0
+        # Whether the checkout being made has waited, and its wait is counted already.
+        self.waited = False
         # SQLAlchemy's weak reference to the _ConnectionFairy handed to the borrower, while
         # out: dead when the connection comes back means the garbage collector sent it.
         self.fairy_ref: Callable[[], object] | None = None
         self.borrower: Borrower = ()
         self.reported = False
+        # waited or reported: the next connect() takes the slow path for this Checkout.
+        self.unusual = False
 
 
 def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any) -> None:
@@ -178,6 +187,11 @@ class LeakTracker:
         with self._records_lock:
             self._records.add(connection_record)
 
+    def track(self, connection_record: Any) -> None:
+        """A record first measured at a checkout (it was out when instrument() ran)."""
+        with self._records_lock:
+            self._records.add(connection_record)
+
     def adopt(self, connection_records: Iterable[Any]) -> None:
         """Records the pool had before the tracker listened (idle ones, at instrument())."""
         with self._records_lock:
@@ -224,7 +238,7 @@ class LeakTracker:
             held = now - checkout.started
             if checkout.reported or held < threshold:
                 continue
-            checkout.reported = True
+            checkout.reported = checkout.unusual = True
             self._reported.append(checkout)
             self._count_leak()
             found += 1

@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - sync-only installs; async needs greenl
     _current = threading.get_ident
 
 __all__ = [
+    "BorrowerHooks",
     "InstrumentedAsyncAdaptedQueuePool",
     "InstrumentedQueuePool",
     "MultiprocessHooks",
@@ -86,9 +87,10 @@ class InstrumentedQueuePool(QueuePool):
                     checkout: Checkout = record.poolscope_checkout
                 except AttributeError:
                     checkout = _new_checkout(probe, record)
-                if checkout.reported:
-                    # A reported leak keeps its Checkout, for the tracker to see it back.
-                    checkout = _new_checkout(probe, record, checkout)
+                if checkout.unusual:
+                    checkout = _unusual_checkout(probe, record, checkout)
+                else:
+                    probe.waits.append(0.0)
                 checkout.started = perf_counter()
                 checkout.ended = 0.0
                 # SQLAlchemy's weak reference to the fairy: dead at checkin = the garbage
@@ -99,25 +101,17 @@ class InstrumentedQueuePool(QueuePool):
                     if route != checkout.route:
                         checkout.route = route
                         checkout.uses = probe.uses_of(route)
-                # 0.0 unless _wait_for_connection() timed this checkout.
-                probe.waits.append(checkout.wait)
-                checkout.wait = 0.0
-                if probe.checkout_hook is not None:
-                    probe.checkout_hook(checkout, record)
             except Exception as error:
                 probe.failed(error)
         return fairy
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
         # Every way back into the pool passes here: checkin, a failed checkout, detach().
-        probe = self._poolscope_probe
-        if probe is None:
-            QueuePool._do_return_conn(self, record)
-            return
+        # A connection is measured while it has a Checkout: given at its first measured
+        # checkout, taken off by Instrumentation.close().
         try:
             checkout: Checkout = record.poolscope_checkout  # type: ignore[attr-defined]
         except AttributeError:
-            # Out since before instrument(): not measured.
             QueuePool._do_return_conn(self, record)
             return
         if not checkout.ended:
@@ -129,14 +123,14 @@ class InstrumentedQueuePool(QueuePool):
                 # Let SQLAlchemy's weak reference go before the fairy, callback unrun.
                 checkout.fairy_ref = None
                 if fairy_ref() is None:  # type: ignore[misc]  # set by connect()
-                    probe.gc_reclaimed(checkout, record)
+                    checkout.probe.gc_reclaimed(checkout, record)
                 if len(uses) > DRAIN_AT:
-                    probe.drain()
+                    checkout.probe.drain()
             except Exception as error:
-                probe.failed(error)
+                checkout.probe.failed(error)
         else:
             # A checkout that failed after its wait (never handed out), or a second return.
-            checkout.wait = 0.0
+            checkout.waited = False
         try:
             # What QueuePool._do_return_conn does first; it handles a full queue.
             self._pool.put(record, False)
@@ -147,11 +141,26 @@ class InstrumentedQueuePool(QueuePool):
     _return_conn = _do_return_conn
 
 
-def _new_checkout(probe: Probe, record: Any, reported: Checkout | None = None) -> Checkout:
-    """A connection's first Checkout, or the one after a reported leak (keeping its wait)."""
-    checkout = record.poolscope_checkout = Checkout(probe.uses_of(""))
-    if reported is not None:
-        checkout.wait = reported.wait
+def _new_checkout(probe: Probe, record: Any) -> Checkout:
+    """A connection's first Checkout (or the one after a reported leak)."""
+    probe.track(record)
+    checkout = record.poolscope_checkout = Checkout(probe, probe.uses_of(""))
+    return checkout
+
+
+def _unusual_checkout(probe: Probe, record: Any, checkout: Checkout) -> Checkout:
+    """connect() for a Checkout with its ``unusual`` mark: counts the checkout unless
+    _wait_for_connection() did, and replaces a reported leak's Checkout (the tracker keeps
+    it, to see it come back). Returns the Checkout to stamp."""
+    if checkout.reported:
+        waited = checkout.waited
+        checkout = _new_checkout(probe, record)
+        checkout.waited = waited
+    if checkout.waited:
+        checkout.waited = False
+    else:
+        probe.waits.append(0.0)
+    checkout.unusual = False
     return checkout
 
 
@@ -180,9 +189,10 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
     try:
         waited = perf_counter() - started
         if multiprocess is None:
-            # connect() counts it with the checkout, once the connection is handed out.
+            probe.waits.append(waited)
+            # Tells connect() this checkout is counted.
             checkout = getattr(record, CHECKOUT_ATTRIBUTE, None) or _new_checkout(probe, record)
-            checkout.wait = waited
+            checkout.waited = checkout.unusual = True
         else:
             multiprocess.observe_wait(waited)
     except Exception as error:
@@ -203,6 +213,22 @@ def _timed_out(probe: Probe, waited: float) -> None:
 class InstrumentedAsyncAdaptedQueuePool(InstrumentedQueuePool, AsyncAdaptedQueuePool):
     """The ``AsyncAdaptedQueuePool`` counterpart of :class:`InstrumentedQueuePool`, for
     ``create_async_engine(..., poolclass=InstrumentedAsyncAdaptedQueuePool)``."""
+
+
+class BorrowerHooks(InstrumentedQueuePool):
+    """Leak detection with a stack capture: records who borrowed each connection. Mixed in
+    only then, so that other pools pay nothing for it."""
+
+    def connect(self) -> PoolProxiedConnection:
+        fairy = super().connect()
+        probe = self._poolscope_probe
+        if probe is not None and probe.checkout_hook is not None:
+            try:
+                record: Any = fairy._connection_record
+                probe.checkout_hook(record.poolscope_checkout, record)
+            except Exception as error:
+                probe.failed(error)
+        return fairy
 
 
 class MultiprocessHooks(InstrumentedQueuePool):

@@ -158,6 +158,7 @@ class Probe:
         "pending",
         "recorder",
         "reported",
+        "track",
         "uses",
         "uses_for",
         "waits",
@@ -182,6 +183,8 @@ class Probe:
         # The callers (thread or greenlet) waiting in checkout; len() is pending_requests.
         self.pending: deque[Any] = deque()
         self.checkout_hook: CheckoutHook | None = None
+        # Learns each record given a Checkout; set by Instrumentation to its leak tracker.
+        self.track: Callable[[Any], None] = _nothing_with
         # Set by leak detection: how many connections are checked out too long now.
         self.leaked_connections: Callable[[], int] | None = None
         self.reported = False
@@ -220,6 +223,10 @@ class Probe:
 
 
 def _nothing() -> None:
+    pass
+
+
+def _nothing_with(argument: Any) -> None:
     pass
 
 

@@ -243,23 +243,42 @@ def test_failure_inside_poolscope_never_reaches_the_caller(
     engine = make_engine(pool_size=1)
     instrumentation = instrument(engine, pool="broken", registry=registry)
 
-    def broken(*args: object) -> None:
-        raise RuntimeError("bug in a poolscope hook")
-
-    class BrokenUses(list):  # type: ignore[type-arg]
+    class BrokenList(list):  # type: ignore[type-arg]
         def append(self, *args: object) -> None:
-            raise RuntimeError("bug in poolscope's checkin bookkeeping")
+            raise RuntimeError("bug in poolscope's bookkeeping")
 
-    instrumentation.probe.checkout_hook = broken
+    # The connection the pool opens gets a broken list for its use times: its checkin
+    # fails. Then every checkout of it (idle, so counted as no wait) fails too, before it
+    # is stamped, so its checkin has nothing to record.
     instrumentation.probe.uses = {}
-    instrumentation.probe.uses_for = lambda route: BrokenUses()
+    instrumentation.probe.uses_for = lambda route: BrokenList()
     with caplog.at_level(logging.ERROR, logger="poolscope"):
+        warm(engine, 1)
+        instrumentation.probe.waits = BrokenList()
         for _ in range(2):
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT 1")).scalar_one() == 1
-    assert sample(registry, f"{names.INSTRUMENTATION_ERRORS}_total", "broken") == 4
+    assert sample(registry, f"{names.INSTRUMENTATION_ERRORS}_total", "broken") == 1 + 2
     assert len([r for r in caplog.records if r.name.startswith("poolscope")]) == 1
     assert engine.pool.checkedout() == 0
+
+
+def test_failure_recording_the_borrower_never_reaches_the_caller(make_engine, registry) -> None:
+    engine = make_engine(pool_size=1)
+    instrumentation = instrument(
+        engine, pool="broken-stack", registry=registry, leak_threshold=60, stack_capture="site"
+    )
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("bug in the stack capture")
+
+    instrumentation.probe.checkout_hook = broken
+    for _ in range(3):
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    assert sample(registry, f"{names.INSTRUMENTATION_ERRORS}_total", "broken-stack") == 3
+    assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "broken-stack") == 3
+    instrumentation.close()
 
 
 def test_pools_created_and_engine_per_request_warning(

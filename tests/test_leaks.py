@@ -154,6 +154,27 @@ async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
     assert sync_instrumentation.checked_out() == []
 
 
+async def test_a_reported_connection_borrowed_again_at_once_is_a_new_checkout(
+    sync_engine: Engine,
+    sync_instrumentation: poolscope.Instrumentation,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="poolscope")
+    kept: list[Session] = []
+    await get(leaky_sync_app(sync_engine, kept), "/orders/7/leak")
+    await assert_one_leak_report(caplog, registry, "leaky_sync_route")
+
+    kept.pop().close()
+    # The pool's only connection, out again before the leak check looks.
+    with sync_engine.connect():
+        [listed] = sync_instrumentation.checked_out()
+        assert (listed.leaked, listed.route) == (False, "")
+        await wait_for(lambda: returned_infos(caplog), timeout=1.5)
+        assert leaks_of(registry) == (1.0, 0.0)
+    assert len(warnings_in(caplog)) == 1
+
+
 async def test_async_leak_is_reported_with_route_and_stack_then_its_return(
     async_engine: AsyncEngine,
     async_instrumentation: poolscope.Instrumentation,
