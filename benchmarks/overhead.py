@@ -41,6 +41,7 @@ import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from types import FrameType  # noqa: E402
 from typing import Any  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
@@ -52,6 +53,8 @@ from poolscope._database import resolve_database_url  # noqa: E402
 from poolscope._urls import url_for_driver  # noqa: E402
 
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
+# Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
+_COUNTED_CYCLES = 50
 
 
 class _Otel:
@@ -126,10 +129,29 @@ class _Otel:
 Timing = tuple[float, float]  # (CPU µs, wall-clock µs) per cycle
 
 
+@contextmanager
+def _counting_bytecodes(counter: list[int]) -> Iterator[None]:
+    """Count the Python bytecode instructions run in this thread meanwhile into counter[0]."""
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            counter[0] += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
+
+
 @dataclass
 class Results:
     cycles: int
     timings: dict[str, list[Timing]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
+    # Python bytecode instructions per cycle: the same cost, free of the machine's noise.
+    bytecodes: dict[str, float] = field(default_factory=dict)
 
     def report(self, title: str) -> None:
         rounds = len(self.timings["none"])
@@ -156,6 +178,10 @@ class Results:
                 f"  OpenTelemetry adds {added['otel'] / added['poolscope']:.1f}x the CPU time "
                 "poolscope adds"
             )
+        base = self.bytecodes["none"]
+        print("  Python bytecode instructions per cycle (deterministic):")
+        for variant, count in self.bytecodes.items():
+            print(f"  {variant:14s} {count:8.0f} {count - base:+7.0f} {count / base:7.3f}x")
 
 
 def _sync_batch(engine: Engine, cycles: int) -> Timing:
@@ -220,6 +246,11 @@ def bench_sync(url: str, rounds: int, cycles: int, otel: _Otel) -> Results:
     for variant in _schedule(rounds):
         with otel.around(variant, engines[variant]):
             results.timings[variant].append(_sync_batch(engines[variant], cycles))
+    for variant, engine in engines.items():
+        counter = [0]
+        with otel.around(variant, engine), _counting_bytecodes(counter):
+            _sync_batch(engine, _COUNTED_CYCLES)
+        results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
     for handle in handles:
         if handle is not None:
             handle.close()
@@ -239,6 +270,11 @@ async def bench_async(url: str, rounds: int, cycles: int, otel: _Otel) -> Result
     for variant in _schedule(rounds):
         with otel.around(variant, engines[variant].sync_engine):
             results.timings[variant].append(await _async_batch(engines[variant], cycles))
+    for variant, engine in engines.items():
+        counter = [0]
+        with otel.around(variant, engine.sync_engine), _counting_bytecodes(counter):
+            await _async_batch(engine, _COUNTED_CYCLES)
+        results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
     for handle in handles:
         if handle is not None:
             handle.close()

@@ -5,14 +5,18 @@ override ``QueuePool._do_get``, where a checkout takes a connection from the que
 for one or opens one. ``engine.dispose()`` rebuilds the pool with ``self.__class__``, so a
 pool of these classes stays measured.
 
-The common checkout finds an idle connection: it is taken at once (``get(False)``, what
-``QueuePool._do_get`` does then too) and observed as waiting 0 s, for the cost of one
-append. Only a checkout that finds no idle connection takes the slow path: counted as
-pending, timed, then handed to the pool's own ``_do_get``. That one calls itself after
-losing the overflow race; the caller's identity (thread or greenlet) in the pending list
-tells the nested call apart, so a checkout is counted once. ``connect()`` and
-``_do_return_conn()`` time the use. No lock, no label lookup and no SQLAlchemy event
-listener on this path: SQLAlchemy's dispatch alone adds ~3 µs to a checkout+checkin.
+The budget is a few dozen bytecode instructions per checkout+checkin (the uninstrumented
+cycle runs ~860; on these machines time follows the count closely), so the common path
+is lean. A checkout that finds an idle connection takes it as ``QueuePool._do_get`` would
+(``get(False)``, no clock, no lock); ``connect()`` then counts it as a 0 s wait and stamps
+the connection's reused :class:`Checkout` (kept on its record); ``_do_return_conn()``,
+which ``_return_conn`` skips straight to, appends the use time to the route's list.
+Durations are folded into buckets at scrape time. Only a checkout that finds no idle
+connection takes the slow path: counted as pending, timed, then handed to the pool's own
+``_do_get``. That one calls itself after losing the overflow race; the caller's identity
+(thread or greenlet) in the pending list tells the nested call apart, so a checkout is
+counted once. No lock, no label lookup and no SQLAlchemy event listener on the common
+path: SQLAlchemy's dispatch alone adds ~3 µs to a checkout+checkin.
 """
 
 from __future__ import annotations

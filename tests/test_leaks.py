@@ -130,22 +130,29 @@ def returned_infos(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+async def leak_a_sync_session(
+    engine: Engine, caplog: pytest.LogCaptureFixture, registry: CollectorRegistry
+) -> Session:
+    """The session a request leaked, once its leak is reported."""
+    caplog.set_level(logging.INFO, logger="poolscope")
+    kept: list[Session] = []
+    await get(leaky_sync_app(engine, kept), "/orders/42/leak")
+    await assert_one_leak_report(caplog, registry, "leaky_sync_route")
+    return kept.pop()
+
+
 async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
     sync_engine: Engine,
     sync_instrumentation: poolscope.Instrumentation,
     registry: CollectorRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="poolscope")
-    kept: list[Session] = []
-    await get(leaky_sync_app(sync_engine, kept), "/orders/42/leak")
-
-    await assert_one_leak_report(caplog, registry, "leaky_sync_route")
+    leaked = await leak_a_sync_session(sync_engine, caplog, registry)
     [listed] = sync_instrumentation.checked_out()
     assert listed.route == "/orders/{order_id}/leak"
     assert listed.leaked
 
-    kept.pop().close()
+    leaked.close()
     assert leaks_of(registry) == (1.0, 0.0)
     await wait_for(lambda: returned_infos(caplog), timeout=1.5)
     [info] = returned_infos(caplog)
@@ -160,12 +167,8 @@ async def test_a_reported_connection_borrowed_again_at_once_is_a_new_checkout(
     registry: CollectorRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="poolscope")
-    kept: list[Session] = []
-    await get(leaky_sync_app(sync_engine, kept), "/orders/7/leak")
-    await assert_one_leak_report(caplog, registry, "leaky_sync_route")
-
-    kept.pop().close()
+    leaked = await leak_a_sync_session(sync_engine, caplog, registry)
+    leaked.close()
     # The pool's only connection, out again before the leak check looks.
     with sync_engine.connect():
         [listed] = sync_instrumentation.checked_out()
