@@ -20,9 +20,9 @@ from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
 from poolscope._pool import (
-    BorrowerHooks,
     InstrumentedQueuePool,
     MultiprocessHooks,
+    measuring_connect,
     overridden_methods,
 )
 from poolscope._recorder import PoolRecorder, Probe
@@ -152,15 +152,15 @@ class Instrumentation:
                     "Instrumentation before instrumenting the engine again"
                 )
             self._original_class: type[QueuePool] = current
-            bases: tuple[type[QueuePool], ...] = (
-                (current,) if issubclass(current, hooks) else (hooks, current)
-            )
-            if self._leaks.checkout_hook is not None:
-                bases = (BorrowerHooks, *bases)
+            bases = (current,) if issubclass(current, hooks) else (hooks, current)
             self._pool_class: type[InstrumentedQueuePool] = type(
                 f"Poolscope{current.__name__}",
                 bases,
-                {"_poolscope_probe": self.probe, "__module__": __name__},
+                {
+                    "_poolscope_probe": self.probe,
+                    "connect": measuring_connect(self.probe),
+                    "__module__": __name__,
+                },
             )
             # Same layout, same state, connections already out stay tracked by the pool;
             # engine.dispose() rebuilds with self.__class__, so the new pool is measured too.
@@ -235,6 +235,7 @@ class Instrumentation:
             self._closed = True
             # Disables every pool of this class at once, also pools dispose() replaced.
             self._pool_class._poolscope_probe = None
+            del self._pool_class.connect  # back to Pool.connect
             engine = self._engine()
             if engine is not None and type(engine.pool) is self._pool_class:
                 engine.pool.__class__ = self._original_class  # type: ignore[assignment]

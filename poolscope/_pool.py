@@ -48,10 +48,10 @@ except ImportError:  # pragma: no cover - sync-only installs; async needs greenl
     _current = threading.get_ident
 
 __all__ = [
-    "BorrowerHooks",
     "InstrumentedAsyncAdaptedQueuePool",
     "InstrumentedQueuePool",
     "MultiprocessHooks",
+    "measuring_connect",
     "overridden_methods",
 ]
 
@@ -80,34 +80,6 @@ class InstrumentedQueuePool(QueuePool):
         if probe is None:
             return QueuePool._do_get(self)
         return _wait_for_connection(self, probe)
-
-    def connect(self) -> PoolProxiedConnection:
-        fairy = _checkout(self)
-        probe = self._poolscope_probe
-        if probe is not None:
-            try:
-                record: Any = fairy._connection_record
-                try:
-                    checkout: Checkout = record.poolscope_checkout
-                except AttributeError:
-                    checkout = _new_checkout(probe, record)
-                if checkout.unusual:
-                    checkout = _unusual_checkout(probe, record, checkout)
-                else:
-                    probe.waits.append(0.0)
-                checkout.started = perf_counter()
-                checkout.ended = 0.0
-                # SQLAlchemy's weak reference to the fairy: dead at checkin = the garbage
-                # collector, not close(), sent the connection back.
-                checkout.fairy_ref = record.fairy_ref
-                if _route_context.attributed:
-                    route = _route()
-                    if route != checkout.route:
-                        checkout.route = route
-                        checkout.uses = probe.uses_of(route)
-            except Exception as error:
-                probe.failed(error)
-        return fairy
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
         # Every way back into the pool passes here: checkin, a failed checkout, detach().
@@ -143,6 +115,56 @@ class InstrumentedQueuePool(QueuePool):
 
     # Pool._return_conn (every checkin) only calls _do_return_conn: one call fewer.
     _return_conn = _do_return_conn
+
+
+def measuring_connect(probe: Probe) -> Callable[[QueuePool], PoolProxiedConnection]:
+    """The ``connect()`` of the pool class that ``instrument()`` builds around ``probe``.
+
+    Built per instrumentation, so that the probe is at hand with no lookup, and taken off
+    the class by ``close()``: the measuring pool classes themselves keep ``Pool.connect``.
+    """
+
+    def connect(self: QueuePool) -> PoolProxiedConnection:
+        fairy = _checkout(self)
+        try:
+            record: Any = fairy._connection_record
+            try:
+                checkout: Checkout = record.poolscope_checkout
+            except AttributeError:
+                checkout = _new_checkout(probe, record)
+            if checkout.unusual:
+                checkout = _unusual_checkout(probe, record, checkout)
+            else:
+                probe.waits.append(0.0)
+            checkout.started = perf_counter()
+            checkout.ended = 0.0
+            # SQLAlchemy's weak reference to the fairy: dead at checkin = the garbage
+            # collector, not close(), sent the connection back.
+            checkout.fairy_ref = record.fairy_ref
+            if _route_context.attributed:
+                route = _route()
+                if route != checkout.route:
+                    checkout.route = route
+                    checkout.uses = probe.uses_of(route)
+        except Exception as error:
+            probe.failed(error)
+        return fairy
+
+    if probe.checkout_hook is None:
+        return connect
+
+    def connect_recording_the_borrower(self: QueuePool) -> PoolProxiedConnection:
+        # Leak detection with a stack capture: only then does a checkout pay for a call.
+        fairy = connect(self)
+        if probe.checkout_hook is not None:
+            try:
+                record: Any = fairy._connection_record
+                probe.checkout_hook(record.poolscope_checkout, record)
+            except Exception as error:
+                probe.failed(error)
+        return fairy
+
+    return connect_recording_the_borrower
 
 
 def _new_checkout(probe: Probe, record: Any) -> Checkout:
@@ -217,22 +239,6 @@ def _timed_out(probe: Probe, waited: float) -> None:
 class InstrumentedAsyncAdaptedQueuePool(InstrumentedQueuePool, AsyncAdaptedQueuePool):
     """The ``AsyncAdaptedQueuePool`` counterpart of :class:`InstrumentedQueuePool`, for
     ``create_async_engine(..., poolclass=InstrumentedAsyncAdaptedQueuePool)``."""
-
-
-class BorrowerHooks(InstrumentedQueuePool):
-    """Leak detection with a stack capture: records who borrowed each connection. Mixed in
-    only then, so that other pools pay nothing for it."""
-
-    def connect(self) -> PoolProxiedConnection:
-        fairy = super().connect()
-        probe = self._poolscope_probe
-        if probe is not None and probe.checkout_hook is not None:
-            try:
-                record: Any = fairy._connection_record
-                probe.checkout_hook(record.poolscope_checkout, record)
-            except Exception as error:
-                probe.failed(error)
-        return fairy
 
 
 class MultiprocessHooks(InstrumentedQueuePool):
