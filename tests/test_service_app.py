@@ -25,11 +25,12 @@ def test_settings_read_environment_and_flags_win(monkeypatch: pytest.MonkeyPatch
 
 def test_invalid_settings_are_one_line_user_errors() -> None:
     with pytest.raises(PoolscopeError) as raised:
-        settings_from(driver="mysqldb", pool_size=0)
+        settings_from(driver="mysqldb", pool_size=0, stack_capture="everything")
     message = str(raised.value)
     assert "\n" not in message
     assert "driver" in message
     assert "pool_size" in message
+    assert "stack_capture" in message
 
 
 def test_settings_survive_the_trip_to_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:

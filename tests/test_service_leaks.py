@@ -51,3 +51,21 @@ async def test_pool_lists_leaked_sessions_oldest_first_with_their_route(
     # The startup seeding ran outside any request; every request checkout has its template.
     assert counts["/items"] == 1
     assert counts["/antipatterns/leak"] == 2
+
+
+async def test_stack_capture_off_lists_leaks_without_a_borrower(database_url: str) -> None:
+    settings = ServiceSettings(
+        database_url=SecretStr(database_url), pool_size=2, leak_threshold=0.2, stack_capture="off"
+    )
+    async with started(create_app(settings)) as client:
+        assert (await client.get("/antipatterns/leak")).status_code == 200
+        await asyncio.sleep(0.5)
+        pool = (await client.get("/pool")).json()
+        assert pool["stack_capture"] == "off"
+        [listed] = pool["checked_out"]
+        assert (listed["leaked"], listed["route"], listed["borrower"]) == (
+            True,
+            "/antipatterns/leak",
+            "",
+        )
+        assert (await client.post("/antipatterns/leak/release")).json() == {"released": 1}

@@ -31,6 +31,10 @@ def serve(
     leak_threshold: Annotated[
         float | None, typer.Option(help="Seconds checked out before a connection counts as leaked")
     ] = None,
+    stack_capture: Annotated[
+        str | None,
+        typer.Option(help="Borrower a leak report names: off, site (the line) or full [site]"),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1]")] = None,
     port: Annotated[
         int | None, typer.Option(help="Port to bind; 0 picks a free one [8000]")
@@ -63,6 +67,7 @@ def serve(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         leak_threshold=leak_threshold,
+        stack_capture=stack_capture,
         host=host,
         port=port,
         workers=workers,

@@ -38,6 +38,7 @@ async def pool_state(state: StateDep) -> dict[str, Any]:
         "max_overflow": settings.max_overflow,
         "pool_timeout": settings.pool_timeout,
         "leak_threshold": settings.leak_threshold,
+        "stack_capture": settings.stack_capture,
         # Sync routes each take one of these threads; more threads than connections means
         # requests queue inside the pool rather than in front of it.
         "thread_limit": settings.thread_limit,

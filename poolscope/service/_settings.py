@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from poolscope._errors import PoolscopeError
+from poolscope._stacks import StackCapture
 from poolscope._urls import Driver, mask_url
 
 __all__ = ["ServiceSettings", "settings_from"]
@@ -24,6 +25,8 @@ class ServiceSettings(BaseSettings):
     max_overflow: int = Field(default=0, ge=0)
     pool_timeout: float = Field(default=30.0, gt=0)
     leak_threshold: float | None = Field(default=None, gt=0)
+    # What a leak report names as the borrower (with a leak_threshold only).
+    stack_capture: StackCapture = "site"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)

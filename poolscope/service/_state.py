@@ -51,6 +51,7 @@ class ServiceState:
             # An engine that lives one request has no leak to find (and would start a
             # leak-scanning thread per request).
             leak_threshold=None if per_request else self.settings.leak_threshold,
+            stack_capture=self.settings.stack_capture,
         )
 
     def require_sync_engine(self) -> Engine:
