@@ -19,12 +19,7 @@ from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
-from poolscope._pool import (
-    InstrumentedQueuePool,
-    MultiprocessHooks,
-    measuring_connect,
-    overridden_methods,
-)
+from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden_methods
 from poolscope._recorder import PoolRecorder, Probe
 from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._state import PoolState, read_pool_state
@@ -128,7 +123,6 @@ class Instrumentation:
             recorder_for(name) if self._exporter is None else self._exporter.recorder(name)
         )
         self.probe = Probe(self.recorder)
-        hooks = MultiprocessHooks if multiprocess else InstrumentedQueuePool
         self._leaks = LeakTracker(
             pool_name=name,
             leak_threshold=leak_threshold,
@@ -152,7 +146,11 @@ class Instrumentation:
                     "Instrumentation before instrumenting the engine again"
                 )
             self._original_class: type[QueuePool] = current
-            bases = (current,) if issubclass(current, hooks) else (hooks, current)
+            bases = (
+                (current,)
+                if issubclass(current, InstrumentedQueuePool)
+                else (InstrumentedQueuePool, current)
+            )
             self._pool_class: type[InstrumentedQueuePool] = type(
                 f"Poolscope{current.__name__}",
                 bases,

@@ -1,18 +1,25 @@
 """prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): real metric objects
 whose values live in per-process files that ``MultiProcessCollector`` sums at scrape time.
 
-A scrape-time collector would only see the process that serves the scrape, so here the
-gauges are written on every checkout and return (from the pool's own counts, so they
-never drift) in ``livesum`` mode: the sum over live processes. That costs the hot path a
-few locked file writes, and a gauge shows the state at the last checkout or return.
-Counters and histograms stay in the files after ``close()``: prometheus_client cannot
-forget a series in this mode; gauges go to 0.
+Every value written there takes a lock and a file write, dozens of bytecode instructions
+each, so the checkout path does here what it does in single-process mode: it appends
+durations to lists. A background thread per process folds them into the files every
+``FLUSH_SECONDS`` (and so does a checkin past ``DRAIN_AT`` values, ``close()`` and the
+interpreter's exit), and writes the gauges from the pools' own counts, in ``livesum``
+mode: the sum over live processes. The trade-off: the files lag the process by up to
+``FLUSH_SECONDS``; the pending gauge is written at once (a caller starts or stops
+waiting), with the other gauges as a wait begins. Counters and histograms stay in the
+files after ``close()``: prometheus_client cannot forget a series in this mode; gauges go
+to 0.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +30,16 @@ from sqlalchemy.pool import QueuePool
 from poolscope import _names as names
 from poolscope._collector import HELP
 from poolscope._errors import PoolscopeError
+from poolscope._histogram import Buckets, take
 
 __all__ = ["MULTIPROC_DIR_ENV", "MultiprocessRecorder", "multiprocess_enabled", "recorder_for"]
 
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# How often this process's measurements are written to its files.
+FLUSH_SECONDS = 0.25
+
+logger = logging.getLogger("poolscope.instrument")
 
 
 def multiprocess_enabled() -> bool:
@@ -137,34 +150,38 @@ class MultiprocessRecorder:
         self._use: dict[str, Any] = {}
         # The pools of this name in this process (by instrumentation); gauges show their sum.
         self.pools: dict[int, Callable[[], QueuePool | None]] = {}
+        # Raw durations of checkouts and of uses by route, not yet in the files.
+        self.waits: list[float] = []
+        self.uses: dict[str, list[float]] = {}
+        # Serialises folding into the files (the flusher, a checkin past DRAIN_AT, close()).
+        self._flush_lock = threading.Lock()
 
-    def use_child(self, route: str) -> Any:
+    def uses_for(self, route: str) -> list[float]:
+        """The raw use durations of ``route``, made on its first checkout."""
+        with self.lock:
+            return self.uses.setdefault(route, [])
+
+    def drain(self) -> None:
+        """Fold the raw durations into the files: a few writes per bucket, not per value."""
+        with self._flush_lock:
+            waits = take(self.waits)
+            if waits:
+                _add_to_histogram(self.wait, waits)
+                self.checkouts.inc(len(waits))
+            for route, values in list(self.uses.items()):
+                if values:
+                    _add_to_histogram(self._use_child(route), take(values))
+
+    def flush(self) -> None:
+        """Everything measured so far into the files: durations and gauges."""
+        self.drain()
+        self.write_gauges()
+
+    def _use_child(self, route: str) -> Any:
         child = self._use.get(route)
         if child is None:
             child = self._use[route] = self._metrics.use.labels(self.name, route)
         return child
-
-    def refresh(self, pool: QueuePool) -> None:
-        """Write the gauges from the pools' own counts."""
-        pools = self.pools
-        if len(pools) <= 1:
-            used, idle, overflow = pool.checkedout(), pool.checkedin(), pool.overflow()
-            overflow = overflow if overflow > 0 else 0
-        else:
-            used = idle = overflow = 0
-            for current in list(pools.values()):
-                found = current()
-                if found is not None:
-                    used += found.checkedout()
-                    idle += found.checkedin()
-                    overflow += max(0, found.overflow())
-        self.used.set(used)
-        self.idle.set(idle)
-        self.overflow.set(overflow)
-
-    def observe_wait(self, waited: float) -> None:
-        self.wait.observe(waited)
-        self.checkouts.inc()
 
     def observe_timeout(self, waited: float) -> None:
         self.wait.observe(waited)
@@ -190,17 +207,19 @@ class MultiprocessRecorder:
         with self.lock:
             self.pools[key] = current
             self._count_pools_created()
-        self._write_all()
+        self.write_gauges()
+        _start_flushing()
 
     def detach(self, key: int) -> None:
         with self.lock:
             self.pools.pop(key, None)
-        self._write_all()
+        self.flush()
 
     def _count_pools_created(self) -> None:
         self._pools_created.inc()
 
-    def _write_all(self) -> None:
+    def write_gauges(self) -> None:
+        """Write the gauges from the pools' own counts."""
         pools = [pool for pool in (current() for current in list(self.pools.values())) if pool]
         unlimited = any(pool._max_overflow < 0 for pool in pools)
         limit = sum(pool.size() + pool._max_overflow for pool in pools)
@@ -214,8 +233,62 @@ class MultiprocessRecorder:
             self.leaked.set(0)
 
 
+def _add_to_histogram(histogram: Any, values: list[float]) -> None:
+    """``observe()`` of each value, in one write per bucket and one for the sum.
+
+    prometheus_client keeps a histogram child's per-bucket counts (not cumulative, value
+    <= bound, the same buckets as ``Buckets``) in ``_buckets`` and its sum in ``_sum``.
+    """
+    buckets = Buckets()
+    buckets.add_all(values)
+    for value, count in zip(histogram._buckets, buckets.counts, strict=True):
+        if count:
+            value.inc(count)
+    histogram._sum.inc(buckets.sum)
+
+
 _recorders: dict[str, MultiprocessRecorder] = {}
 _recorders_lock = threading.Lock()
+_flusher: threading.Thread | None = None
+
+
+def _flush_all() -> None:
+    with _recorders_lock:
+        recorders = list(_recorders.values())
+    for recorder in recorders:
+        try:
+            recorder.flush()
+        except Exception:  # the application must never pay for a poolscope bug
+            logger.exception("poolscope could not write pool %r's measurements", recorder.name)
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        _flush_all()
+
+
+def _start_flushing() -> None:
+    """Start this process's flushing thread, once (again in a forked child)."""
+    global _flusher
+    with _recorders_lock:
+        if _flusher is not None and _flusher.is_alive():
+            return
+        _flusher = threading.Thread(target=_flush_forever, name="poolscope-flush", daemon=True)
+        _flusher.start()
+
+
+def _forget_flusher() -> None:
+    # A forked child has the parent's recorders but not its threads (nor their locks).
+    global _flusher, _recorders_lock
+    _flusher = None
+    _recorders_lock = threading.Lock()
+    if _recorders:
+        _start_flushing()
+
+
+atexit.register(_flush_all)
+os.register_at_fork(after_in_child=_forget_flusher)
 
 
 def recorder_for(name: str) -> MultiprocessRecorder:

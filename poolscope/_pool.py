@@ -50,7 +50,6 @@ except ImportError:  # pragma: no cover - sync-only installs; async needs greenl
 __all__ = [
     "InstrumentedAsyncAdaptedQueuePool",
     "InstrumentedQueuePool",
-    "MultiprocessHooks",
     "measuring_connect",
     "overridden_methods",
 ]
@@ -201,7 +200,9 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
     pending.append(me)
     multiprocess = probe.multiprocess
     if multiprocess is not None:
+        # In the files at once: callers waiting are what the gauges are read for.
         multiprocess.pending.inc()
+        multiprocess.write_gauges()
     started = perf_counter()
     try:
         record = QueuePool._do_get(pool)
@@ -213,14 +214,10 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
         if multiprocess is not None:
             multiprocess.pending.dec()
     try:
-        waited = perf_counter() - started
-        if multiprocess is None:
-            probe.waits.append(waited)
-            # Tells connect() this checkout is counted.
-            checkout = getattr(record, CHECKOUT_ATTRIBUTE, None) or _new_checkout(probe, record)
-            checkout.waited = checkout.unusual = True
-        else:
-            multiprocess.observe_wait(waited)
+        probe.waits.append(perf_counter() - started)
+        # Tells connect() this checkout is counted.
+        checkout = getattr(record, CHECKOUT_ATTRIBUTE, None) or _new_checkout(probe, record)
+        checkout.waited = checkout.unusual = True
     except Exception as error:
         probe.failed(error)
     return record
@@ -239,56 +236,6 @@ def _timed_out(probe: Probe, waited: float) -> None:
 class InstrumentedAsyncAdaptedQueuePool(InstrumentedQueuePool, AsyncAdaptedQueuePool):
     """The ``AsyncAdaptedQueuePool`` counterpart of :class:`InstrumentedQueuePool`, for
     ``create_async_engine(..., poolclass=InstrumentedAsyncAdaptedQueuePool)``."""
-
-
-class MultiprocessHooks(InstrumentedQueuePool):
-    """prometheus_client's multiprocess mode: the metric objects are written at once
-    (their values live in per-process files), the gauges from the pool's own counts."""
-
-    def _do_get(self) -> ConnectionPoolEntry:
-        probe = self._poolscope_probe
-        recorder = probe.multiprocess if probe is not None else None
-        if probe is None or recorder is None:
-            return super()._do_get()
-        pending = probe.pending
-        if pending and _current() in pending:
-            return QueuePool._do_get(self)
-        try:
-            record: ConnectionPoolEntry = self._pool.get(False)
-        except Empty:
-            record = _wait_for_connection(self, probe)
-        else:
-            try:
-                recorder.observe_wait(0.0)
-            except Exception as error:
-                probe.failed(error)
-        try:
-            recorder.refresh(self)
-        except Exception as error:
-            probe.failed(error)
-        return record
-
-    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
-        probe = self._poolscope_probe
-        recorder = probe.multiprocess if probe is not None else None
-        if probe is None or recorder is None:
-            super()._do_return_conn(record)
-            return
-        try:
-            checkout: Checkout | None = getattr(record, CHECKOUT_ATTRIBUTE, None)
-            if checkout is not None and not checkout.ended:
-                checkout.ended = now = perf_counter()
-                recorder.use_child(checkout.route).observe(now - checkout.started)
-                probe.check_gc(checkout, record)
-        except Exception as error:
-            probe.failed(error)
-        QueuePool._do_return_conn(self, record)
-        try:
-            recorder.refresh(self)
-        except Exception as error:
-            probe.failed(error)
-
-    _return_conn = _do_return_conn
 
 
 # The pool methods these classes take over, and SQLAlchemy's own versions of them.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -167,19 +167,13 @@ class Probe:
     def __init__(self, recorder: PoolRecorder | MultiprocessRecorder) -> None:
         self.recorder: Recorder = recorder
         self.multiprocess: MultiprocessRecorder | None
-        self.waits: MutableSequence[float]
+        self.waits: list[float]
         self.uses: dict[str, list[float]]
         self.uses_for: Callable[[str], list[float]]
         self.drain: Callable[[], None]
-        if isinstance(recorder, PoolRecorder):
-            self.multiprocess = None
-            self.waits, self.uses, self.uses_for = recorder.waits, recorder.uses, recorder.uses_for
-            self.drain = recorder.drain
-        else:
-            self.multiprocess = recorder
-            # Observed at once in this mode: what the hot path appends is dropped.
-            self.waits, self.uses, self.uses_for = deque(maxlen=0), {}, _unread_uses
-            self.drain = _nothing
+        self.multiprocess = None if isinstance(recorder, PoolRecorder) else recorder
+        self.waits, self.uses, self.uses_for = recorder.waits, recorder.uses, recorder.uses_for
+        self.drain = recorder.drain
         # The callers (thread or greenlet) waiting in checkout; len() is pending_requests.
         self.pending: deque[Any] = deque()
         self.checkout_hook: CheckoutHook | None = None
@@ -193,14 +187,6 @@ class Probe:
         """The list the use durations of ``route`` go to."""
         uses = self.uses.get(route)
         return uses if uses is not None else self.uses_for(route)
-
-    def check_gc(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
-        """Count and log the connection if the garbage collector, not close(), sent it back
-        (the hot path inlines this check)."""
-        fairy_ref = checkout.fairy_ref
-        checkout.fairy_ref = None
-        if fairy_ref is not None and fairy_ref() is None:
-            self.gc_reclaimed(checkout, connection_record)
 
     def gc_reclaimed(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
         self.recorder.count_gc_reclaimed()
@@ -222,14 +208,5 @@ class Probe:
             pass
 
 
-def _nothing() -> None:
-    pass
-
-
 def _nothing_with(argument: Any) -> None:
     pass
-
-
-def _unread_uses(route: str) -> list[float]:
-    # Multiprocess mode observes each use at checkin; nothing is appended here.
-    return []

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from poolscope import _names as names
+from poolscope._multiprocess import FLUSH_SECONDS
 
 # A worker: instrument an engine (multiprocess mode chosen by the environment), check out
 # one connection and hold it until told, then return it and close the instrumentation.
@@ -52,6 +54,20 @@ def scrape(path: str) -> CollectorRegistry:
     return registry
 
 
+def scrape_once_written(
+    path: str, *expected: tuple[str, dict[str, str], float]
+) -> CollectorRegistry:
+    """A scrape once each worker's flush has written the ``(name, labels, value)`` expected:
+    workers write their measurements every FLUSH_SECONDS."""
+    deadline = time.monotonic() + 4 * FLUSH_SECONDS + 2
+    while True:
+        registry = scrape(path)
+        found = [sample(registry, name, "workers", **labels) for name, labels, _ in expected]
+        if found == [value for _, _, value in expected] or time.monotonic() > deadline:
+            return registry
+        time.sleep(0.05)
+
+
 def tell(worker: subprocess.Popen[str], expect: str | None) -> None:
     assert worker.stdin is not None
     assert worker.stdout is not None
@@ -81,7 +97,11 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
     try:
         for worker in workers:
             tell(worker, "holding")
-        registry = scrape(multiproc_dir)
+        registry = scrape_once_written(
+            multiproc_dir,
+            (names.CONNECTION_COUNT, {"state": "used"}, 2),
+            (f"{names.POOL_CHECKOUTS}_total", {}, 2),
+        )
         assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 2
         assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 0
         assert sample(registry, names.CONNECTION_IDLE_MAX, "workers") == 6
@@ -95,10 +115,14 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
         for worker in workers:
             tell(worker, None)
             tell(worker, "returned")
-        registry = scrape(multiproc_dir)
+        use_count = f"{names.CONNECTION_USE_TIME}_count"
+        registry = scrape_once_written(
+            multiproc_dir,
+            (names.CONNECTION_COUNT, {"state": "used"}, 0),
+            (use_count, {"route": ""}, 2),
+        )
         assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 0
         assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 2
-        use_count = f"{names.CONNECTION_USE_TIME}_count"
         assert sample(registry, use_count, "workers", route="") == 2
 
         for worker in workers:

@@ -19,6 +19,7 @@ from service_process import ServiceProcess, running_service, serve_command
 from sqlalchemy import Engine, text
 
 from poolscope import _names as names
+from poolscope._multiprocess import FLUSH_SECONDS
 
 DRIVERS = ["psycopg2", "asyncpg"]
 
@@ -198,9 +199,16 @@ def test_two_workers_share_one_metrics_view(database_url: str) -> None:
         for _ in range(20):
             response = httpx.get(f"{base}/items")
             assert response.status_code == 200
+        checkouts = f"{names.POOL_CHECKOUTS}_total"
+        # Each worker writes its pool's measurements to the shared files every FLUSH_SECONDS.
+        deadline = time.monotonic() + 4 * FLUSH_SECONDS + 2
+        while time.monotonic() < deadline:
+            exposition = httpx.get(f"{base}/metrics").text
+            if sample_total(exposition, checkouts, pool="service") >= 20 + 2:
+                break
+            time.sleep(0.05)
         scrapes = [httpx.get(f"{base}/metrics").text for _ in range(6)]
     assert len(pids) == 2
-    checkouts = f"{names.POOL_CHECKOUTS}_total"
     for exposition in scrapes:
         # Whichever worker answers, it reports the requests both of them served:
         assert sample_total(exposition, "http_requests_total", handler="/items") == 20
