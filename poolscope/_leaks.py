@@ -184,11 +184,11 @@ class LeakTracker:
 
     def connect(self, dbapi_connection: Any, connection_record: Any) -> None:
         """The pool's ``connect`` event: one more record that may be checked out."""
-        with self._records_lock:
-            self._records.add(connection_record)
+        self.track(connection_record)
 
     def track(self, connection_record: Any) -> None:
-        """A record first measured at a checkout (it was out when instrument() ran)."""
+        """A record that may be checked out (also one first measured at a checkout: it was
+        out when instrument() ran)."""
         with self._records_lock:
             self._records.add(connection_record)
 

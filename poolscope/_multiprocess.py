@@ -31,6 +31,7 @@ from poolscope import _names as names
 from poolscope._collector import HELP
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, take
+from poolscope._recorder import RawDurations
 
 __all__ = ["MULTIPROC_DIR_ENV", "MultiprocessRecorder", "multiprocess_enabled", "recorder_for"]
 
@@ -120,10 +121,11 @@ def _process_metrics() -> _Metrics:
         return _metrics
 
 
-class MultiprocessRecorder:
+class MultiprocessRecorder(RawDurations):
     """The multiprocess counterpart of ``PoolRecorder``: label children bound once."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.name = name
         self.lock = threading.Lock()
         metrics = self._metrics = _process_metrics()
@@ -150,16 +152,8 @@ class MultiprocessRecorder:
         self._use: dict[str, Any] = {}
         # The pools of this name in this process (by instrumentation); gauges show their sum.
         self.pools: dict[int, Callable[[], QueuePool | None]] = {}
-        # Raw durations of checkouts and of uses by route, not yet in the files.
-        self.waits: list[float] = []
-        self.uses: dict[str, list[float]] = {}
         # Serialises folding into the files (the flusher, a checkin past DRAIN_AT, close()).
         self._flush_lock = threading.Lock()
-
-    def uses_for(self, route: str) -> list[float]:
-        """The raw use durations of ``route``, made on its first checkout."""
-        with self.lock:
-            return self.uses.setdefault(route, [])
 
     def drain(self) -> None:
         """Fold the raw durations into the files: a few writes per bucket, not per value."""

@@ -144,7 +144,7 @@ def measuring_connect(probe: Probe) -> Callable[[QueuePool], PoolProxiedConnecti
                 route = _route()
                 if route != checkout.route:
                     checkout.route = route
-                    checkout.uses = probe.uses_of(route)
+                    checkout.uses = probe.uses_for(route)
         except Exception as error:
             probe.failed(error)
         return fairy
@@ -169,7 +169,7 @@ def measuring_connect(probe: Probe) -> Callable[[QueuePool], PoolProxiedConnecti
 def _new_checkout(probe: Probe, record: Any) -> Checkout:
     """A connection's first Checkout (or the one after a reported leak)."""
     probe.track(record)
-    checkout = record.poolscope_checkout = Checkout(probe, probe.uses_of(""))
+    checkout = record.poolscope_checkout = Checkout(probe, probe.uses_for(""))
     return checkout
 
 

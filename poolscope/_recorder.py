@@ -23,7 +23,7 @@ from poolscope._leaks import Checkout, log_gc_reclaimed
 if TYPE_CHECKING:
     from poolscope._multiprocess import MultiprocessRecorder
 
-__all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "Recorder", "RecorderSnapshot"]
+__all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "RawDurations", "Recorder", "RecorderSnapshot"]
 
 # Raw durations kept for a scrape; past this many, the checkin that notices drains them.
 # Sorting 1,024 floats costs ~40 ns a value here, 8,192 of them ~100 ns (cache misses).
@@ -66,16 +66,29 @@ class RecorderSnapshot:
     gc_reclaimed: int = 0
 
 
-class PoolRecorder:
+class RawDurations:
+    """What the hot path appends and no drain has folded into buckets yet: the waits of
+    successful checkouts, and the uses by route."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.uses: dict[str, list[float]] = {}
+        self._uses_lock = threading.Lock()
+
+    def uses_for(self, route: str) -> list[float]:
+        """The raw use durations of ``route``, made on its first checkout."""
+        with self._uses_lock:
+            return self.uses.setdefault(route, [])
+
+
+class PoolRecorder(RawDurations):
     """Every measurement for one pool name in one registry, shared by the engines that
     carry that name, so counters keep counting when an engine is replaced."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.name = name
         self.lock = threading.Lock()
-        # Raw durations of successful checkouts, and of uses by route, not yet in buckets.
-        self.waits: list[float] = []
-        self.uses: dict[str, list[float]] = {}
         self._wait = Buckets()
         self._use: dict[str, Buckets] = {}
         self._checkouts = 0
@@ -86,11 +99,6 @@ class PoolRecorder:
         self._leaks = 0
         self._gc_reclaimed = 0
         self.pools_created = 0
-
-    def uses_for(self, route: str) -> list[float]:
-        """The raw use durations of ``route``, made on its first checkin."""
-        with self.lock:
-            return self.uses.setdefault(route, [])
 
     def drain(self) -> None:
         with self.lock:
@@ -159,7 +167,6 @@ class Probe:
         "recorder",
         "reported",
         "track",
-        "uses",
         "uses_for",
         "waits",
     )
@@ -168,11 +175,10 @@ class Probe:
         self.recorder: Recorder = recorder
         self.multiprocess: MultiprocessRecorder | None
         self.waits: list[float]
-        self.uses: dict[str, list[float]]
         self.uses_for: Callable[[str], list[float]]
         self.drain: Callable[[], None]
         self.multiprocess = None if isinstance(recorder, PoolRecorder) else recorder
-        self.waits, self.uses, self.uses_for = recorder.waits, recorder.uses, recorder.uses_for
+        self.waits, self.uses_for = recorder.waits, recorder.uses_for
         self.drain = recorder.drain
         # The callers (thread or greenlet) waiting in checkout; len() is pending_requests.
         self.pending: deque[Any] = deque()
@@ -182,11 +188,6 @@ class Probe:
         # Set by leak detection: how many connections are checked out too long now.
         self.leaked_connections: Callable[[], int] | None = None
         self.reported = False
-
-    def uses_of(self, route: str) -> list[float]:
-        """The list the use durations of ``route`` go to."""
-        uses = self.uses.get(route)
-        return uses if uses is not None else self.uses_for(route)
 
     def gc_reclaimed(self, checkout: Checkout, connection_record: ConnectionPoolEntry) -> None:
         self.recorder.count_gc_reclaimed()

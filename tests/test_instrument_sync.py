@@ -250,7 +250,6 @@ def test_failure_inside_poolscope_never_reaches_the_caller(
     # The connection the pool opens gets a broken list for its use times: its checkin
     # fails. Then every checkout of it (idle, so counted as no wait) fails too, before it
     # is stamped, so its checkin has nothing to record.
-    instrumentation.probe.uses = {}
     instrumentation.probe.uses_for = lambda route: BrokenList()
     with caplog.at_level(logging.ERROR, logger="poolscope"):
         warm(engine, 1)
