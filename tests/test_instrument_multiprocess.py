@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 
 import pytest
+from multiprocess_worker import scrape, start_worker, tell
 from pool_metrics import sample
 from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import mark_process_dead
 
 from poolscope import _names as names
 from poolscope._multiprocess import FLUSH_SECONDS
-
-# A worker: instrument an engine (multiprocess mode chosen by the environment), check out
-# one connection and hold it until told, then return it and close the instrumentation.
-WORKER = """
-import sys
-from sqlalchemy import create_engine, text
-import poolscope
-from poolscope._urls import url_for_driver
-
-engine = create_engine(url_for_driver(sys.argv[1], "psycopg2"), pool_size=3, max_overflow=0)
-instrumentation = poolscope.instrument(engine, pool="workers")
-assert instrumentation.multiprocess
-connection = engine.connect()
-connection.execute(text("SELECT 1"))
-print("holding", flush=True)
-sys.stdin.readline()
-connection.close()
-print("returned", flush=True)
-sys.stdin.readline()
-instrumentation.close()
-engine.dispose()
-"""
 
 
 @pytest.fixture
@@ -46,12 +22,6 @@ def multiproc_dir() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="poolscope-multiproc-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def scrape(path: str) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=path)
-    return registry
 
 
 def scrape_once_written(
@@ -68,31 +38,12 @@ def scrape_once_written(
         time.sleep(0.05)
 
 
-def tell(worker: subprocess.Popen[str], expect: str | None) -> None:
-    assert worker.stdin is not None
-    assert worker.stdout is not None
-    if expect is None:
-        worker.stdin.write("\n")
-        worker.stdin.flush()
-        return
-    line = worker.stdout.readline().strip()
-    assert line == expect, line
-
-
 @pytest.mark.slow
 def test_two_workers_are_summed_and_gauges_follow_the_pools(
     database_url: str, multiproc_dir: str
 ) -> None:
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": multiproc_dir}
     workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, database_url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(2)
+        start_worker(database_url, multiproc_dir, pool="workers", pool_size=3) for _ in range(2)
     ]
     try:
         for worker in workers:
@@ -127,7 +78,8 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
 
         for worker in workers:
             tell(worker, None)
-            assert worker.wait(timeout=30) == 0
+            worker.communicate(timeout=30)
+            assert worker.returncode == 0
             mark_process_dead(worker.pid, multiproc_dir)
         registry = scrape(multiproc_dir)
         # Live gauges leave with their processes; counters stay, as prometheus_client keeps them.
