@@ -51,8 +51,8 @@ from sqlalchemy import Engine, create_engine  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
-from poolscope._database import resolve_database_url  # noqa: E402
 from poolscope._urls import url_for_driver  # noqa: E402
+from poolscope.postgres import resolve_database_url  # noqa: E402
 
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).

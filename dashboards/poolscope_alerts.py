@@ -1,6 +1,6 @@
 """Prometheus alert rules for poolscope's metrics, and promtool unit tests for them.
 
-Metric names come from ``poolscope._names``. ``rules(for_duration=...)`` renders the same
+Metric names come from ``poolscope.metrics``. ``rules(for_duration=...)`` renders the same
 rules with another ``for:`` (the live test uses seconds instead of minutes).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from poolscope import _names as names
+from poolscope import metrics as names
 
 GROUP = "poolscope"
 BY = f"{names.POOL_LABEL}, instance"

@@ -1,6 +1,6 @@
 """The Grafana dashboard, as code: every panel answers one question about the pool.
 
-Metric names come from ``poolscope._names``; the HTTP metrics are the ones
+Metric names come from ``poolscope.metrics``; the HTTP metrics are the ones
 prometheus-fastapi-instrumentator exports for the sample service.
 """
 
@@ -28,7 +28,7 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
-from poolscope import _names as names
+from poolscope import metrics as names
 
 DASHBOARD_UID = "poolscope"
 DATASOURCE_VARIABLE = "datasource"

@@ -1,3 +1,3 @@
-from poolscope._cli import main
+from poolscope.cli import main
 
 main()

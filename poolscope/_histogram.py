@@ -8,7 +8,7 @@ from bisect import bisect_right
 
 from prometheus_client.utils import floatToGoString
 
-from poolscope._names import DEFAULT_BUCKETS
+from poolscope.metrics import DEFAULT_BUCKETS
 
 __all__ = ["BOUNDS", "Buckets", "take"]
 

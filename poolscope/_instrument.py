@@ -15,14 +15,18 @@ from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from poolscope._collector import exporter_for
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
-from poolscope._multiprocess import MultiprocessRecorder, multiprocess_enabled, recorder_for
 from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden_methods
+from poolscope._pool_state import PoolState, read_pool_state
 from poolscope._recorder import PoolRecorder, Probe
 from poolscope._stacks import STACK_CAPTURES, StackCapture
-from poolscope._state import PoolState, read_pool_state
+from poolscope.exporters._multiprocess import (
+    MultiprocessRecorder,
+    multiprocess_enabled,
+    recorder_for,
+)
+from poolscope.exporters._registry import exporter_for
 
 __all__ = ["ENGINE_PER_REQUEST_THRESHOLD", "Instrumentation", "instrument"]
 

@@ -21,7 +21,7 @@ from poolscope._histogram import Buckets, take
 from poolscope._leaks import Checkout, log_gc_reclaimed
 
 if TYPE_CHECKING:
-    from poolscope._multiprocess import MultiprocessRecorder
+    from poolscope.exporters._multiprocess import MultiprocessRecorder
 
 __all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "RawDurations", "Recorder", "RecorderSnapshot"]
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from poolscope._errors import PoolscopeError
-from poolscope._runfile import load_run
+from poolscope.loadtest import load_run
 from scenarios import MODULES, load
 
 

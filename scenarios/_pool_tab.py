@@ -18,7 +18,7 @@ from urllib.request import urlopen
 from flask import Response, jsonify, request
 from locust import events
 
-from poolscope._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest import HistogramCounts, PoolSnapshot, parse_metrics
 
 TAB_KEY = "pool"
 RECENT_SECONDS = 10.0

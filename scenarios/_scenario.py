@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolscope._runfile import Histogram, Run, ScenarioCheck
+from poolscope.loadtest import Histogram, Run, ScenarioCheck
 
 Setting = int | float | str | None
 Check = Callable[[Mapping[str, Run]], ScenarioCheck]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from locust import FastHttpUser, between, tag, task
 
-from poolscope._runfile import Run, ScenarioCheck
+from poolscope.loadtest import Run, ScenarioCheck
 from scenarios._scenario import Scenario, Variant, verdict
 
 

@@ -9,7 +9,7 @@ from urllib.request import Request, urlopen
 
 from locust import FastHttpUser, between, events, tag, task
 
-from poolscope._runfile import Run, ScenarioCheck
+from poolscope.loadtest import Run, ScenarioCheck
 from scenarios._scenario import Scenario, Variant, verdict
 
 

@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from poolscope._embedded import EmbeddedPostgres
 from poolscope._urls import url_for_driver
+from poolscope.postgres import EmbeddedPostgres
 
 TEST_DATABASE_URL_ENV = "POOLSCOPE_TEST_DATABASE_URL"
 

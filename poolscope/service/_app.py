@@ -18,8 +18,8 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 
-from poolscope._database import resolve_database_url
 from poolscope.fastapi import instrument_app
+from poolscope.postgres import resolve_database_url
 from poolscope.service import _async_routes, _common_routes, _sync_routes
 from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import (
@@ -28,9 +28,9 @@ from poolscope.service._db import (
     cancel_running_queries,
     ensure_seeded,
 )
-from poolscope.service._errors import install_error_handlers
+from poolscope.service._error_handlers import install_error_handlers
+from poolscope.service._service_state import ServiceState
 from poolscope.service._settings import ServiceSettings
-from poolscope.service._state import ServiceState
 
 __all__ = ["create_app", "create_app_from_environment"]
 

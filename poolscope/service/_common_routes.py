@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from poolscope.service._state import StateDep
+from poolscope.service._service_state import StateDep
 
 __all__ = ["MULTIPROCESS_DIR_ENV", "router"]
 

@@ -22,10 +22,9 @@ from sqlalchemy.pool import NullPool
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
-from poolscope._database import resolve_database_url
-from poolscope._embedded import EmbeddedPostgres
 from poolscope._errors import PoolscopeError
 from poolscope._urls import mask_url, url_for_driver
+from poolscope.postgres import EmbeddedPostgres, resolve_database_url
 from poolscope.service._app import create_app
 from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import database_url, ensure_seeded

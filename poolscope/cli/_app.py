@@ -1,0 +1,40 @@
+"""The ``poolscope`` command: parses arguments and calls plain functions."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from poolscope._errors import PoolscopeError
+from poolscope.cli import compare, db, serve
+from poolscope.cli.run import run
+from poolscope.cli.scenarios import scenarios
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="poolscope",
+    help="Make SQLAlchemy connection pools visible and prove how they behave under load.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.command(name="compare")(compare.compare)
+app.command()(serve.serve)
+app.command()(run)
+app.command()(scenarios)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except PoolscopeError as error:
+        print(f"poolscope: error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("poolscope: interrupted", file=sys.stderr)
+        sys.exit(130)

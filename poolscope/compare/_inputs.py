@@ -1,0 +1,74 @@
+"""Finding and reading the run files a comparison is made of.
+
+Every problem with the input is a ``CompareInputError``: one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from poolscope._errors import PoolscopeError
+from poolscope.loadtest import Run, RunFileError, load_run
+
+__all__ = ["CompareInputError", "LoadedRun", "collect_run_paths", "load_runs"]
+
+
+class CompareInputError(PoolscopeError):
+    """Input compare cannot use: a missing or damaged run file, too few runs."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedRun:
+    path: Path
+    run: Run
+
+
+def collect_run_paths(arguments: Sequence[Path]) -> list[Path]:
+    """Files as given; a directory stands for the ``*.json`` files directly inside it."""
+    paths: list[Path] = []
+    for argument in arguments:
+        if argument.is_dir():
+            found = sorted(path for path in argument.glob("*.json") if path.is_file())
+            if not found:
+                raise CompareInputError(f"{argument}: no run files (*.json) in this directory")
+            paths.extend(found)
+        else:
+            paths.append(argument)
+    return paths
+
+
+def _load(path: Path) -> Run:
+    try:
+        return load_run(path)
+    except RunFileError as error:
+        raise CompareInputError(str(error)) from None
+    except (RecursionError, ValueError, OverflowError) as error:
+        # Pathological JSON (nesting too deep, absurd numbers) that load_run lets through.
+        raise CompareInputError(
+            f"{path}: not a readable run file ({type(error).__name__})"
+        ) from None
+
+
+def _start_order(item: LoadedRun) -> tuple[float, str]:
+    try:
+        started = item.run.started_at.timestamp()
+    except (ValueError, OverflowError, OSError):  # a damaged time, e.g. year 1 local time
+        started = float("-inf")
+    return started, item.path.name
+
+
+def load_runs(arguments: Sequence[Path]) -> list[LoadedRun]:
+    """The runs to compare, baseline first: files in the order given; the files of a
+    directory in the order they were started (then by name)."""
+    loaded: list[LoadedRun] = []
+    for argument in arguments:
+        group = [LoadedRun(path=path, run=_load(path)) for path in collect_run_paths([argument])]
+        if argument.is_dir():
+            group.sort(key=_start_order)
+        loaded.extend(group)
+    if len(loaded) < 2:
+        given = ", ".join(str(item.path) for item in loaded) or "none"
+        raise CompareInputError(f"compare needs two or more runs; got {len(loaded)} ({given})")
+    return loaded

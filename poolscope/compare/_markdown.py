@@ -1,0 +1,45 @@
+"""A GitHub-flavoured Markdown table, for a pull request or an incident review."""
+
+from __future__ import annotations
+
+import re
+
+from poolscope.compare._format import NOISE_MARK, format_change, format_value
+from poolscope.compare._model import Comparison
+
+__all__ = ["render_markdown"]
+
+
+def _text(text: str) -> str:
+    """Plain text as Markdown: markup characters escaped (a pipe would also end a cell),
+    newlines folded (one would end the row or the list item)."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text.replace("\n", " "))
+
+
+def _row(cells: list[str]) -> str:
+    """Cells already in Markdown."""
+    return "| " + " | ".join(cell or " " for cell in cells) + " |"
+
+
+def render_markdown(comparison: Comparison) -> str:
+    baseline = _text(comparison.baseline.label)
+    header = ["figure", f"{baseline} (baseline)"]
+    for column in comparison.runs[1:]:
+        header += [_text(column.label), f"vs {baseline}"]
+    lines = [_row(header), "|" + "|".join(["---", *["---:"] * (len(header) - 1)]) + "|"]
+    for row in comparison.rows:
+        cells = [_text(row.label), _text(format_value(row.cells[0].value, row.unit))]
+        for cell, change in zip(row.cells[1:], row.changes[1:], strict=True):
+            cells.append(_text(format_value(cell.value, row.unit)))
+            text = _text(format_change(change, row.unit))
+            if change is not None and change.assessment == "worse":
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append(_row(cells))
+    lines.append("")
+    lines.append(f"`{NOISE_MARK}` within noise (95 % intervals overlap); **bold**: worse.")
+    lines.append("")
+    lines.extend(f"- {_text(line)}" for line in comparison.verdicts)
+    lines.extend(f"- warning: {_text(warning)}" for warning in comparison.warnings)
+    lines.extend(f"- {_text(note)}" for note in comparison.notes)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,59 @@
+"""The terminal table (rich): runs as columns, the change against the baseline beside each."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from poolscope.compare._format import NOISE_MARK, format_change, format_value
+from poolscope.compare._model import Change, Comparison
+
+__all__ = ["render_table", "write_table"]
+
+STYLES = {"better": "green", "worse": "bold red", "changed": "yellow", "noise": "dim"}
+
+
+def _change_text(change: Change | None, text: str) -> Text:
+    style = STYLES.get(change.assessment, "") if change else ""
+    return Text(text, style=style)
+
+
+def render_table(comparison: Comparison) -> Table:
+    baseline = comparison.baseline.label
+    table = Table(title=f"poolscope compare (baseline: {baseline})", title_justify="left")
+    table.add_column("figure")
+    table.add_column(f"{baseline} (baseline)", justify="right")
+    for column in comparison.runs[1:]:
+        table.add_column(column.label, justify="right")
+        table.add_column(f"vs {baseline}", justify="right")
+    rows = comparison.rows
+    for index, row in enumerate(rows):
+        cells: list[str | Text] = [row.label, format_value(row.cells[0].value, row.unit)]
+        for cell, change in zip(row.cells[1:], row.changes[1:], strict=True):
+            cells.append(format_value(cell.value, row.unit))
+            cells.append(_change_text(change, format_change(change, row.unit)))
+        last_of_group = index + 1 == len(rows) or rows[index + 1].group != row.group
+        table.add_row(*cells, end_section=last_of_group)
+    return table
+
+
+def write_table(comparison: Comparison, console: Console) -> None:
+    console.print(render_table(comparison))
+    console.print(
+        f"{NOISE_MARK} = within noise: the 95 % intervals overlap or too few observations",
+        style="dim",
+    )
+    for line in comparison.verdicts:
+        console.print(Text(line, style="bold"))
+    for note in comparison.notes:
+        console.print(Text(note, style="dim"))
+    for warning in comparison.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+
+
+def table_as_text(comparison: Comparison, file: IO[str]) -> None:
+    """Plain text, no colours: for ``--out``."""
+    write_table(comparison, Console(file=file, width=160, no_color=True, force_terminal=False))

@@ -1,0 +1,88 @@
+"""The plain-language lines that say what changed, most important first."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from poolscope.compare._format import format_ratio, format_value
+from poolscope.compare._model import Change, Row, RunColumn
+
+__all__ = ["verdicts"]
+
+# At most this many findings per run: a verdict is read, not scanned.
+MAX_FINDINGS = 4
+# Smaller real changes stay in the table, out of the verdict.
+MATERIAL_RATIO = 0.10
+
+# Groups of rows, most important first; from each group only the largest real change
+# is told.
+PRIORITIES: tuple[tuple[str, ...], ...] = (
+    ("failures",),
+    ("timeouts",),
+    ("p50", "p95", "p99"),
+    ("rps",),
+    ("connects",),
+    ("pools_created",),
+    ("wait_p50", "wait_p95", "wait_p99"),
+    ("leaks",),
+    ("max_pending",),
+    ("max_overflow",),
+    ("gc_reclaimed",),
+    ("use_p50", "use_p95", "use_p99"),
+)
+
+
+def _material(change: Change) -> bool:
+    if change.assessment not in ("better", "worse", "changed"):
+        return False
+    if change.ratio is None or change.ratio <= 0:
+        return True
+    return abs(change.ratio - 1.0) >= MATERIAL_RATIO
+
+
+def _size(change: Change) -> float:
+    if change.ratio is None or change.ratio <= 0:
+        return math.inf
+    return abs(math.log(change.ratio))
+
+
+def _phrase(row: Row, base_value: float | None, value: float | None, change: Change) -> str:
+    before = format_value(base_value, row.unit)
+    after = format_value(value, row.unit)
+    if row.unit == "count":
+        return f"{row.label} {after} instead of {before}"
+    ratio = f" ({format_ratio(change.ratio)})" if change.ratio is not None else ""
+    return f"{row.label} went from {before} to {after}{ratio}"
+
+
+def _findings(rows: Sequence[Row], column: int) -> list[str]:
+    by_key = {row.key: row for row in rows}
+    findings = []
+    for group in PRIORITIES:
+        candidates = []
+        for key in group:
+            row = by_key.get(key)
+            change = None if row is None else row.changes[column]
+            if row is not None and change is not None and _material(change):
+                candidates.append((row, change))
+        if candidates:
+            row, change = max(candidates, key=lambda item: _size(item[1]))
+            findings.append(_phrase(row, row.cells[0].value, row.cells[column].value, change))
+    return findings[:MAX_FINDINGS]
+
+
+def verdicts(columns: Sequence[RunColumn], rows: Sequence[Row]) -> list[str]:
+    """One line per run against the baseline."""
+    lines = []
+    baseline = columns[0].label
+    for column in range(1, len(columns)):
+        findings = _findings(rows, column)
+        label = columns[column].label
+        if findings:
+            lines.append(f"{label} vs {baseline}: " + "; ".join(findings) + ".")
+        else:
+            lines.append(
+                f"{label} vs {baseline}: no change beyond noise in latency, throughput or the pool."
+            )
+    return lines

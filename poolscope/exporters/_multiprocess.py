@@ -1,0 +1,294 @@
+"""prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): real metric objects
+whose values live in per-process files that ``MultiProcessCollector`` sums at scrape time.
+
+Every value written there takes a lock and a file write, dozens of bytecode instructions
+each, so the checkout path does here what it does in single-process mode: it appends
+durations to lists. A background thread per process folds them into the files every
+``FLUSH_SECONDS`` (and so does a checkin past ``DRAIN_AT`` values, ``close()`` and the
+interpreter's exit), and writes the gauges from the pools' own counts, in ``livesum``
+mode: the sum over live processes. The trade-off: the files lag the process by up to
+``FLUSH_SECONDS``; the pending gauge is written at once (a caller starts or stops
+waiting), with the other gauges as a wait begins. Counters and histograms stay in the
+files after ``close()``: prometheus_client cannot forget a series in this mode; gauges go
+to 0.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram, values
+from sqlalchemy.pool import QueuePool
+
+from poolscope import metrics as names
+from poolscope._errors import PoolscopeError
+from poolscope._histogram import Buckets, take
+from poolscope._recorder import RawDurations
+from poolscope.exporters._registry import HELP
+
+__all__ = ["MULTIPROC_DIR_ENV", "MultiprocessRecorder", "multiprocess_enabled", "recorder_for"]
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# How often this process's measurements are written to its files.
+FLUSH_SECONDS = 0.25
+
+logger = logging.getLogger("poolscope.instrument")
+
+
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get(MULTIPROC_DIR_ENV))
+
+
+@dataclass(frozen=True, slots=True)
+class _Metrics:
+    count: Gauge
+    max: Gauge
+    idle_max: Gauge
+    pending: Gauge
+    overflow: Gauge
+    leaked: Gauge
+    timeouts: Counter
+    checkouts: Counter
+    connects: Counter
+    invalidations: Counter
+    pools_created: Counter
+    leaks: Counter
+    gc_reclaimed: Counter
+    errors: Counter
+    wait: Histogram
+    use: Histogram
+    create: Histogram
+
+
+_metrics: _Metrics | None = None
+_metrics_lock = threading.Lock()
+
+
+def _process_metrics() -> _Metrics:
+    """One object per metric and process (two would overwrite each other's file entry);
+    registered nowhere: ``MultiProcessCollector`` reads the files."""
+    global _metrics
+    with _metrics_lock:
+        if _metrics is not None:
+            return _metrics
+        if values.ValueClass is values.MutexValue:
+            raise PoolscopeError(
+                f"multiprocess mode needs {MULTIPROC_DIR_ENV} set before prometheus_client "
+                "is first imported"
+            )
+        pool = [names.POOL_LABEL]
+
+        def gauge(name: str, *extra: str) -> Gauge:
+            return Gauge(
+                name, HELP[name], [*pool, *extra], registry=None, multiprocess_mode="livesum"
+            )
+
+        def counter(name: str, *extra: str) -> Counter:
+            return Counter(name, HELP[name], [*pool, *extra], registry=None)
+
+        def histogram(name: str, *extra: str) -> Histogram:
+            return Histogram(
+                name, HELP[name], [*pool, *extra], registry=None, buckets=names.DEFAULT_BUCKETS
+            )
+
+        _metrics = _Metrics(
+            count=gauge(names.CONNECTION_COUNT, names.STATE_LABEL),
+            max=gauge(names.CONNECTION_MAX),
+            idle_max=gauge(names.CONNECTION_IDLE_MAX),
+            pending=gauge(names.CONNECTION_PENDING_REQUESTS),
+            overflow=gauge(names.POOL_OVERFLOW),
+            leaked=gauge(names.POOL_LEAKED_CONNECTIONS),
+            timeouts=counter(names.CONNECTION_TIMEOUTS),
+            checkouts=counter(names.POOL_CHECKOUTS),
+            connects=counter(names.POOL_CONNECTS),
+            invalidations=counter(names.POOL_INVALIDATIONS, names.SOFT_LABEL),
+            pools_created=counter(names.POOLS_CREATED),
+            leaks=counter(names.POOL_LEAKS),
+            gc_reclaimed=counter(names.POOL_GC_RECLAIMED),
+            errors=counter(names.INSTRUMENTATION_ERRORS),
+            wait=histogram(names.CONNECTION_WAIT_TIME),
+            use=histogram(names.CONNECTION_USE_TIME, names.ROUTE_LABEL),
+            create=histogram(names.CONNECTION_CREATE_TIME),
+        )
+        return _metrics
+
+
+class MultiprocessRecorder(RawDurations):
+    """The multiprocess counterpart of ``PoolRecorder``: label children bound once."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.lock = threading.Lock()
+        metrics = self._metrics = _process_metrics()
+        self.idle = metrics.count.labels(name, "idle")
+        self.used = metrics.count.labels(name, "used")
+        self.overflow = metrics.overflow.labels(name)
+        self.pending = metrics.pending.labels(name)
+        self.max = metrics.max.labels(name)
+        self.idle_max = metrics.idle_max.labels(name)
+        self.leaked = metrics.leaked.labels(name)
+        self.wait = metrics.wait.labels(name)
+        self.checkouts = metrics.checkouts.labels(name)
+        self._timeouts = metrics.timeouts.labels(name)
+        self._create = metrics.create.labels(name)
+        self._connects = metrics.connects.labels(name)
+        self._invalidations = {
+            soft: metrics.invalidations.labels(name, "true" if soft else "false")
+            for soft in (False, True)
+        }
+        self._errors = metrics.errors.labels(name)
+        self._leaks = metrics.leaks.labels(name)
+        self._gc_reclaimed = metrics.gc_reclaimed.labels(name)
+        self._pools_created = metrics.pools_created.labels(name)
+        self._use: dict[str, Any] = {}
+        # The pools of this name in this process (by instrumentation); gauges show their sum.
+        self.pools: dict[int, Callable[[], QueuePool | None]] = {}
+        # Serialises folding into the files (the flusher, a checkin past DRAIN_AT, close()).
+        self._flush_lock = threading.Lock()
+
+    def drain(self) -> None:
+        """Fold the raw durations into the files: a few writes per bucket, not per value."""
+        with self._flush_lock:
+            waits = take(self.waits)
+            if waits:
+                _add_to_histogram(self.wait, waits)
+                self.checkouts.inc(len(waits))
+            for route, values in list(self.uses.items()):
+                if values:
+                    _add_to_histogram(self._use_child(route), take(values))
+
+    def flush(self) -> None:
+        """Everything measured so far into the files: durations and gauges."""
+        self.drain()
+        self.write_gauges()
+
+    def _use_child(self, route: str) -> Any:
+        child = self._use.get(route)
+        if child is None:
+            child = self._use[route] = self._metrics.use.labels(self.name, route)
+        return child
+
+    def observe_timeout(self, waited: float) -> None:
+        self.wait.observe(waited)
+        self._timeouts.inc()
+
+    def observe_create(self, seconds: float) -> None:
+        self._create.observe(seconds)
+        self._connects.inc()
+
+    def count_invalidation(self, *, soft: bool) -> None:
+        self._invalidations[soft].inc()
+
+    def count_error(self) -> None:
+        self._errors.inc()
+
+    def count_leak(self) -> None:
+        self._leaks.inc()
+
+    def count_gc_reclaimed(self) -> None:
+        self._gc_reclaimed.inc()
+
+    def attach(self, key: int, current: Callable[[], QueuePool | None]) -> None:
+        with self.lock:
+            self.pools[key] = current
+            self._count_pools_created()
+        self.write_gauges()
+        _start_flushing()
+
+    def detach(self, key: int) -> None:
+        with self.lock:
+            self.pools.pop(key, None)
+        self.flush()
+
+    def _count_pools_created(self) -> None:
+        self._pools_created.inc()
+
+    def write_gauges(self) -> None:
+        """Write the gauges from the pools' own counts."""
+        pools = [pool for pool in (current() for current in list(self.pools.values())) if pool]
+        unlimited = any(pool._max_overflow < 0 for pool in pools)
+        limit = sum(pool.size() + pool._max_overflow for pool in pools)
+        self.max.set(float("inf") if unlimited else limit)
+        self.idle_max.set(sum(pool.size() for pool in pools))
+        self.used.set(sum(pool.checkedout() for pool in pools))
+        self.idle.set(sum(pool.checkedin() for pool in pools))
+        self.overflow.set(sum(max(0, pool.overflow()) for pool in pools))
+        if not pools:
+            self.pending.set(0)
+            self.leaked.set(0)
+
+
+def _add_to_histogram(histogram: Any, values: list[float]) -> None:
+    """``observe()`` of each value, in one write per bucket and one for the sum.
+
+    prometheus_client keeps a histogram child's per-bucket counts (not cumulative, value
+    <= bound, the same buckets as ``Buckets``) in ``_buckets`` and its sum in ``_sum``.
+    """
+    buckets = Buckets()
+    buckets.add_all(values)
+    for value, count in zip(histogram._buckets, buckets.counts, strict=True):
+        if count:
+            value.inc(count)
+    histogram._sum.inc(buckets.sum)
+
+
+_recorders: dict[str, MultiprocessRecorder] = {}
+_recorders_lock = threading.Lock()
+_flusher: threading.Thread | None = None
+
+
+def _flush_all() -> None:
+    with _recorders_lock:
+        recorders = list(_recorders.values())
+    for recorder in recorders:
+        try:
+            recorder.flush()
+        except Exception:  # the application must never pay for a poolscope bug
+            logger.exception("poolscope could not write pool %r's measurements", recorder.name)
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        _flush_all()
+
+
+def _start_flushing() -> None:
+    """Start this process's flushing thread, once (again in a forked child)."""
+    global _flusher
+    with _recorders_lock:
+        if _flusher is not None and _flusher.is_alive():
+            return
+        _flusher = threading.Thread(target=_flush_forever, name="poolscope-flush", daemon=True)
+        _flusher.start()
+
+
+def _forget_flusher() -> None:
+    # A forked child has the parent's recorders but not its threads (nor their locks).
+    global _flusher, _recorders_lock
+    _flusher = None
+    _recorders_lock = threading.Lock()
+    if _recorders:
+        _start_flushing()
+
+
+atexit.register(_flush_all)
+os.register_at_fork(after_in_child=_forget_flusher)
+
+
+def recorder_for(name: str) -> MultiprocessRecorder:
+    """This process's recorder of pool ``name`` (metric objects are per process)."""
+    with _recorders_lock:
+        recorder = _recorders.get(name)
+        if recorder is None:
+            recorder = _recorders[name] = MultiprocessRecorder(name)
+        return recorder

@@ -1,0 +1,46 @@
+"""The load-test runner: plays a Locust test against a service, samples its metrics and
+writes a run file. Locust itself runs in child processes, never in this one."""
+
+from __future__ import annotations
+
+from poolscope.loadtest._runfile import (
+    SCHEMA,
+    Configuration,
+    EndpointStats,
+    Environment,
+    Histogram,
+    LatencySummary,
+    LeakReport,
+    LocustTotals,
+    PoolSample,
+    PoolSummary,
+    Run,
+    RunFileError,
+    ScenarioCheck,
+    TimingSummary,
+    load_run,
+    write_run,
+)
+from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+
+__all__ = [
+    "SCHEMA",
+    "Configuration",
+    "EndpointStats",
+    "Environment",
+    "Histogram",
+    "HistogramCounts",
+    "LatencySummary",
+    "LeakReport",
+    "LocustTotals",
+    "PoolSample",
+    "PoolSnapshot",
+    "PoolSummary",
+    "Run",
+    "RunFileError",
+    "ScenarioCheck",
+    "TimingSummary",
+    "load_run",
+    "parse_metrics",
+    "write_run",
+]

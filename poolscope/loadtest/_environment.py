@@ -1,0 +1,54 @@
+"""Where a run was played: versions and machine, for the run file's ``environment``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from poolscope._urls import url_for_driver
+from poolscope.loadtest._runfile import Environment
+
+__all__ = ["describe_environment", "password_of"]
+
+
+def _version(package: str) -> str:
+    # Read from the installed metadata: importing locust would gevent-patch this process.
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def password_of(database_url: str) -> str:
+    """The URL's password (to mask it in logs shown to the user), or ``""``."""
+    with contextlib.suppress(Exception):
+        return url_for_driver(database_url, "psycopg2").password or ""
+    return ""
+
+
+def postgresql_version(database_url: str) -> str | None:
+    engine = create_engine(url_for_driver(database_url, "psycopg2"), poolclass=None)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SHOW server_version")).scalar_one())
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def describe_environment(database_url: str | None) -> Environment:
+    return Environment(
+        poolscope=_version("poolscope"),
+        python=platform.python_version(),
+        sqlalchemy=_version("sqlalchemy"),
+        locust=_version("locust"),
+        postgresql=postgresql_version(database_url) if database_url else None,
+        platform=platform.platform(),
+        cpus=os.cpu_count() or 1,
+    )

@@ -1,0 +1,162 @@
+"""What ``poolscope run`` shows while it plays: notes, a live panel on a terminal, and the
+summary at the end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from poolscope.loadtest._locust_result import LiveTotals
+from poolscope.loadtest._runfile import Run
+from poolscope.loadtest._scrape import PoolSnapshot
+
+__all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
+
+
+class Reporter(Protocol):
+    def note(self, message: str) -> None: ...
+    def started(self, scenario: str, variant: str, duration: float, host: str) -> None: ...
+    def update(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> None: ...
+    def finished(self) -> None: ...
+
+
+class NullReporter:
+    """Shows nothing (for callers such as ``poolscope compare`` that report themselves)."""
+
+    def note(self, message: str) -> None:
+        pass
+
+    def started(self, scenario: str, variant: str, duration: float, host: str) -> None:
+        pass
+
+    def update(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> None:
+        pass
+
+    def finished(self) -> None:
+        pass
+
+
+class RichReporter:
+    """A live panel on a terminal; elsewhere (CI logs, pipes) a line every few seconds."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._live: Live | None = None
+        self._title = ""
+        self._duration = 1.0
+        self._last_line = 0.0
+
+    def note(self, message: str) -> None:
+        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+    def started(self, scenario: str, variant: str, duration: float, host: str) -> None:
+        self._title = f"{scenario} / {variant} against {host}"
+        self._duration = duration
+        self.note(f"playing {self._title} for {duration:g} s")
+        if self.console.is_terminal:
+            self._live = Live(console=self.console, refresh_per_second=4, transient=True)
+            self._live.start()
+
+    def update(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> None:
+        if self._live is not None:
+            self._live.update(self._panel(elapsed, totals, pool))
+        elif time.monotonic() - self._last_line >= 5:
+            self._last_line = time.monotonic()
+            used = "-" if pool is None else f"{pool.used} used, {pool.pending} pending"
+            self.note(
+                f"  {elapsed:4.0f}/{self._duration:g} s  {totals.requests} requests "
+                f"({totals.failures} failed)  p50 {totals.p50_ms:.0f} ms  pool: {used}"
+            )
+
+    def finished(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _panel(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> Group:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_row(
+            "requests",
+            f"{totals.requests} ({totals.failures} failed), {totals.requests_per_second:.1f}/s",
+        )
+        table.add_row("latency", f"p50 {totals.p50_ms:.0f} ms, p95 {totals.p95_ms:.0f} ms")
+        if pool is not None:
+            table.add_row(
+                "pool",
+                f"used {pool.used}/{pool.max_connections}, idle {pool.idle}, "
+                f"pending {pool.pending}",
+            )
+            table.add_row(
+                "", f"overflow {pool.overflow}, leaked {pool.leaked}, timeouts {pool.timeouts}"
+            )
+        shown = min(elapsed, self._duration)
+        bar = ProgressBar(total=self._duration, completed=shown, width=40)
+        return Group(f"{self._title}  {shown:.0f}/{self._duration:g} s", bar, table)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def render_summary(console: Console, runs: Sequence[Run]) -> None:
+    table = Table(title=f"poolscope run: {runs[0].scenario}" if runs else "poolscope run")
+    table.add_column("")
+    for run in runs:
+        table.add_column(run.variant + ("" if run.complete else " (incomplete)"), justify="right")
+
+    def row(label: str, *cells: str) -> None:
+        table.add_row(label, *cells)
+
+    row(
+        "requests (failed)",
+        *(f"{r.locust.requests} ({r.locust.failures})" if r.locust else "-" for r in runs),
+    )
+    row(
+        "latency p50 / p95 ms",
+        *(
+            f"{r.locust.latency_ms.p50:.0f} / {r.locust.latency_ms.p95:.0f}" if r.locust else "-"
+            for r in runs
+        ),
+    )
+    row("checkouts", *(str(r.pool.checkouts) if r.pool else "-" for r in runs))
+    row(
+        "wait p50 / p95 / max ms",
+        *(
+            f"{_ms(r.pool.wait.p50)} / {_ms(r.pool.wait.p95)} / {_ms(r.pool.wait.max)}"
+            if r.pool
+            else "-"
+            for r in runs
+        ),
+    )
+    row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
+    row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
+    row("pools created", *(str(r.pool.pools_created) if r.pool else "-" for r in runs))
+    row(
+        "max used / pending / overflow",
+        *(
+            f"{r.pool.max_used} / {r.pool.max_pending} / {r.pool.max_overflow}" if r.pool else "-"
+            for r in runs
+        ),
+    )
+    console.print(table)
+    for run in runs:
+        if run.pool is not None and run.pool.leak_reports:
+            report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)
+            console.print(
+                f"{run.variant}: a connection held {report.age_seconds:.1f} s by route "
+                f"{report.route or '(unknown)'}, borrowed at:\n{report.borrower}",
+                highlight=False,
+                markup=False,
+            )
+    check = next((r.check for r in runs if r.check is not None), None)
+    if check is not None:
+        style = "green" if check.passed else "red"
+        console.print(f"[{style}]{check.verdict}[/{style}]", highlight=False)
+        for line in check.details:
+            console.print(f"  {line}", highlight=False, markup=False)

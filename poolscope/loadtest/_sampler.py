@@ -1,0 +1,196 @@
+"""Sampling a target's ``/metrics`` during a run, and what the samples add up to.
+
+A background thread scrapes every ``interval`` seconds; counters and histograms are kept
+relative to the baseline scraped before the load starts, so a run file describes the run
+alone even when the service served other load before. While connections are leaked, the
+service's ``GET /pool`` is read too: it names each leak's route and borrower.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary
+from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
+
+__all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool"]
+
+MAX_LEAK_REPORTS = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimedSnapshot:
+    t: float  # seconds since the run started
+    snapshot: PoolSnapshot
+
+
+class MetricsSampler:
+    def __init__(self, base_url: str, *, interval: float = 0.5, timeout: float = 2.0) -> None:
+        self.url = f"{base_url.rstrip('/')}/metrics"
+        self.pool_url = f"{base_url.rstrip('/')}/pool"
+        self._leaks: dict[tuple[str | None, str], LeakReport] = {}
+        self.interval = interval
+        self._client = httpx.Client(timeout=timeout)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._origin = time.monotonic()
+        self.snapshots: list[TimedSnapshot] = []
+        self.baseline: PoolSnapshot | None = None
+        self.consecutive_failures = 0
+        self.last_error: str | None = None
+
+    def scrape(self) -> PoolSnapshot:
+        """One scrape now; raises ``httpx.HTTPError`` or ``ValueError``."""
+        response = self._client.get(self.url)
+        response.raise_for_status()
+        return parse_metrics(response.text)
+
+    def take_baseline(self) -> PoolSnapshot:
+        self.baseline = self.scrape()
+        return self.baseline
+
+    def start(self) -> None:
+        self._origin = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="poolscope-sampler", daemon=True)
+        self._thread.start()
+
+    def sample_once(self) -> TimedSnapshot | None:
+        try:
+            snapshot = self.scrape()
+        except (httpx.HTTPError, ValueError) as error:
+            with self._lock:
+                self.consecutive_failures += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+            return None
+        timed = TimedSnapshot(t=round(time.monotonic() - self._origin, 3), snapshot=snapshot)
+        with self._lock:
+            self.consecutive_failures = 0
+            self.snapshots.append(timed)
+        if snapshot.leaked > 0:
+            self._read_leaks()
+        return timed
+
+    def _read_leaks(self) -> None:
+        try:
+            response = self._client.get(self.pool_url)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return  # a service without poolscope's /pool: the leak counts still tell
+        entries = body.get("checked_out") if isinstance(body, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not (isinstance(entry, dict) and entry.get("leaked")):
+                continue
+            borrower, route = entry.get("borrower"), entry.get("route")
+            if not isinstance(borrower, str):
+                continue
+            report = LeakReport(
+                route=route if isinstance(route, str) else None,
+                borrower=borrower,
+                age_seconds=float(entry.get("age_seconds") or 0.0),
+            )
+            key = (report.route, report.borrower)
+            with self._lock:
+                known = self._leaks.get(key)
+                if known is not None and known.age_seconds >= report.age_seconds:
+                    continue
+                if known is not None or len(self._leaks) < MAX_LEAK_REPORTS:
+                    self._leaks[key] = report
+
+    def leak_reports(self) -> list[LeakReport]:
+        with self._lock:
+            return list(self._leaks.values())
+
+    def latest(self) -> TimedSnapshot | None:
+        with self._lock:
+            return self.snapshots[-1] if self.snapshots else None
+
+    def _loop(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            self.sample_once()
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def stop_loop(self) -> None:
+        """No more background scrapes; ``sample_once`` still works."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def stop(self) -> None:
+        self.stop_loop()
+        self._client.close()
+
+    def collected(self) -> list[TimedSnapshot]:
+        with self._lock:
+            return list(self.snapshots)
+
+
+def samples_since(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[PoolSample]:
+    samples: list[PoolSample] = []
+    previous = baseline
+    for item in timed:
+        now = item.snapshot
+        interval = now.wait.minus(previous.wait)
+        samples.append(
+            PoolSample(
+                t=item.t,
+                used=now.used,
+                idle=now.idle,
+                pending=now.pending,
+                overflow=now.overflow,
+                leaked=now.leaked,
+                checkouts=now.checkouts - baseline.checkouts,
+                timeouts=now.timeouts - baseline.timeouts,
+                connects=now.connects - baseline.connects,
+                pools_created=now.pools_created - baseline.pools_created,
+                wait_count=now.wait.count - baseline.wait.count,
+                wait_sum=round(now.wait.sum - baseline.wait.sum, 6),
+                wait_p50=interval.quantile(0.5),
+                wait_p95=interval.quantile(0.95),
+                wait_p99=interval.quantile(0.99),
+            )
+        )
+        previous = now
+    return samples
+
+
+def summarize_pool(
+    baseline: PoolSnapshot,
+    timed: list[TimedSnapshot],
+    leak_reports: list[LeakReport] | None = None,
+) -> PoolSummary | None:
+    """The run's pool summary, or None when no sample was taken."""
+    if not timed:
+        return None
+    last = timed[-1].snapshot
+    snapshots = [item.snapshot for item in timed]
+    wait = last.wait.minus(baseline.wait)
+    use = last.use.minus(baseline.use)
+    return PoolSummary(
+        wait=wait.summary(),
+        use=use.summary(),
+        wait_histogram=wait.per_bucket() if wait.cumulative else None,
+        use_histogram=use.per_bucket() if use.cumulative else None,
+        checkouts=last.checkouts - baseline.checkouts,
+        timeouts=last.timeouts - baseline.timeouts,
+        connects=last.connects - baseline.connects,
+        pools_created=last.pools_created - baseline.pools_created,
+        invalidations=last.invalidations - baseline.invalidations,
+        leaks=last.leaks - baseline.leaks,
+        gc_reclaimed=last.gc_reclaimed - baseline.gc_reclaimed,
+        max_used=max(s.used for s in snapshots),
+        max_idle=max(s.idle for s in snapshots),
+        max_pending=max(s.pending for s in snapshots),
+        max_overflow=max(s.overflow for s in snapshots),
+        max_leaked=max(s.leaked for s in snapshots),
+        final_used=last.used,
+        final_overflow=last.overflow,
+        leak_reports=leak_reports or [],
+    )

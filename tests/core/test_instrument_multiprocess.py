@@ -1,0 +1,91 @@
+"""prometheus_client multiprocess mode: two worker processes, one scrape that sums them."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import mark_process_dead
+
+from poolscope import metrics as names
+from poolscope.exporters._multiprocess import FLUSH_SECONDS
+from tests.support.multiprocess_worker import scrape, start_worker, tell
+from tests.support.pool_metrics import sample
+
+
+@pytest.fixture
+def multiproc_dir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="poolscope-multiproc-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def scrape_once_written(
+    path: str, *expected: tuple[str, dict[str, str], float]
+) -> CollectorRegistry:
+    """A scrape once each worker's flush has written the ``(name, labels, value)`` expected:
+    workers write their measurements every FLUSH_SECONDS."""
+    deadline = time.monotonic() + 4 * FLUSH_SECONDS + 2
+    while True:
+        registry = scrape(path)
+        found = [sample(registry, name, "workers", **labels) for name, labels, _ in expected]
+        if found == [value for _, _, value in expected] or time.monotonic() > deadline:
+            return registry
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_two_workers_are_summed_and_gauges_follow_the_pools(
+    database_url: str, multiproc_dir: str
+) -> None:
+    workers = [
+        start_worker(database_url, multiproc_dir, pool="workers", pool_size=3) for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            tell(worker, "holding")
+        registry = scrape_once_written(
+            multiproc_dir,
+            (names.CONNECTION_COUNT, {"state": "used"}, 2),
+            (f"{names.POOL_CHECKOUTS}_total", {}, 2),
+        )
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 2
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 0
+        assert sample(registry, names.CONNECTION_IDLE_MAX, "workers") == 6
+        assert sample(registry, names.CONNECTION_MAX, "workers") == 6
+        assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "workers") == 0
+        assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "workers") == 2
+        assert sample(registry, f"{names.POOLS_CREATED}_total", "workers") == 2
+        assert sample(registry, f"{names.POOL_CONNECTS}_total", "workers") == 2
+        assert sample(registry, f"{names.CONNECTION_WAIT_TIME}_count", "workers") == 2
+
+        for worker in workers:
+            tell(worker, None)
+            tell(worker, "returned")
+        use_count = f"{names.CONNECTION_USE_TIME}_count"
+        registry = scrape_once_written(
+            multiproc_dir,
+            (names.CONNECTION_COUNT, {"state": "used"}, 0),
+            (use_count, {"route": ""}, 2),
+        )
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 0
+        assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 2
+        assert sample(registry, use_count, "workers", route="") == 2
+
+        for worker in workers:
+            tell(worker, None)
+            worker.communicate(timeout=30)
+            assert worker.returncode == 0
+            mark_process_dead(worker.pid, multiproc_dir)
+        registry = scrape(multiproc_dir)
+        # Live gauges leave with their processes; counters stay, as prometheus_client keeps them.
+        assert not sample(registry, names.CONNECTION_COUNT, "workers", state="idle")
+        assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "workers") == 2
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.communicate()

@@ -1,0 +1,385 @@
+"""Leak reports name the route and the borrower's stack; returns and gc are seen too."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Request
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+import poolscope
+from poolscope import metrics as _names
+from poolscope.fastapi import instrument_app
+
+POOL = "leaky"
+
+
+def leaks_of(registry: CollectorRegistry) -> tuple[float | None, float | None]:
+    labels = {_names.POOL_LABEL: POOL}
+    return (
+        registry.get_sample_value(f"{_names.POOL_LEAKS}_total", labels),
+        registry.get_sample_value(_names.POOL_LEAKED_CONNECTIONS, labels),
+    )
+
+
+def warnings_in(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name == "poolscope.leaks" and record.levelno == logging.WARNING
+    ]
+
+
+async def wait_for(condition: Any, timeout: float) -> float:
+    """Seconds until ``condition()`` held; fails past ``timeout``."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "condition not met in time"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+def leaky_sync_app(engine: Engine, kept: list[Session]) -> FastAPI:
+    app = FastAPI()
+    instrument_app(app)
+
+    @app.get("/orders/{order_id}/leak")
+    def leaky_sync_route(order_id: int) -> dict[str, int]:
+        session = Session(engine)
+        kept.append(session)
+        return {"one": session.execute(text("SELECT 1")).scalar_one()}
+
+    return app
+
+
+def leaky_async_app(engine: AsyncEngine, kept: list[AsyncSession]) -> FastAPI:
+    app = FastAPI()
+    instrument_app(app)
+
+    @app.get("/orders/{order_id}/leak")
+    async def leaky_async_route(order_id: int) -> dict[str, int]:
+        session = AsyncSession(engine)
+        kept.append(session)
+        return {"one": (await session.execute(text("SELECT 1"))).scalar_one()}
+
+    return app
+
+
+async def get(app: FastAPI, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(path)
+    response.raise_for_status()
+    return response
+
+
+@pytest.fixture
+def sync_instrumentation(
+    sync_engine: Engine, registry: CollectorRegistry
+) -> Iterator[poolscope.Instrumentation]:
+    instrumentation = poolscope.instrument(
+        sync_engine, pool=POOL, registry=registry, leak_threshold=0.5
+    )
+    yield instrumentation
+    instrumentation.close()
+
+
+@pytest.fixture
+async def async_instrumentation(
+    async_engine: AsyncEngine, registry: CollectorRegistry
+) -> AsyncIterator[poolscope.Instrumentation]:
+    instrumentation = poolscope.instrument(
+        async_engine, pool=POOL, registry=registry, leak_threshold=0.5
+    )
+    yield instrumentation
+    instrumentation.close()
+
+
+async def assert_one_leak_report(
+    caplog: pytest.LogCaptureFixture, registry: CollectorRegistry, route_function: str
+) -> None:
+    await wait_for(lambda: warnings_in(caplog), timeout=2.0)
+    await asyncio.sleep(0.3)  # a second report would come within a scan or two
+    [warning] = warnings_in(caplog)
+    message = warning.getMessage()
+    assert "'/orders/{order_id}/leak'" in message
+    assert 'test_leaks.py", line ' in message
+    assert f"in {route_function}" in message
+    assert "sqlalchemy" not in message
+    assert leaks_of(registry) == (1.0, 1.0)
+
+
+def returned_infos(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("poolscope.")
+        and record.levelno == logging.INFO
+        and "returned after" in record.getMessage()
+    ]
+
+
+async def leak_a_sync_session(
+    engine: Engine, caplog: pytest.LogCaptureFixture, registry: CollectorRegistry
+) -> Session:
+    """The session a request leaked, once its leak is reported."""
+    caplog.set_level(logging.INFO, logger="poolscope")
+    kept: list[Session] = []
+    await get(leaky_sync_app(engine, kept), "/orders/42/leak")
+    await assert_one_leak_report(caplog, registry, "leaky_sync_route")
+    return kept.pop()
+
+
+async def test_sync_leak_is_reported_with_route_and_stack_then_its_return(
+    sync_engine: Engine,
+    sync_instrumentation: poolscope.Instrumentation,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    leaked = await leak_a_sync_session(sync_engine, caplog, registry)
+    [listed] = sync_instrumentation.checked_out()
+    assert listed.route == "/orders/{order_id}/leak"
+    assert listed.leaked
+
+    leaked.close()
+    assert leaks_of(registry) == (1.0, 0.0)
+    await wait_for(lambda: returned_infos(caplog), timeout=1.5)
+    [info] = returned_infos(caplog)
+    assert "'/orders/{order_id}/leak'" in info
+    assert leaks_of(registry) == (1.0, 0.0)
+    assert sync_instrumentation.checked_out() == []
+
+
+async def test_a_reported_connection_borrowed_again_at_once_is_a_new_checkout(
+    sync_engine: Engine,
+    sync_instrumentation: poolscope.Instrumentation,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    leaked = await leak_a_sync_session(sync_engine, caplog, registry)
+    leaked.close()
+    # The pool's only connection, out again before the leak check looks.
+    with sync_engine.connect():
+        [listed] = sync_instrumentation.checked_out()
+        assert (listed.leaked, listed.route) == (False, "")
+        await wait_for(lambda: returned_infos(caplog), timeout=1.5)
+        assert leaks_of(registry) == (1.0, 0.0)
+    assert len(warnings_in(caplog)) == 1
+
+
+async def test_async_leak_is_reported_with_route_and_stack_then_its_return(
+    async_engine: AsyncEngine,
+    async_instrumentation: poolscope.Instrumentation,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="poolscope")
+    kept: list[AsyncSession] = []
+    await get(leaky_async_app(async_engine, kept), "/orders/7/leak")
+
+    await assert_one_leak_report(caplog, registry, "leaky_async_route")
+    await kept.pop().close()
+    assert leaks_of(registry) == (1.0, 0.0)
+    await wait_for(lambda: returned_infos(caplog), timeout=1.5)
+    [info] = returned_infos(caplog)
+    assert "'/orders/{order_id}/leak'" in info
+    assert leaks_of(registry) == (1.0, 0.0)
+
+
+def get_sync_db(request: Request) -> Iterator[Session]:
+    session = Session(request.app.state.engine)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+async def get_async_db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with AsyncSession(request.app.state.engine) as session:
+        yield session
+
+
+SyncDb = Annotated[Session, Depends(get_sync_db)]
+AsyncDb = Annotated[AsyncSession, Depends(get_async_db)]
+
+
+def well_behaved_sync_app(engine: Engine) -> FastAPI:
+    app = FastAPI()
+    app.state.engine = engine
+    instrument_app(app)
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int, db: SyncDb) -> dict[str, int]:
+        return {"id": db.execute(text("SELECT :id"), {"id": item_id}).scalar_one()}
+
+    return app
+
+
+def well_behaved_async_app(engine: AsyncEngine) -> FastAPI:
+    app = FastAPI()
+    app.state.engine = engine
+    instrument_app(app)
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int, db: AsyncDb) -> dict[str, int]:
+        result = await db.execute(text("SELECT CAST(:id AS int)"), {"id": item_id})
+        return {"id": result.scalar_one()}
+
+    return app
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+async def test_a_thousand_well_behaved_requests_report_no_leak(
+    driver: str,
+    sync_engine: Engine,
+    async_engine: AsyncEngine,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="poolscope")
+    engine: Engine | AsyncEngine = sync_engine if driver == "psycopg2" else async_engine
+    app = (
+        well_behaved_sync_app(sync_engine)
+        if driver == "psycopg2"
+        else well_behaved_async_app(async_engine)
+    )
+    instrumentation = poolscope.instrument(engine, pool=POOL, registry=registry, leak_threshold=1.0)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for item_id in range(1000):
+                response = await client.get(f"/items/{item_id}")
+                assert response.json() == {"id": item_id}
+        # A leak is reported by 1.25 x the threshold: a forgotten checkout would show now.
+        await asyncio.sleep(1.4)
+        assert warnings_in(caplog) == []
+        assert leaks_of(registry) == (0.0, 0.0)
+        assert instrumentation.checked_out() == []
+    finally:
+        instrumentation.close()
+
+
+def gc_reclaimed(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value(f"{_names.POOL_GC_RECLAIMED}_total", {_names.POOL_LABEL: POOL})
+
+
+def forget_a_sync_connection(engine: Engine) -> None:
+    connection = engine.connect()
+    connection.execute(text("SELECT 1"))
+
+
+async def forget_an_async_connection(engine: AsyncEngine) -> None:
+    connection = await engine.connect()
+    await connection.execute(text("SELECT 1"))
+
+
+def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
+    sync_engine: Engine, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation = poolscope.instrument(
+        sync_engine, pool=POOL, registry=registry, leak_threshold=None
+    )
+    try:
+        with sync_engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert gc_reclaimed(registry) == 0.0
+
+        forget_a_sync_connection(sync_engine)
+        gc.collect()
+        assert gc_reclaimed(registry) == 1.0
+        [warning] = warnings_in(caplog)
+        assert "garbage collector returned it to the pool" in warning.getMessage()
+        assert instrumentation.checked_out() == []
+        assert sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        instrumentation.close()
+
+
+async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
+    async_engine: AsyncEngine, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation = poolscope.instrument(
+        async_engine, pool=POOL, registry=registry, leak_threshold=0.5
+    )
+    try:
+        async with async_engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        assert gc_reclaimed(registry) == 0.0
+
+        await forget_an_async_connection(async_engine)
+        with pytest.warns(SAWarning, match="garbage collector"):
+            gc.collect()
+        assert gc_reclaimed(registry) == 1.0
+        [warning] = warnings_in(caplog)
+        message = warning.getMessage()
+        assert "garbage collector terminated it" in message
+        assert "in forget_an_async_connection" in message
+        assert instrumentation.checked_out() == []
+    finally:
+        instrumentation.close()
+
+
+def hold_from_inner(engine: Engine, held: list[Any]) -> None:
+    connection = engine.connect()
+    connection.execute(text("SELECT 1"))
+    held.append(connection)
+
+
+def hold_from_outer(engine: Engine, held: list[Any]) -> None:
+    hold_from_inner(engine, held)
+
+
+@pytest.mark.parametrize(
+    ("stack_capture", "present", "absent"),
+    [
+        ("off", ["not recorded"], ["in hold_from_inner"]),
+        ("site", ["in hold_from_inner"], ["in hold_from_outer"]),
+        ("full", ["in hold_from_inner", "in hold_from_outer", "in test_stack_capture"], []),
+    ],
+)
+async def test_stack_capture_modes_record_what_they_say(
+    stack_capture: Any,
+    present: list[str],
+    absent: list[str],
+    sync_engine: Engine,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    instrumentation = poolscope.instrument(
+        sync_engine,
+        pool=POOL,
+        registry=registry,
+        leak_threshold=0.2,
+        stack_capture=stack_capture,
+    )
+    held: list[Any] = []
+    try:
+        hold_from_outer(sync_engine, held)
+        await wait_for(lambda: warnings_in(caplog), timeout=2.0)
+        [warning] = warnings_in(caplog)
+        message = warning.getMessage()
+        for text_ in present:
+            assert text_ in message
+        for text_ in absent:
+            assert text_ not in message
+        assert "sqlalchemy" not in message.split("Borrowed at:")[1]
+    finally:
+        for connection in held:
+            connection.close()
+        instrumentation.close()
+
+
+def test_unknown_stack_capture_is_a_user_error(sync_engine: Engine) -> None:
+    with pytest.raises(poolscope.PoolscopeError, match="stack_capture must be one of"):
+        poolscope.instrument(sync_engine, registry=CollectorRegistry(), stack_capture="all")  # type: ignore[arg-type]

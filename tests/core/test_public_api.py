@@ -1,0 +1,70 @@
+"""The names poolscope exports are deliberate: adding or losing one is a visible change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+import poolscope
+import poolscope.fastapi
+import poolscope.loadtest
+import poolscope.metrics
+import poolscope.postgres
+
+LIBRARY_NAMES = [
+    "CheckedOutConnection",
+    "Instrumentation",
+    "InstrumentedAsyncAdaptedQueuePool",
+    "InstrumentedQueuePool",
+    "PoolState",
+    "PoolscopeError",
+    "StackCapture",
+    "instrument",
+    "mask_url",
+    "url_for_driver",
+]
+
+
+def public_names(module: types.ModuleType) -> set[str]:
+    """What a module offers: in a package's ``__init__``, every name without a leading
+    underscore but the submodules (it holds nothing else); in a module, the public names it
+    defines itself, not those it imports to do its work."""
+    is_package = hasattr(module, "__path__")
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"  # from __future__
+        and (is_package or getattr(value, "__module__", None) == module.__name__)
+    }
+
+
+@pytest.mark.parametrize(
+    "module",
+    [poolscope, poolscope.fastapi, poolscope.loadtest, poolscope.postgres],
+    ids=lambda module: module.__name__,
+)
+def test_all_names_every_public_name(module: types.ModuleType) -> None:
+    # ruff (RUF022) keeps each __all__ sorted.
+    assert set(module.__all__) == public_names(module)
+
+
+def test_library_names() -> None:
+    assert poolscope.__all__ == LIBRARY_NAMES
+
+
+def test_fastapi_integration_names() -> None:
+    assert poolscope.fastapi.__all__ == ["RouteMiddleware", "instrument_app", "route_template"]
+
+
+def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
+    code = (
+        "import sys, poolscope, poolscope.cli._app, poolscope.loadtest._run, "
+        "poolscope.compare, poolscope.service; print('locust' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -1,0 +1,198 @@
+"""`poolscope run` end to end: a real service, real Locust, real PostgreSQL; each scenario's
+check must pass, and a run whose service dies must end cleanly, recorded as incomplete."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poolscope._urls import url_for_driver
+from poolscope.loadtest import Run, load_run
+
+pytestmark = pytest.mark.slow
+
+
+def poolscope_run(
+    database_url: str, out: Path, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "poolscope",
+            "run",
+            *arguments,
+            "--out",
+            str(out),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+
+
+def runs_in(out: Path) -> dict[str, Run]:
+    return {run.variant: run for run in map(load_run, sorted(out.glob("*.json")))}
+
+
+def assert_passed(result: subprocess.CompletedProcess[str], out: Path, database_url: str) -> None:
+    runs = runs_in(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for run in runs.values():
+        assert run.complete, run.incomplete_reason
+        assert run.check is not None
+        assert run.check.passed, "\n".join([run.check.verdict, *run.check.details, result.stdout])
+    password = url_for_driver(database_url, "psycopg2").password
+    assert password
+    assert password not in result.stdout + result.stderr
+    for path in out.glob("*.json"):
+        assert password not in path.read_text()
+
+
+def test_pool_saturation_on_asyncpg(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(
+        database_url, tmp_path, "pool-saturation", "--duration", "8s", "--driver", "asyncpg"
+    )
+    runs = runs_in(tmp_path)
+    assert list(runs) == ["default"]
+    assert_passed(result, tmp_path, database_url)
+    run = runs["default"]
+    assert run.locust is not None
+    assert run.locust.endpoints[0].response_times  # Locust's own record, for compare's CIs
+    assert run.pool is not None
+    assert run.pool.max_pending >= 1
+    assert "as expected" in result.stdout
+    assert run.configuration.driver == "asyncpg"
+
+
+def test_engine_per_request(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(database_url, tmp_path, "engine-per-request", "--duration", "5s")
+    runs = runs_in(tmp_path)
+    assert set(runs) == {"global", "per-request"}
+    assert_passed(result, tmp_path, database_url)
+
+
+def test_session_leak(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(database_url, tmp_path, "session-leak", "--duration", "10s")
+    runs = runs_in(tmp_path)
+    assert set(runs) == {"fixed", "leaky"}
+    assert_passed(result, tmp_path, database_url)
+
+
+def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(
+        database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2"
+    )
+    runs = runs_in(tmp_path)
+    assert_passed(result, tmp_path, database_url)
+    assert runs["default"].configuration.processes == 2
+
+
+def descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def start_and_watch(
+    database_url: str, out: Path, *, until: str
+) -> tuple[subprocess.Popen[str], int, set[int]]:
+    """`poolscope run pool-saturation` until a line of its output matches ``until``: the
+    process, its service's pid, and every process it started."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "poolscope",
+            "run",
+            "pool-saturation",
+            "--duration",
+            "30s",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "POOLSCOPE_DATABASE_URL": database_url},
+    )
+    assert process.stdout is not None
+    service_pid = None
+    deadline = time.monotonic() + 90
+    for line in process.stdout:
+        if match := re.search(r"started the service \(pid (\d+)\)", line):
+            service_pid = int(match.group(1))
+        if re.search(until, line) or time.monotonic() > deadline:
+            break
+    assert service_pid is not None
+    time.sleep(1)
+    started = descendants(process.pid)
+    assert service_pid in started
+    assert len(started) >= 2  # the service and Locust
+    return process, service_pid, started
+
+
+def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: Path) -> None:
+    process, service_pid, started = start_and_watch(database_url, tmp_path, until="^playing")
+    os.kill(service_pid, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stdout + stderr
+    assert f"the service (pid {service_pid}) exited" in stderr
+    (run,) = runs_in(tmp_path).values()
+    assert not run.complete
+    assert run.incomplete_reason is not None
+    assert "exited" in run.incomplete_reason
+    assert run.samples  # what was sampled before the crash is kept
+    assert len(list(tmp_path.glob("*.service.log"))) == 1  # beside the run file, to debug
+    time.sleep(0.5)
+    assert [pid for pid in started if alive(pid)] == []
+
+
+def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Once Locust has finished some requests (the progress lines count them).
+    process, _service_pid, started = start_and_watch(
+        database_url, tmp_path, until=r" [1-9]\d* requests"
+    )
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stdout + stderr
+    assert "interrupted" in stderr
+    (run,) = runs_in(tmp_path).values()
+    assert not run.complete
+    assert run.incomplete_reason == "interrupted"
+    assert run.locust is not None  # Locust's statistics so far, written as it stopped
+    assert run.locust.requests > 0
+    time.sleep(0.5)
+    assert [pid for pid in started if alive(pid)] == []

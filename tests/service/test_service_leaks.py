@@ -1,0 +1,71 @@
+"""The sample service names routes: /pool lists what is checked out, use_time is per route."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from poolscope import metrics as names
+from poolscope.service import create_app
+from poolscope.service._settings import ServiceSettings
+from tests.support.in_process import started
+
+
+def use_time_counts(exposition: str) -> dict[str, float]:
+    return {
+        sample.labels[names.ROUTE_LABEL]: sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == f"{names.CONNECTION_USE_TIME}_count"
+    }
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+async def test_pool_lists_leaked_sessions_oldest_first_with_their_route(
+    database_url: str, driver: str
+) -> None:
+    settings = ServiceSettings(
+        database_url=SecretStr(database_url), driver=driver, pool_size=3, leak_threshold=0.3
+    )
+    async with started(create_app(settings)) as client:
+        assert (await client.get("/items", params={"limit": 2})).status_code == 200
+        for _ in range(2):
+            assert (await client.get("/antipatterns/leak")).status_code == 200
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)  # past the threshold and a check or two
+        pool = (await client.get("/pool")).json()
+        listed = pool["checked_out"]
+        assert [entry["route"] for entry in listed] == ["/antipatterns/leak"] * 2
+        assert listed[0]["age_seconds"] > listed[1]["age_seconds"] > 0.3
+        assert all(entry["leaked"] for entry in listed)
+        assert "leak_a_session" in listed[0]["borrower"]
+        assert pool["leaked_connections"] == 2
+
+        assert (await client.post("/antipatterns/leak/release")).json() == {"released": 2}
+        pool = (await client.get("/pool")).json()
+        assert (pool["checked_out"], pool["leaked_connections"]) == ([], 0)
+        counts = use_time_counts((await client.get("/metrics")).text)
+    # The startup seeding ran outside any request; every request checkout has its template.
+    assert counts["/items"] == 1
+    assert counts["/antipatterns/leak"] == 2
+
+
+async def test_stack_capture_off_lists_leaks_without_a_borrower(database_url: str) -> None:
+    settings = ServiceSettings(
+        database_url=SecretStr(database_url), pool_size=2, leak_threshold=0.2, stack_capture="off"
+    )
+    async with started(create_app(settings)) as client:
+        assert (await client.get("/antipatterns/leak")).status_code == 200
+        await asyncio.sleep(0.5)
+        pool = (await client.get("/pool")).json()
+        assert pool["stack_capture"] == "off"
+        [listed] = pool["checked_out"]
+        assert (listed["leaked"], listed["route"], listed["borrower"]) == (
+            True,
+            "/antipatterns/leak",
+            "",
+        )
+        assert (await client.post("/antipatterns/leak/release")).json() == {"released": 1}
