@@ -7,6 +7,8 @@ subpackages ``postgres``, ``service``, ``loadtest``, ``compare`` and ``cli``.
 
 from __future__ import annotations
 
+# First: refuses an unsupported SQLAlchemy before anything else imports it.
+from poolscope._compat import SUPPORTED_SQLALCHEMY
 from poolscope._errors import PoolscopeError
 from poolscope._instrument import Instrumentation, instrument
 from poolscope._leaks import CheckedOutConnection
@@ -16,6 +18,7 @@ from poolscope._stacks import StackCapture
 from poolscope._urls import mask_url, url_for_driver
 
 __all__ = [
+    "SUPPORTED_SQLALCHEMY",
     "CheckedOutConnection",
     "Instrumentation",
     "InstrumentedAsyncAdaptedQueuePool",

@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, QueuePool
 
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
@@ -102,10 +102,7 @@ class Instrumentation:
             )
         target = sync_engine.pool
         if not isinstance(target, QueuePool):
-            raise PoolscopeError(
-                "poolscope measures QueuePool and AsyncAdaptedQueuePool; this engine uses "
-                f"{type(target).__name__}"
-            )
+            raise PoolscopeError(_unmeasurable_pool(type(target)))
         overridden = overridden_methods(type(target))
         if overridden:
             raise PoolscopeError(
@@ -312,6 +309,30 @@ class Instrumentation:
                 self.recorder.count_invalidation(soft=soft)
         except Exception as error:
             self.probe.failed(error)
+
+
+# Why the pools SQLAlchemy ships besides QueuePool cannot be measured.
+_WHY_NOT: dict[str, str] = {
+    "NullPool": "opens and closes a connection per checkout: there is no pool to wait for",
+    "StaticPool": "hands every checkout the same single connection",
+    "SingletonThreadPool": "keeps one connection per thread, with no waiting and no limit",
+    "AssertionPool": "allows one checkout at a time and raises on a second",
+}
+
+
+def _unmeasurable_pool(pool_class: type[Pool]) -> str:
+    name = pool_class.__name__
+    why = next(
+        (_WHY_NOT[klass.__name__] for klass in pool_class.__mro__ if klass.__name__ in _WHY_NOT),
+        None,
+    )
+    return (
+        f"poolscope measures QueuePool and AsyncAdaptedQueuePool (the default pools of "
+        f"create_engine() and create_async_engine()) and their subclasses; this engine uses "
+        f"{name}{f', which {why}' if why else ''}. Leave out poolclass=, or pass "
+        "poolclass=poolscope.InstrumentedQueuePool (InstrumentedAsyncAdaptedQueuePool for "
+        "an AsyncEngine)"
+    )
 
 
 def _queue_pool(engine: Engine | None) -> QueuePool | None:

@@ -9,10 +9,35 @@ from sqlalchemy.exc import ArgumentError
 
 from poolscope._errors import PoolscopeError
 
-__all__ = ["Driver", "mask_url", "url_for_driver"]
+__all__ = [
+    "ASYNC_DRIVERS",
+    "DRIVERS",
+    "SYNC_DRIVERS",
+    "Driver",
+    "check_driver",
+    "is_async",
+    "mask_url",
+    "url_for_driver",
+]
 
-Driver = Literal["psycopg2", "asyncpg"]
-DRIVERS: tuple[Driver, ...] = ("psycopg2", "asyncpg")
+# SQLAlchemy's own dialect names (``postgresql+NAME``): psycopg is psycopg 3.
+Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async"]
+SYNC_DRIVERS: tuple[Driver, ...] = ("psycopg2", "psycopg")
+ASYNC_DRIVERS: tuple[Driver, ...] = ("asyncpg", "psycopg_async")
+DRIVERS: tuple[Driver, ...] = (*SYNC_DRIVERS, *ASYNC_DRIVERS)
+
+
+def check_driver(driver: str) -> Driver:
+    """``driver`` as a :data:`Driver`, or a :class:`PoolscopeError` naming the choices."""
+    for known in DRIVERS:
+        if driver == known:
+            return known
+    raise PoolscopeError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+
+
+def is_async(driver: Driver) -> bool:
+    """Whether ``driver`` is spoken to through an ``AsyncEngine``."""
+    return driver in ASYNC_DRIVERS
 
 
 def _parse(url: str | URL) -> URL:
@@ -30,8 +55,7 @@ def mask_url(url: str | URL) -> str:
 
 def url_for_driver(url: str | URL, driver: Driver) -> URL:
     """The same PostgreSQL server and credentials, spoken to through ``driver``."""
-    if driver not in DRIVERS:
-        raise PoolscopeError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+    check_driver(driver)
     parsed = _parse(url)
     if parsed.get_backend_name() not in ("postgresql", "postgres"):
         raise PoolscopeError(

@@ -1,4 +1,4 @@
-"""Shared fixtures: one real PostgreSQL per test session, engines for both drivers."""
+"""Shared fixtures: one real PostgreSQL per test session, engines for every driver."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from poolscope._urls import url_for_driver
+from poolscope._urls import ASYNC_DRIVERS, SYNC_DRIVERS, Driver, url_for_driver
 from poolscope.postgres import EmbeddedPostgres
 
 TEST_DATABASE_URL_ENV = "POOLSCOPE_TEST_DATABASE_URL"
@@ -42,14 +42,36 @@ def registry() -> CollectorRegistry:
 
 
 @pytest.fixture
-def sync_engine(database_url: str) -> Iterator[Engine]:
+def admin_engine(database_url: str) -> Iterator[Engine]:
+    """For a test's own bookkeeping (roles, pg_stat_activity): one driver, not each."""
     engine = create_engine(url_for_driver(database_url, "psycopg2"))
     yield engine
     engine.dispose()
 
 
+@pytest.fixture(params=SYNC_DRIVERS)
+def sync_driver(request: pytest.FixtureRequest) -> Driver:
+    """Each sync driver in turn: a test that takes it runs once per driver."""
+    driver: Driver = request.param
+    return driver
+
+
+@pytest.fixture(params=ASYNC_DRIVERS)
+def async_driver(request: pytest.FixtureRequest) -> Driver:
+    """Each async driver in turn: a test that takes it runs once per driver."""
+    driver: Driver = request.param
+    return driver
+
+
 @pytest.fixture
-async def async_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(url_for_driver(database_url, "asyncpg"))
+def sync_engine(database_url: str, sync_driver: Driver) -> Iterator[Engine]:
+    engine = create_engine(url_for_driver(database_url, sync_driver))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def async_engine(database_url: str, async_driver: Driver) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(url_for_driver(database_url, async_driver))
     yield engine
     await engine.dispose()

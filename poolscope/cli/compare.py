@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from poolscope._errors import PoolscopeError
-from poolscope._urls import DRIVERS
+from poolscope._urls import check_driver
 from poolscope.cli.run import parse_duration
 from poolscope.compare import (
     FORMATS,
@@ -43,8 +43,10 @@ def _fail(message: str) -> typer.Exit:
 def _run_options(
     duration: str, users: int | None, driver: str, runs_dir: Path, database_url: str | None
 ) -> RunOptions:
-    if driver not in DRIVERS:
-        raise CompareInputError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+    try:
+        chosen_driver = check_driver(driver)
+    except PoolscopeError as error:
+        raise CompareInputError(str(error)) from None
     if users is not None and users < 1:
         raise CompareInputError(f"--users must be at least 1, not {users}")
     try:
@@ -54,7 +56,7 @@ def _run_options(
     return RunOptions(
         users=users,
         duration_seconds=seconds,
-        driver="asyncpg" if driver == "asyncpg" else "psycopg2",
+        driver=chosen_driver,
         out_dir=runs_dir,
         database_url=database_url,
     )
@@ -99,7 +101,10 @@ def compare(
             help="With --scenario: Locust users (default: the scenario's).", show_default=False
         ),
     ] = None,
-    driver: Annotated[str, typer.Option(help="With --scenario: psycopg2 or asyncpg.")] = "psycopg2",
+    driver: Annotated[
+        str,
+        typer.Option(help="With --scenario: psycopg2, psycopg, asyncpg or psycopg_async."),
+    ] = "psycopg2",
     runs_dir: Annotated[
         Path, typer.Option(help="With --scenario: directory for the run files.")
     ] = Path("runs"),

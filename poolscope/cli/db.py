@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from poolscope._urls import check_driver, url_for_driver
 from poolscope.postgres import EmbeddedPostgres
 
 app = typer.Typer(help="Manage the embedded PostgreSQL server.", no_args_is_help=True)
@@ -55,12 +56,26 @@ def status(data_dir: DataDir = None) -> None:
 
 
 @app.command()
-def url(data_dir: DataDir = None) -> None:
+def url(
+    data_dir: DataDir = None,
+    driver: Annotated[
+        str | None,
+        typer.Option(
+            help="Name a SQLAlchemy driver in the URL (postgresql+DRIVER://): psycopg2, "
+            "psycopg, asyncpg or psycopg_async. Default: plain postgresql:// (psql, libpq).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Print the full URL, password included (for psql or your own engine)."""
+    chosen = check_driver(driver) if driver is not None else None
     state = EmbeddedPostgres(data_dir).status()
     if state.url is None:
         typer.echo(
             "poolscope: error: PostgreSQL is not running; run `poolscope db start`", err=True
         )
         raise typer.Exit(1)
-    typer.echo(state.url)
+    if chosen is None:
+        typer.echo(state.url)
+    else:
+        typer.echo(url_for_driver(state.url, chosen).render_as_string(hide_password=False))

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from poolscope._errors import PoolscopeError
-from poolscope._urls import DRIVERS, Driver
+from poolscope._urls import check_driver
 from poolscope.loadtest import load_run
 from poolscope.loadtest._progress import RichReporter, render_summary
 from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
@@ -49,7 +49,10 @@ def run(
         str | None,
         typer.Option(help="Load a service already running there instead of starting one."),
     ] = None,
-    driver: Annotated[str, typer.Option(help="psycopg2 or asyncpg.")] = "psycopg2",
+    driver: Annotated[
+        str,
+        typer.Option(help="psycopg2 or psycopg (sync routes), asyncpg or psycopg_async (async)."),
+    ] = "psycopg2",
     out: Annotated[Path, typer.Option(help="Directory for the run files.")] = Path("runs"),
     processes: Annotated[
         int, typer.Option(min=1, help="Locust processes (Locust's own --processes mode).")
@@ -65,9 +68,7 @@ def run(
     ] = None,
 ) -> None:
     """Play SCENARIO headless, one run file per variant, then print a summary and verdict."""
-    if driver not in DRIVERS:
-        raise PoolscopeError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
-    chosen_driver: Driver = "asyncpg" if driver == "asyncpg" else "psycopg2"
+    chosen_driver = check_driver(driver)
     options = RunOptions(
         users=users,
         spawn_rate=spawn_rate,

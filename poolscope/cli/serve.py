@@ -19,7 +19,10 @@ def serve(
     ] = None,
     driver: Annotated[
         str | None,
-        typer.Option(help="psycopg2 (sync routes) or asyncpg (async routes) [psycopg2]"),
+        typer.Option(
+            help="psycopg2 or psycopg (sync routes), asyncpg or psycopg_async (async routes)"
+            " [psycopg2]"
+        ),
     ] = None,
     pool_size: Annotated[int | None, typer.Option(help="Pool size [10]")] = None,
     max_overflow: Annotated[

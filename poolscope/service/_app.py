@@ -18,6 +18,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 
+from poolscope._urls import is_async
 from poolscope.fastapi import instrument_app
 from poolscope.postgres import resolve_database_url
 from poolscope.service import _async_routes, _common_routes, _sync_routes
@@ -56,7 +57,7 @@ def create_app(
     app.state.poolscope = state
     install_error_handlers(app, settings)
     app.include_router(_common_routes.router)
-    driver_routes = _sync_routes if settings.driver == "psycopg2" else _async_routes
+    driver_routes = _async_routes if is_async(settings.driver) else _sync_routes
     app.include_router(driver_routes.router)
     Instrumentator(registry=state.registry, excluded_handlers=["/metrics"]).instrument(app)
     # Checkouts carry the route template: use_time's route label, leak reports, /pool.
@@ -72,7 +73,7 @@ def create_app_from_environment() -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.poolscope
-    if state.settings.driver == "psycopg2":
+    if not is_async(state.settings.driver):
         # Sync routes run in anyio's default thread pool; async routes never use it.
         to_thread.current_default_thread_limiter().total_tokens = state.settings.thread_limit
     if state.settings.database_url is None:
@@ -94,7 +95,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _start_engine(state: ServiceState) -> None:
-    if state.settings.driver == "psycopg2":
+    if not is_async(state.settings.driver):
         engine = build_sync_engine(state.settings)
         state.sync_engine = engine
         state.instrumentation = state.instrument(engine)

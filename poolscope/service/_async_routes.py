@@ -1,4 +1,4 @@
-"""The asyncpg routes: ``async def`` handlers on an AsyncSession."""
+"""The async drivers' routes (asyncpg, psycopg_async): ``async def`` handlers, AsyncSession."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from poolscope._urls import url_for_driver
+from poolscope._urls import Driver, is_async, url_for_driver
 from poolscope.service._settings import ServiceSettings
 
 __all__ = [
@@ -77,21 +77,32 @@ def _engine_arguments(settings: ServiceSettings, *, per_request: bool) -> dict[s
     }
 
 
+def _connect_args(driver: Driver, pool_name: str) -> dict[str, Any]:
+    name = application_name(pool_name)
+    if driver == "asyncpg":
+        return {"server_settings": {"application_name": name}}
+    # psycopg2 and psycopg (sync and async) pass keyword arguments on to libpq.
+    return {"application_name": name}
+
+
 def build_sync_engine(settings: ServiceSettings, *, per_request: bool = False) -> Engine:
+    if is_async(settings.driver):
+        raise ValueError(f"{settings.driver} is spoken to through an AsyncEngine")
     arguments = _engine_arguments(settings, per_request=per_request)
     return create_engine(
-        url_for_driver(database_url(settings), "psycopg2"),
-        connect_args={"application_name": application_name(arguments["pool_logging_name"])},
+        url_for_driver(database_url(settings), settings.driver),
+        connect_args=_connect_args(settings.driver, arguments["pool_logging_name"]),
         **arguments,
     )
 
 
 def build_async_engine(settings: ServiceSettings, *, per_request: bool = False) -> AsyncEngine:
+    if not is_async(settings.driver):
+        raise ValueError(f"{settings.driver} is spoken to through a sync Engine")
     arguments = _engine_arguments(settings, per_request=per_request)
-    name = application_name(arguments["pool_logging_name"])
     return create_async_engine(
-        url_for_driver(database_url(settings), "asyncpg"),
-        connect_args={"server_settings": {"application_name": name}},
+        url_for_driver(database_url(settings), settings.driver),
+        connect_args=_connect_args(settings.driver, arguments["pool_logging_name"]),
         **arguments,
     )
 

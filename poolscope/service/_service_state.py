@@ -56,12 +56,12 @@ class ServiceState:
 
     def require_sync_engine(self) -> Engine:
         if self.sync_engine is None:
-            raise RuntimeError("the service has no sync engine (not started, or asyncpg)")
+            raise RuntimeError("the service has no sync engine (not started, or an async driver)")
         return self.sync_engine
 
     def require_async_engine(self) -> AsyncEngine:
         if self.async_engine is None:
-            raise RuntimeError("the service has no async engine (not started, or psycopg2)")
+            raise RuntimeError("the service has no async engine (not started, or a sync driver)")
         return self.async_engine
 
     @property

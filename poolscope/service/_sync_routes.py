@@ -1,4 +1,5 @@
-"""The psycopg2 routes: plain ``def`` handlers (run in FastAPI's thread pool) on a Session."""
+"""The sync drivers' routes (psycopg2, psycopg): plain ``def`` handlers (run in FastAPI's thread
+pool) on a Session."""
 
 from __future__ import annotations
 

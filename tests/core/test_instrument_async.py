@@ -1,4 +1,4 @@
-"""instrument() on an asyncpg AsyncEngine against the real PostgreSQL."""
+"""instrument() on an AsyncEngine (asyncpg and psycopg_async) against the real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,22 +10,22 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
-from poolscope import InstrumentedAsyncAdaptedQueuePool, instrument
+from poolscope import InstrumentedAsyncAdaptedQueuePool, PoolscopeError, instrument
 from poolscope import metrics as names
-from poolscope._urls import url_for_driver
+from poolscope._urls import Driver, url_for_driver
 from tests.support.pool_metrics import sample
 
 MakeEngine = Callable[..., AsyncEngine]
 
 
 @pytest.fixture
-async def make_engine(database_url: str) -> AsyncIterator[MakeEngine]:
+async def make_engine(database_url: str, async_driver: Driver) -> AsyncIterator[MakeEngine]:
     engines: list[AsyncEngine] = []
 
     def make(**kwargs: object) -> AsyncEngine:
-        engine = create_async_engine(url_for_driver(database_url, "asyncpg"), **kwargs)  # type: ignore[arg-type]
+        engine = create_async_engine(url_for_driver(database_url, async_driver), **kwargs)  # type: ignore[arg-type]
         engines.append(engine)
         return engine
 
@@ -153,4 +153,15 @@ async def test_dispose_keeps_measuring_and_close_restores(
     assert isinstance(engine.sync_engine.pool, AsyncAdaptedQueuePool)
     async with engine.connect():
         pass
+    assert list(registry.collect()) == []
+
+
+async def test_async_null_pool_gets_the_error_naming_what_is_supported(
+    make_engine: MakeEngine, registry
+) -> None:
+    engine = make_engine(poolclass=NullPool)
+    with pytest.raises(PoolscopeError, match=r"this engine uses NullPool, which opens and"):
+        instrument(engine, registry=registry)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
     assert list(registry.collect()) == []

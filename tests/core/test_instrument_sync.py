@@ -1,4 +1,4 @@
-"""instrument() on a sync psycopg2 engine against the real PostgreSQL."""
+"""instrument() on a sync engine (psycopg2 and psycopg) against the real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,21 +13,28 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import (
+    AssertionPool,
+    NullPool,
+    Pool,
+    QueuePool,
+    SingletonThreadPool,
+    StaticPool,
+)
 
 from poolscope import InstrumentedQueuePool, PoolscopeError, instrument
 from poolscope import metrics as names
 from poolscope._route_context import attribute_routes, current_route
-from poolscope._urls import url_for_driver
+from poolscope._urls import Driver, url_for_driver
 from tests.support.pool_metrics import poolscope_series, sample
 
 
 @pytest.fixture
-def make_engine(database_url: str) -> Iterator[object]:
+def make_engine(database_url: str, sync_driver: Driver) -> Iterator[object]:
     engines: list[Engine] = []
 
     def make(**kwargs: object) -> Engine:
-        engine = create_engine(url_for_driver(database_url, "psycopg2"), **kwargs)  # type: ignore[arg-type]
+        engine = create_engine(url_for_driver(database_url, sync_driver), **kwargs)  # type: ignore[arg-type]
         engines.append(engine)
         return engine
 
@@ -185,8 +192,38 @@ def test_pools_poolscope_cannot_measure_are_refused_with_the_reason(make_engine,
 
     with pytest.raises(PoolscopeError, match="_do_get, which CountingPool overrides"):
         instrument(make_engine(poolclass=CountingPool), registry=registry)
-    with pytest.raises(PoolscopeError, match="measures QueuePool"):
-        instrument(make_engine(poolclass=NullPool), registry=registry)
+    assert poolscope_series(registry) == []
+
+
+@pytest.mark.parametrize(
+    ("pool_class", "reason"),
+    [
+        (NullPool, "opens and closes a connection per checkout"),
+        (StaticPool, "the same single connection"),
+        (SingletonThreadPool, "one connection per thread"),
+        (AssertionPool, "one checkout at a time"),
+    ],
+)
+def test_pool_classes_without_a_queue_get_one_error_naming_what_is_supported(
+    make_engine, registry, pool_class: type[Pool], reason: str
+) -> None:
+    engine = make_engine(poolclass=pool_class)
+    listeners = len(engine.pool.dispatch.connect)
+    with pytest.raises(PoolscopeError) as raised:
+        instrument(engine, registry=registry)
+    message = str(raised.value)
+    assert message.startswith(
+        "poolscope measures QueuePool and AsyncAdaptedQueuePool (the default pools of "
+        f"create_engine() and create_async_engine()) and their subclasses; this engine uses "
+        f"{pool_class.__name__}, which "
+    )
+    assert reason in message
+    assert "poolclass=poolscope.InstrumentedQueuePool" in message
+    # Refused before anything is attached: the engine works as before, nothing exported.
+    assert type(engine.pool) is pool_class
+    assert len(engine.pool.dispatch.connect) == listeners
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar_one() == 1
     assert poolscope_series(registry) == []
 
 

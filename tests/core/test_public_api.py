@@ -15,6 +15,7 @@ import poolscope.metrics
 import poolscope.postgres
 
 LIBRARY_NAMES = [
+    "SUPPORTED_SQLALCHEMY",
     "CheckedOutConnection",
     "Instrumentation",
     "InstrumentedAsyncAdaptedQueuePool",

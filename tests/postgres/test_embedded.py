@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from poolscope._urls import mask_url, url_for_driver
+from poolscope._urls import ASYNC_DRIVERS, SYNC_DRIVERS, mask_url, url_for_driver
 
 pytestmark = pytest.mark.slow
 
@@ -70,14 +70,24 @@ async def test_db_cli_lifecycle(data_dir: Path) -> None:
     )
     assert psql.stdout.strip() == "postgres", psql.stderr
 
-    engine = create_engine(url_for_driver(url, "psycopg2"))
-    with engine.connect() as connection:
-        assert connection.scalar(text("select inet_server_addr()::text")) == "127.0.0.1/32"
-    engine.dispose()
-    async_engine = create_async_engine(url_for_driver(url, "asyncpg"))
-    async with async_engine.connect() as connection:
-        assert await connection.scalar(text("select 41 + 1")) == 42
-    await async_engine.dispose()
+    # `db url --driver` names SQLAlchemy's driver: the URL goes to create_engine() as is.
+    for driver in SYNC_DRIVERS:
+        driver_url = poolscope("db", "url", "--driver", driver, data_dir=data_dir).stdout.strip()
+        assert driver_url == f"postgresql+{driver}://{url.removeprefix('postgresql://')}"
+        engine = create_engine(driver_url)
+        with engine.connect() as connection:
+            assert connection.scalar(text("select inet_server_addr()::text")) == "127.0.0.1/32"
+        engine.dispose()
+    for driver in ASYNC_DRIVERS:
+        driver_url = poolscope("db", "url", "--driver", driver, data_dir=data_dir).stdout.strip()
+        assert driver_url.startswith(f"postgresql+{driver}://")
+        async_engine = create_async_engine(driver_url)
+        async with async_engine.connect() as connection:
+            assert await connection.scalar(text("select 41 + 1")) == 42
+        await async_engine.dispose()
+    unknown = poolscope("db", "url", "--driver", "pg8000", data_dir=data_dir)
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("poolscope: error: unknown driver 'pg8000'; choose one of")
 
     stopped = poolscope("db", "stop", data_dir=data_dir)
     assert stopped.returncode == 0

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, make_url, text
 
+from poolscope._urls import DRIVERS
 from tests.support.service_process import running_service
 
 PASSWORD = "Quokka-7781-distinctive"
@@ -16,9 +17,9 @@ DATABASE = "poolscope_secret_db"
 
 
 @pytest.fixture
-def distinctive_url(database_url: str, sync_engine: Engine) -> Iterator[str]:
+def distinctive_url(database_url: str, admin_engine: Engine) -> Iterator[str]:
     """A role whose password is ``PASSWORD``, owning a database of its own."""
-    with sync_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with admin_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
         connection.execute(text(f"DROP ROLE IF EXISTS {ROLE}"))
         connection.execute(text(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'"))
@@ -27,13 +28,13 @@ def distinctive_url(database_url: str, sync_engine: Engine) -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with sync_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with admin_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
             connection.execute(text(f"DROP ROLE IF EXISTS {ROLE}"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+@pytest.mark.parametrize("driver", DRIVERS)
 def test_password_never_leaves_the_service(distinctive_url: str, driver: str) -> None:
     seen: list[str] = []
     arguments = ("--driver", driver, "--pool-size", "2", "--pool-timeout", "0.5",

@@ -1,4 +1,4 @@
-"""`poolscope serve` as a real uvicorn process on 127.0.0.1, for both drivers."""
+"""`poolscope serve` as a real uvicorn process on 127.0.0.1, for every driver."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from poolscope import metrics as names
+from poolscope._urls import DRIVERS
 from poolscope.exporters._multiprocess import FLUSH_SECONDS
 from tests.support.service_process import ServiceProcess, running_service, serve_command
-
-DRIVERS = ["psycopg2", "asyncpg"]
 
 
 def sample_total(exposition: str, name: str, **labels: str) -> float:
@@ -105,7 +104,7 @@ def _bound(le: str) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_leaked_sessions_exhaust_the_pool_until_released(
-    database_url: str, driver: str, sync_engine: Engine
+    database_url: str, driver: str, admin_engine: Engine
 ) -> None:
     with running_service(
         "--database-url", database_url, "--driver", driver, "--pool-size", "3",
@@ -147,7 +146,7 @@ def test_leaked_sessions_exhaust_the_pool_until_released(
     assert "Connection leak on pool 'service'" in service.log()
     assert "by route '/antipatterns/leak'" in service.log()
     assert "in leak_a_session" in service.log()
-    assert connections_of(sync_engine, service) == 0
+    assert connections_of(admin_engine, service) == 0
 
 
 def connections_of(engine: Engine, service: ServiceProcess) -> int:
@@ -245,8 +244,8 @@ def test_invalid_flags_fail_in_one_line() -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "poolscope: error: invalid service settings: driver: Input should be 'psycopg2' or "
-        "'asyncpg'"
+        "poolscope: error: invalid service settings: driver: Input should be 'psycopg2', "
+        "'psycopg', 'asyncpg' or 'psycopg_async'"
     ]
 
 
