@@ -1,11 +1,13 @@
 # The quick start: `make run` plays `poolscope run pool-saturation` on the embedded PostgreSQL,
-# `make test` runs the whole test suite. Both create .venv and install into it.
+# `make test` runs the whole test suite on the newest SQLAlchemy and drivers, then the
+# version matrix (noxfile.py) on the oldest ones pyproject.toml claims. Both create .venv
+# and install into it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test test-newest matrix lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +18,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/poolscope run pool-saturation
 
-test: $(STAMP)
+test: test-newest matrix
+
+test-newest: $(STAMP)
 	$(BIN)/pytest
+
+matrix: $(STAMP)
+	$(BIN)/nox
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,4 +36,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache

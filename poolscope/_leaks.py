@@ -92,9 +92,15 @@ class Checkout:
 
 
 def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any) -> None:
-    # detach() (the async path) has already dropped the DBAPI connection by now.
+    # detach() (the async path) has already dropped the DBAPI connection by now: SQLAlchemy
+    # terminates it when the driver can do so outside the event loop (asyncpg), else lets
+    # it go unclosed (psycopg).
     detached = connection_record.dbapi_connection is None
-    fate = "terminated it" if detached else "returned it to the pool"
+    fate = (
+        "discarded it (an async pool cannot take it back)"
+        if detached
+        else ("returned it to the pool")
+    )
     logger.warning(
         "Connection of pool %r (route %r) was never closed: the garbage collector %s "
         "after %.1f s. Borrowed at:\n%s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 import poolscope
 from poolscope import metrics as _names
+from poolscope._urls import Driver
 from poolscope.fastapi import instrument_app
 
 POOL = "leaky"
@@ -308,7 +310,7 @@ def slow_async_app(engine: AsyncEngine) -> FastAPI:
 
 
 # Past the fixtures' 0.5 s threshold and the check that follows it, with room for load.
-HELD_PAST_THRESHOLD = 2.0
+HELD_PAST_THRESHOLD = 2.5
 
 
 async def assert_depends_session_held_too_long_names_the_route_line(
@@ -326,8 +328,9 @@ async def assert_depends_session_held_too_long_names_the_route_line(
     assert listed.route == "/orders/{order_id}/leak"
     assert 'test_leaks.py", line ' in listed.borrower
     assert f"in {route_function}" in listed.borrower
-    await request
     await assert_one_leak_report(caplog, registry, route_function)
+    await request
+    assert leaks_of(registry) == (1.0, 0.0)
 
 
 async def test_sync_depends_session_held_too_long_is_named_by_its_endpoint(
@@ -389,7 +392,10 @@ def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
 
 
 async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
-    async_engine: AsyncEngine, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+    async_engine: AsyncEngine,
+    async_driver: Driver,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     instrumentation = poolscope.instrument(
         async_engine, pool=POOL, registry=registry, leak_threshold=0.5
@@ -400,12 +406,17 @@ async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         assert gc_reclaimed(registry) == 0.0
 
         await forget_an_async_connection(async_engine)
-        with pytest.warns(SAWarning, match="garbage collector"):
+        with contextlib.ExitStack() as expected:
+            expected.enter_context(pytest.warns(SAWarning, match="garbage collector"))
+            if async_driver == "psycopg_async":
+                # SQLAlchemy cannot terminate a psycopg connection outside the event loop:
+                # it lets go of it unclosed, and psycopg says so.
+                expected.enter_context(pytest.warns(ResourceWarning, match="still open"))
             gc.collect()
         assert gc_reclaimed(registry) == 1.0
         [warning] = warnings_in(caplog)
         message = warning.getMessage()
-        assert "garbage collector terminated it" in message
+        assert "garbage collector discarded it (an async pool cannot take it back)" in message
         assert "in forget_an_async_connection" in message
         assert instrumentation.checked_out() == []
     finally:

@@ -1,0 +1,64 @@
+"""The version matrix: the SQLAlchemy and driver versions pyproject.toml claims, proven.
+
+`make test` runs the whole suite on the newest set (its .venv: the newest SQLAlchemy 2.1
+and the newest psycopg2, psycopg and asyncpg), then `nox`, which runs the instrumentation,
+leak, service and driver tests (MATRIX_TESTS) in one virtualenv per older set:
+
+- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy and the three
+  drivers), read from the file, so a bound cannot claim a version CI does not run;
+- ``sqlalchemy-2.0``: the newest SQLAlchemy 2.0.x, with the newest drivers.
+
+``nox -s lowest`` runs one; ``nox -- -k leak`` passes arguments on to pytest. Virtualenvs
+live in .nox/ and are reused: each run installs its pins again (a no-op when they hold).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+MATRIX_TESTS = ["tests/core", "tests/service", "tests/postgres"]
+# The distributions whose lower bounds CI proves, as pyproject.toml names them.
+PROVEN = ("sqlalchemy", "psycopg2-binary", "psycopg", "asyncpg")
+_LOWER_BOUND = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*>=\s*([^,;\s]+)")
+
+
+def lowest_pins() -> list[str]:
+    """``name==lower-bound`` for each PROVEN distribution, from pyproject.toml."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["tool"]]
+    pins = {}
+    for requirement in requirements:
+        match = _LOWER_BOUND.match(requirement)
+        if match is not None and match.group(1).lower() in PROVEN:
+            name, extras, version = match.groups()
+            pins[name.lower()] = f"{name}{extras or ''}=={version}"
+    missing = set(PROVEN) - set(pins)
+    if missing:
+        raise ValueError(f"pyproject.toml gives no lower bound for {', '.join(sorted(missing))}")
+    return [pins[name] for name in PROVEN]
+
+
+def run_matrix_tests(session: nox.Session, *pins: str) -> None:
+    session.install("-e", ".[tool,test]", *pins)
+    session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+    session.run("pytest", *(session.posargs or MATRIX_TESTS))
+
+
+@nox.session
+def lowest(session: nox.Session) -> None:
+    """The lowest claimed SQLAlchemy, psycopg2, psycopg and asyncpg."""
+    run_matrix_tests(session, *lowest_pins())
+
+
+@nox.session(name="sqlalchemy-2.0")
+def sqlalchemy_2_0(session: nox.Session) -> None:
+    """The newest SQLAlchemy 2.0.x (what most services still run), the newest drivers."""
+    run_matrix_tests(session, "--upgrade", "sqlalchemy>=2.0,<2.1")
