@@ -82,20 +82,31 @@ def test_engine_per_request(database_url: str, tmp_path: Path) -> None:
     assert_passed(result, tmp_path, database_url)
 
 
-def test_session_leak(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(database_url, tmp_path, "session-leak", "--duration", "10s")
+# Each driver plays at least one scenario: asyncpg above, psycopg2 (the default) in
+# engine-per-request, psycopg 3 sync and async below.
+
+
+def test_session_leak_on_psycopg(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(
+        database_url, tmp_path, "session-leak", "--duration", "10s", "--driver", "psycopg"
+    )
     runs = runs_in(tmp_path)
     assert set(runs) == {"fixed", "leaky"}
     assert_passed(result, tmp_path, database_url)
+    assert {run.configuration.driver for run in runs.values()} == {"psycopg"}
 
 
-def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: Path) -> None:
+def test_overflow_burst_on_psycopg_async_with_two_locust_processes(
+    database_url: str, tmp_path: Path
+) -> None:
     result = poolscope_run(
-        database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2"
-    )
+        database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2",
+        "--driver", "psycopg_async",
+    )  # fmt: skip
     runs = runs_in(tmp_path)
     assert_passed(result, tmp_path, database_url)
     assert runs["default"].configuration.processes == 2
+    assert runs["default"].configuration.driver == "psycopg_async"
 
 
 def descendants(root: int) -> set[int]:

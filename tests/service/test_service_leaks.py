@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from poolscope import metrics as names
+from poolscope._urls import DRIVERS
 from poolscope.service import create_app
 from poolscope.service._settings import ServiceSettings
 from tests.support.in_process import started
@@ -23,7 +24,7 @@ def use_time_counts(exposition: str) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+@pytest.mark.parametrize("driver", DRIVERS)
 async def test_pool_lists_leaked_sessions_oldest_first_with_their_route(
     database_url: str, driver: str
 ) -> None:
