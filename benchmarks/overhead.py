@@ -1,7 +1,7 @@
 """What poolscope costs per checkout+checkin, next to OpenTelemetry's SQLAlchemy instrumentation.
 
 One process, interleaved: every round times a batch of ``with engine.connect(): pass``
-cycles (``async with`` for asyncpg) on each variant in turn, so machine noise hits all
+cycles (``async with`` for the async drivers) on each variant in turn, so machine noise hits all
 variants alike (separate processes differ by 15-30 % here). Prints each variant's median
 µs per cycle and the median of its per-round ratios to the uninstrumented engine, in the
 process's CPU time (a cycle does no network round trip, and CPU time is what other
@@ -20,6 +20,10 @@ produced are counted and printed to prove it ran).
 
     pip install -e '.[benchmark]'
     python benchmarks/overhead.py [--database-url URL] [--rounds 40] [--cycles 300]
+        [--drivers psycopg2 psycopg asyncpg psycopg_async]
+
+One table per driver (default: all four: psycopg2 and psycopg 3 on a sync Engine, asyncpg
+and psycopg 3 on an AsyncEngine), one after the other.
 
 Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts.
 """
@@ -51,7 +55,13 @@ from sqlalchemy import Engine, create_engine  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
-from poolscope._urls import url_for_driver  # noqa: E402
+from poolscope._urls import (  # noqa: E402
+    ASYNC_DRIVERS,
+    DRIVERS,
+    SYNC_DRIVERS,
+    Driver,
+    url_for_driver,
+)
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
@@ -239,8 +249,8 @@ def _schedule(rounds: int) -> list[str]:
     return order
 
 
-def bench_sync(url: str, rounds: int, cycles: int, otel: _Otel) -> Results:
-    engines = {v: create_engine(url_for_driver(url, "psycopg2"), pool_size=2) for v in VARIANTS}
+def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
+    engines = {v: create_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
@@ -261,10 +271,8 @@ def bench_sync(url: str, rounds: int, cycles: int, otel: _Otel) -> Results:
     return results
 
 
-async def bench_async(url: str, rounds: int, cycles: int, otel: _Otel) -> Results:
-    engines = {
-        v: create_async_engine(url_for_driver(url, "asyncpg"), pool_size=2) for v in VARIANTS
-    }
+async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
+    engines = {v: create_async_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
@@ -290,16 +298,19 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--cycles", type=int, default=300)
-    parser.add_argument("--drivers", nargs="+", default=["psycopg2", "asyncpg"])
+    parser.add_argument("--drivers", nargs="+", choices=DRIVERS, default=list(DRIVERS))
     args = parser.parse_args()
     url = resolve_database_url(args.database_url)
     otel = _Otel()
     try:
-        if "psycopg2" in args.drivers:
-            bench_sync(url, args.rounds, args.cycles, otel).report("psycopg2 (sync Engine)")
-        if "asyncpg" in args.drivers:
-            results = asyncio.run(bench_async(url, args.rounds, args.cycles, otel))
-            results.report("asyncpg (AsyncEngine)")
+        for driver in SYNC_DRIVERS:
+            if driver in args.drivers:
+                results = bench_sync(url, driver, args.rounds, args.cycles, otel)
+                results.report(f"{driver} (sync Engine)")
+        for driver in ASYNC_DRIVERS:
+            if driver in args.drivers:
+                results = asyncio.run(bench_async(url, driver, args.rounds, args.cycles, otel))
+                results.report(f"{driver} (AsyncEngine)")
         print(f"\n{otel.proof()}")
     finally:
         shutil.rmtree(_MULTIPROC_DIR, ignore_errors=True)
