@@ -18,6 +18,7 @@ from poolscope.loadtest._runfile import (
     RunFileError,
     ScenarioCheck,
     TimingSummary,
+    count_above,
     load_run,
     write_run,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "RunFileError",
     "ScenarioCheck",
     "TimingSummary",
+    "count_above",
     "load_run",
     "parse_metrics",
     "write_run",
