@@ -1,4 +1,5 @@
-"""Every metric name poolscope exports: the contract with dashboards, alerts and reports.
+"""Every metric name poolscope exports, and what each means (``HELP``): the contract with
+dashboards, alerts and reports.
 
 Names follow OpenTelemetry's ``db.client.connection.*`` semantic conventions in their
 Prometheus form wherever OpenTelemetry defines one; the rest are ``poolscope_*``.
