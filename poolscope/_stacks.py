@@ -39,7 +39,7 @@ StackCapture = Literal["off", "site", "full"]
 STACK_CAPTURES: tuple[StackCapture, ...] = ("off", "site", "full")
 
 # (code, last instruction offset) per frame, innermost first: both read without
-# computing a line number (f_lineno decodes the line table: ~0.4 µs a frame); lines are
+# computing a line number (f_lineno decodes the line table, frame by frame); lines are
 # found when a report is written. Code objects hold no locals.
 Borrower = tuple[tuple[CodeType, int], ...]
 
@@ -74,7 +74,7 @@ _SERVICE_DIR = os.path.join(os.path.dirname(__file__), "service") + os.sep
 _GENERATED = "<"
 _INTERACTIVE = ("<stdin>", "<console>", "<python-input-", "<ipython-input-")
 # Whether a file is internal, decided once per file name (a str caches its hash; a code
-# object computes its own each time, ~0.5 µs).
+# object computes its own each time).
 _internal: dict[str, bool] = {}
 
 
