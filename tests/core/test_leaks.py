@@ -219,10 +219,16 @@ SyncDb = Annotated[Session, Depends(get_sync_db)]
 AsyncDb = Annotated[AsyncSession, Depends(get_async_db)]
 
 
-def well_behaved_sync_app(engine: Engine) -> FastAPI:
+def app_on(engine: Engine | AsyncEngine) -> FastAPI:
+    """An app whose dependencies open sessions on ``engine``, its checkouts attributed."""
     app = FastAPI()
     app.state.engine = engine
     instrument_app(app)
+    return app
+
+
+def well_behaved_sync_app(engine: Engine) -> FastAPI:
+    app = app_on(engine)
 
     @app.get("/items/{item_id}")
     def read_item(item_id: int, db: SyncDb) -> dict[str, int]:
@@ -232,9 +238,7 @@ def well_behaved_sync_app(engine: Engine) -> FastAPI:
 
 
 def well_behaved_async_app(engine: AsyncEngine) -> FastAPI:
-    app = FastAPI()
-    app.state.engine = engine
-    instrument_app(app)
+    app = app_on(engine)
 
     @app.get("/items/{item_id}")
     async def read_item(item_id: int, db: AsyncDb) -> dict[str, int]:
@@ -282,9 +286,7 @@ async def test_a_thousand_well_behaved_async_requests_report_no_leak(
 
 
 def slow_sync_app(engine: Engine) -> FastAPI:
-    app = FastAPI()
-    app.state.engine = engine
-    instrument_app(app)
+    app = app_on(engine)
 
     @app.get("/orders/{order_id}/leak")
     def slow_sync_route(order_id: int, db: SyncDb) -> dict[str, int]:
@@ -296,9 +298,7 @@ def slow_sync_app(engine: Engine) -> FastAPI:
 
 
 def slow_async_app(engine: AsyncEngine) -> FastAPI:
-    app = FastAPI()
-    app.state.engine = engine
-    instrument_app(app)
+    app = app_on(engine)
 
     @app.get("/orders/{order_id}/leak")
     async def slow_async_route(order_id: int, db: AsyncDb) -> dict[str, int]:
