@@ -53,8 +53,14 @@ def lowest_pins() -> list[str]:
     return [pins[name] for name in PROVEN]
 
 
-def run_matrix_tests(session: nox.Session, *pins: str) -> None:
-    session.install("-e", ".[tool,test]", *pins)
+def run_matrix_tests(session: nox.Session, *pins: str, newest: str | None = None) -> None:
+    """Install the tool and the test tools with ``pins``, then run the matrix tests.
+
+    ``newest``: a requirement to bring up to its newest release, even in a reused venv.
+    """
+    session.install("-e", ".[tool,test]", *pins, *([newest] if newest else []))
+    if newest is not None:
+        session.install("--upgrade", "--no-deps", newest)
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run("pytest", *(session.posargs or MATRIX_TESTS))
 
@@ -68,4 +74,4 @@ def lowest(session: nox.Session) -> None:
 @nox.session(name="sqlalchemy-2.0")
 def sqlalchemy_2_0(session: nox.Session) -> None:
     """The newest SQLAlchemy 2.0.x (what most services still run), the newest drivers."""
-    run_matrix_tests(session, "--upgrade", "sqlalchemy>=2.0,<2.1")
+    run_matrix_tests(session, newest="sqlalchemy>=2.0,<2.1")

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import Depends, FastAPI, Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
@@ -25,6 +27,8 @@ from poolscope._urls import Driver
 from poolscope.fastapi import instrument_app
 
 POOL = "leaky"
+# No frame of SQLAlchemy's is ever the borrower (the word may be in a virtualenv's path).
+SQLALCHEMY_DIR = os.path.join(os.path.dirname(sqlalchemy.__file__), "")
 
 
 def leaks_of(registry: CollectorRegistry) -> tuple[float | None, float | None]:
@@ -118,7 +122,8 @@ async def assert_one_leak_report(
     assert "'/orders/{order_id}/leak'" in message
     assert 'test_leaks.py", line ' in message
     assert f"in {route_function}" in message
-    assert "sqlalchemy" not in message
+    assert SQLALCHEMY_DIR not in message
+    assert '"<string>"' not in message
     assert leaks_of(registry) == (1.0, 1.0)
 
 
@@ -466,7 +471,9 @@ async def test_stack_capture_modes_record_what_they_say(
             assert text_ in message
         for text_ in absent:
             assert text_ not in message
-        assert "sqlalchemy" not in message.split("Borrowed at:")[1]
+        borrowed_at = message.split("Borrowed at:")[1]
+        assert SQLALCHEMY_DIR not in borrowed_at
+        assert '"<' not in borrowed_at  # generated code: '<string>' on SQLAlchemy 2.0
     finally:
         for connection in held:
             connection.close()
