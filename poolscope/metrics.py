@@ -87,3 +87,15 @@ DEFAULT_BUCKETS = (
     30.0,
     60.0,
 )
+
+# The thread pool that runs a FastAPI/Starlette app's sync routes (poolscope.fastapi);
+# no pool label: one per process and event loop.
+THREADPOOL_BUSY_THREADS = "poolscope_threadpool_busy_threads"
+THREADPOOL_LIMIT = "poolscope_threadpool_limit"
+THREADPOOL_WAITING = "poolscope_threadpool_waiting"
+THREADPOOL_GAUGES = (THREADPOOL_BUSY_THREADS, THREADPOOL_LIMIT, THREADPOOL_WAITING)
+THREADPOOL_HELP = {
+    THREADPOOL_BUSY_THREADS: "Worker threads running sync routes (and their dependencies) now",
+    THREADPOOL_LIMIT: "The most worker threads sync routes may use at once",
+    THREADPOOL_WAITING: "Calls waiting for a worker thread now",
+}

@@ -58,7 +58,13 @@ def test_library_names() -> None:
 
 
 def test_fastapi_integration_names() -> None:
-    assert poolscope.fastapi.__all__ == ["RouteMiddleware", "instrument_app", "route_template"]
+    assert poolscope.fastapi.__all__ == [
+        "RouteMiddleware",
+        "ThreadPoolCollector",
+        "instrument_app",
+        "instrument_threadpool",
+        "route_template",
+    ]
 
 
 def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
