@@ -22,6 +22,7 @@ from poolscope.loadtest._runfile import (
     write_run,
 )
 from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._starvation import starvation_cause
 
 __all__ = [
     "SCHEMA",
@@ -42,5 +43,6 @@ __all__ = [
     "TimingSummary",
     "load_run",
     "parse_metrics",
+    "starvation_cause",
     "write_run",
 ]
