@@ -59,7 +59,7 @@ HISTOGRAMS = (CONNECTION_WAIT_TIME, CONNECTION_USE_TIME, CONNECTION_CREATE_TIME)
 
 
 def exposed_names() -> frozenset[str]:
-    """Every series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
+    """Every pool series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
     names = set(GAUGES)
     names.update(f"{name}_total" for name in COUNTERS)
     for name in HISTOGRAMS:
