@@ -240,7 +240,7 @@ class ThreadPoolCollector(Collector):
 
 
 def _family(name: str, value: float | None) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, names.THREADPOOL_HELP[name])
+    family = GaugeMetricFamily(name, names.HELP[name])
     if value is not None:
         family.add_metric([], value)
     return family
