@@ -14,7 +14,8 @@ from poolscope.loadtest import Run, ScenarioCheck, starvation_cause
 from scenarios._scenario import Scenario, Variant, verdict
 
 POOL_SIZE, THREAD_LIMIT, USERS, HOLD_SECONDS = 5, 8, 24, 0.5
-COLLAPSED, HELD = 0.5, 0.8  # shares of the pool's pace, pool_size / HOLD_SECONDS
+# Shares of the pool's pace (pool_size / HOLD_SECONDS), loose for a loaded machine.
+COLLAPSED, SERVED, PACE = 0.25, 0.4, 0.6
 
 
 class DependsUser(FastHttpUser):
@@ -25,7 +26,7 @@ class DependsUser(FastHttpUser):
     @tag("depends-deadlock")
     @task
     def hold(self) -> None:
-        self.client.get(f"{self.route}?seconds={HOLD_SECONDS}")
+        self.client.get(f"{self.route}?seconds={HOLD_SECONDS}", name=self.route)
 
 
 class FixedUser(DependsUser):
@@ -35,6 +36,7 @@ class FixedUser(DependsUser):
 
 
 def findings_of(name: str, run: Run) -> list[tuple[bool, str]]:
+    """depends serves under COLLAPSED; fixed SERVED (answers trail its pool at first), PACE."""
     if run.pool is None or run.locust is None:
         return [(False, f"{name}: no pool or Locust data")]
     pool, failed, pool_rate = run.pool, run.locust.failures, POOL_SIZE / HOLD_SECONDS
@@ -47,12 +49,11 @@ def findings_of(name: str, run: Run) -> list[tuple[bool, str]]:
             (pool.timeouts + failed > 0, f"depends: {timeouts}"),
             (cause is not None, f"depends: {cause or 'the thread pool never starved'}"),
         ]
-    # The pool's own pace: responses trail it by the queue for a thread at the start.
     checkouts = pool.checkouts / run.configuration.duration_seconds
     busy = f"fixed: threads up to {pool.max_threads_busy}/{pool.thread_limit} busy, never starved"
     return [
-        (checkouts >= HELD * pool_rate, f"fixed: {checkouts:.1f} checkouts/s"),
-        (rate >= COLLAPSED * pool_rate, served),
+        (checkouts >= PACE * pool_rate, f"fixed: {checkouts:.1f} checkouts/s"),
+        (rate >= SERVED * pool_rate, served),
         (pool.thread_limit is not None and cause is None, busy),
         (failed == 0, f"fixed: {timeouts}"),
     ]

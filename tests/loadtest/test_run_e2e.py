@@ -199,7 +199,7 @@ def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
 
 
 def test_depends_deadlock_names_the_starved_thread_pool(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(database_url, tmp_path, "depends-deadlock", "--duration", "8s")
+    result = poolscope_run(database_url, tmp_path, "depends-deadlock", "--duration", "10s")
     runs = runs_in(tmp_path)
     assert set(runs) == {"depends", "fixed"}
     assert_passed(result, tmp_path, database_url)
