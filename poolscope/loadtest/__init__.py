@@ -3,6 +3,8 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 
 from __future__ import annotations
 
+from poolscope.loadtest._locustfile import run_locustfile
+from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
 from poolscope.loadtest._runfile import (
     SCHEMA,
     Configuration,
@@ -19,10 +21,12 @@ from poolscope.loadtest._runfile import (
     RunFileError,
     ScenarioCheck,
     TimingSummary,
+    count_above,
     load_run,
     write_run,
 )
 from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._target import RunInputError
 
 __all__ = [
     "SCHEMA",
@@ -40,9 +44,15 @@ __all__ = [
     "PoolSummary",
     "Run",
     "RunFileError",
+    "RunIncompleteError",
+    "RunInputError",
+    "RunOptions",
     "ScenarioCheck",
     "TimingSummary",
+    "count_above",
     "load_run",
     "parse_metrics",
+    "run_locustfile",
+    "run_scenario",
     "write_run",
 ]
