@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import Run, load_run
 from tests.support.example_service import EXAMPLE_LOCUSTFILE, running_example
+from tests.support.runs import run_poolscope
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +22,10 @@ USERS = 12  # more than the larger pool: the pool, not the users, limits the loa
 
 def record(database_url: str, out: Path, pool_size: int) -> tuple[Run, str]:
     with running_example(database_url, pool_size=pool_size) as host:
-        result = subprocess.run(
-            [
-                sys.executable, "-m", "poolscope", "run",
-                "--locustfile", str(EXAMPLE_LOCUSTFILE), "--host", host,
-                "--users", str(USERS), "--duration", "8s",
-                "--label", f"pool-{pool_size}", "--out", str(out),
-            ],
-            capture_output=True, text=True, timeout=120, check=False,
+        result = run_poolscope(
+            "run", "--locustfile", str(EXAMPLE_LOCUSTFILE), "--host", host,
+            "--users", str(USERS), "--duration", "8s",
+            "--label", f"pool-{pool_size}", "--out", str(out),
         )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     [path] = out.glob(f"pool-{pool_size}-*.json")
@@ -68,11 +63,9 @@ def test_example_at_pool_sizes_2_and_10(database_url: str, tmp_path: Path) -> No
     assert password
     assert password not in small_text + large_text
 
-    compared = subprocess.run(
-        [sys.executable, "-m", "poolscope", "compare", *sorted(map(str, tmp_path.glob("*.json"))),
-         "--format", "json"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    compared = run_poolscope(
+        "compare", *sorted(map(str, tmp_path.glob("*.json"))), "--format", "json"
+    )
     assert compared.returncode == 0, compared.stderr
     comparison = json.loads(compared.stdout)
     assert [column["label"] for column in comparison["runs"]] == ["pool-10", "pool-2"]

@@ -4,7 +4,6 @@ one line, exit 2, nothing started; with --pool, that pool's settings are recorde
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ import poolscope
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.postgres import free_port
+from tests.support.runs import run_poolscope
 
 LOCUSTFILE = """
 from locust import HttpUser, constant, task
@@ -28,16 +28,6 @@ class Reader(HttpUser):
     def metrics(self):
         self.client.get("/metrics", name="metrics page")
 """
-
-
-def poolscope_run(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "poolscope", "run", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @contextmanager
@@ -97,8 +87,14 @@ def test_a_locustfile_that_cannot_be_played(
     if content is not None:
         locustfile.write_text(content)
     # No target at all: the locustfile is checked before anything else.
-    result = poolscope_run(
-        "--locustfile", str(locustfile), "--host", "http://127.0.0.1:9", "--out", str(tmp_path)
+    result = run_poolscope(
+        "run",
+        "--locustfile",
+        str(locustfile),
+        "--host",
+        "http://127.0.0.1:9",
+        "--out",
+        str(tmp_path),
     )
     assert_one_line_usage_error(result, "mytest.py", *words)
     assert not list(tmp_path.glob("*.json"))
@@ -107,8 +103,14 @@ def test_a_locustfile_that_cannot_be_played(
 def test_an_unknown_user_class(tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
-    result = poolscope_run(
-        "--locustfile", str(locustfile), "--host", "http://127.0.0.1:9", "--user-class", "Writer"
+    result = run_poolscope(
+        "run",
+        "--locustfile",
+        str(locustfile),
+        "--host",
+        "http://127.0.0.1:9",
+        "--user-class",
+        "Writer",
     )
     assert_one_line_usage_error(result, "no user class Writer", "Reader")
 
@@ -117,7 +119,7 @@ def test_a_target_without_poolscope_metrics(tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
     with metrics_server(CollectorRegistry()) as host:
-        result = poolscope_run("--locustfile", str(locustfile), "--host", host)
+        result = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
     assert_one_line_usage_error(result, "exports no poolscope pool metrics", "poolscope.instrument")
 
 
@@ -125,8 +127,10 @@ def test_several_pools_need_pool(database_url: str, tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
     with two_pools(database_url) as host:
-        several = poolscope_run("--locustfile", str(locustfile), "--host", host)
-        unknown = poolscope_run("--locustfile", str(locustfile), "--host", host, "--pool", "x")
+        several = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
+        unknown = run_poolscope(
+            "run", "--locustfile", str(locustfile), "--host", host, "--pool", "x"
+        )
     assert_one_line_usage_error(several, "several pools (billing, orders)", "--pool")
     assert_one_line_usage_error(unknown, "no pool 'x'", "billing, orders")
 
@@ -136,7 +140,7 @@ def test_pool_records_the_chosen_pools_settings(database_url: str, tmp_path: Pat
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
     with two_pools(database_url) as host:
-        result = poolscope_run(
+        result = run_poolscope("run",
             "--locustfile", str(locustfile), "--host", host, "--pool", "orders",
             "--users", "2", "--duration", "2s", "--out", str(tmp_path),
         )  # fmt: skip

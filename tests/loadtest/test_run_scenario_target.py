@@ -3,31 +3,20 @@ that is not the sample service is refused in one line (exit 2), a failed check e
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from poolscope.loadtest import load_run
 from tests.support.example_service import running_example
+from tests.support.runs import run_poolscope
 
 pytestmark = pytest.mark.slow
 
 
-def poolscope_run(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "poolscope", "run", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
-
-
 def test_a_target_without_the_scenarios_routes(database_url: str, tmp_path: Path) -> None:
     with running_example(database_url, pool_size=2) as host:
-        result = poolscope_run("pool-saturation", "--host", host, "--out", str(tmp_path))
+        result = run_poolscope("run", "pool-saturation", "--host", host, "--out", str(tmp_path))
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "does not serve GET /hold (answered 404)" in line
@@ -37,7 +26,7 @@ def test_a_target_without_the_scenarios_routes(database_url: str, tmp_path: Path
 
 def test_a_failed_check_exits_1(database_url: str, tmp_path: Path) -> None:
     # 5 users on a pool of 10: nobody waits, which is not what pool-saturation shows.
-    result = poolscope_run(
+    result = run_poolscope("run",
         "pool-saturation", "--users", "5", "--duration", "4s", "--out", str(tmp_path),
         "--database-url", database_url,
     )  # fmt: skip
