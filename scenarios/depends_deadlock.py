@@ -14,7 +14,7 @@ from poolscope.loadtest import Run, ScenarioCheck, starvation_cause
 from scenarios._scenario import Scenario, Variant, verdict
 
 POOL_SIZE, THREAD_LIMIT, USERS, HOLD_SECONDS = 5, 8, 24, 0.5
-# Shares of the pool's pace (pool_size / HOLD_SECONDS), loose for a loaded machine.
+# Of pool_size / HOLD_SECONDS, loose for loaded machines: depends < COLLAPSED; fixed SERVED, PACE
 COLLAPSED, SERVED, PACE = 0.25, 0.4, 0.6
 
 
@@ -36,7 +36,6 @@ class FixedUser(DependsUser):
 
 
 def findings_of(name: str, run: Run) -> list[tuple[bool, str]]:
-    """depends serves under COLLAPSED; fixed SERVED (answers trail its pool at first), PACE."""
     if run.pool is None or run.locust is None:
         return [(False, f"{name}: no pool or Locust data")]
     pool, failed, pool_rate = run.pool, run.locust.failures, POOL_SIZE / HOLD_SECONDS
@@ -77,4 +76,5 @@ SCENARIO = Scenario(
         Variant(name="fixed", description="Session in the route", user_classes=(FixedUser,)),
     ),
     check=check,
+    probes=("GET /deadlock/depends/hold?seconds=0", "GET /deadlock/fixed/hold?seconds=0"),
 )
