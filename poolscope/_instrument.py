@@ -21,6 +21,7 @@ from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden
 from poolscope._pool_state import PoolState, read_pool_state
 from poolscope._recorder import Probe, Recorder
 from poolscope._stacks import STACK_CAPTURES, StackCapture
+from poolscope._urls import SYNC_DRIVERS
 from poolscope.exporters import multiprocess_enabled, recorder_for
 
 __all__ = ["ENGINE_PER_REQUEST_THRESHOLD", "Instrumentation", "instrument"]
@@ -177,6 +178,18 @@ class Instrumentation:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def driver(self) -> str | None:
+        """The driver as a SQLAlchemy URL names it (``psycopg2``, ``psycopg``, ``asyncpg``,
+        ``psycopg_async``, ...), while the engine lives."""
+        engine = self._engine()
+        if engine is None:
+            return None
+        name = str(engine.dialect.driver)
+        # psycopg 3's async dialect shares its driver name with the sync one; its URLs
+        # (and poolscope's --driver) say psycopg_async.
+        return f"{name}_async" if engine.dialect.is_async and name in SYNC_DRIVERS else name
 
     def state(self) -> PoolState:
         """The pool's state now, as the gauges export it."""

@@ -24,6 +24,7 @@ __all__ = [
     "LatencySummary",
     "LeakReport",
     "LocustTotals",
+    "LocustfileRecord",
     "PoolSample",
     "PoolSummary",
     "Run",
@@ -49,11 +50,15 @@ class _Model(BaseModel):
 
 
 class Configuration(_Model):
+    """The target's pool settings (``pool_size``, ``max_overflow``, ``pool_timeout``,
+    ``driver``) are read from the target itself where it tells them: its metrics, its
+    ``GET /pool``. ``max_overflow`` -1 means no limit, as in SQLAlchemy."""
+
     database_url: str  # masked
     driver: str
     pool_size: int
     max_overflow: int
-    pool_timeout: float
+    pool_timeout: float | None
     leak_threshold: float | None = None
     users: int
     spawn_rate: float
@@ -61,6 +66,7 @@ class Configuration(_Model):
     host: str
     processes: int = 1
     service_workers: int = 1
+    pool: str | None = None  # the pool label recorded
     extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
@@ -168,6 +174,14 @@ class PoolSummary(_Model):
     final_used: int
     final_overflow: int
     leak_reports: list[LeakReport] = Field(default_factory=list)
+    # The thread pool that runs sync routes, when the target exports it (poolscope.fastapi).
+    thread_limit: int | None = None
+    max_threads_busy: int | None = None
+    max_threads_waiting: int | None = None
+    # Sampled time during which every busy thread waited for a connection while
+    # connections were checked out: their requests had no thread to finish on.
+    starved_seconds: float = 0.0
+    starved_idle_connections: int = 0
 
 
 class PoolSample(_Model):
@@ -189,6 +203,16 @@ class PoolSample(_Model):
     wait_p50: float | None = None
     wait_p95: float | None = None
     wait_p99: float | None = None
+    threads_busy: int | None = None
+    threads_waiting: int | None = None
+
+
+class LocustfileRecord(_Model):
+    """The locustfile a ``poolscope run --locustfile`` played."""
+
+    path: str
+    sha256: str
+    user_classes: list[str]  # the classes played; empty: as Locust picks (all of them)
 
 
 class ScenarioCheck(_Model):
@@ -211,6 +235,7 @@ class Run(_Model):
     pool: PoolSummary | None
     samples: list[PoolSample]
     check: ScenarioCheck | None = None
+    locustfile: LocustfileRecord | None = None
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, ser_json_inf_nan="strings"

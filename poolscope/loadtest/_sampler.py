@@ -3,7 +3,8 @@
 A background thread scrapes every ``interval`` seconds; counters and histograms are kept
 relative to the baseline scraped before the load starts, so a run file describes the run
 alone even when the service served other load before. While connections are leaked, the
-service's ``GET /pool`` is read too: it names each leak's route and borrower.
+target's ``GET /pool`` is read too (the sample service's, or ``poolscope.fastapi.pool_router``'s):
+it names each leak's route and borrower.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 
 from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary
 from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
+from poolscope.loadtest._starvation import starved_idle_connections, starved_seconds
 
 __all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool"]
 
@@ -29,12 +31,25 @@ class TimedSnapshot:
 
 
 class MetricsSampler:
-    def __init__(self, base_url: str, *, interval: float = 0.5, timeout: float = 2.0) -> None:
-        self.url = f"{base_url.rstrip('/')}/metrics"
+    """Scrapes ``metrics_url`` (default ``BASE/metrics``; redirects followed) and reads the
+    series of ``pool`` only, or of every pool when it is None."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        metrics_url: str | None = None,
+        pool: str | None = None,
+        interval: float = 0.5,
+        timeout: float = 2.0,
+    ) -> None:
+        self.url = metrics_url or f"{base_url.rstrip('/')}/metrics"
         self.pool_url = f"{base_url.rstrip('/')}/pool"
+        self.pool = pool
         self._leaks: dict[tuple[str | None, str], LeakReport] = {}
         self.interval = interval
-        self._client = httpx.Client(timeout=timeout)
+        # `app.mount("/metrics", make_asgi_app())` answers /metrics with a redirect.
+        self._client = httpx.Client(timeout=timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -48,7 +63,7 @@ class MetricsSampler:
         """One scrape now; raises ``httpx.HTTPError`` or ``ValueError``."""
         response = self._client.get(self.url)
         response.raise_for_status()
-        return parse_metrics(response.text)
+        return parse_metrics(response.text, pool=self.pool)
 
     def take_baseline(self) -> PoolSnapshot:
         self.baseline = self.scrape()
@@ -82,7 +97,11 @@ class MetricsSampler:
             body = response.json()
         except (httpx.HTTPError, ValueError):
             return  # a service without poolscope's /pool: the leak counts still tell
-        entries = body.get("checked_out") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return
+        if self.pool is not None and body.get("pool", self.pool) != self.pool:
+            return  # another pool's
+        entries = body.get("checked_out")
         for entry in entries if isinstance(entries, list) else []:
             if not (isinstance(entry, dict) and entry.get("leaked")):
                 continue
@@ -155,6 +174,8 @@ def samples_since(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[Po
                 wait_p50=interval.quantile(0.5),
                 wait_p95=interval.quantile(0.95),
                 wait_p99=interval.quantile(0.99),
+                threads_busy=now.threads_busy,
+                threads_waiting=now.threads_waiting,
             )
         )
         previous = now
@@ -173,6 +194,8 @@ def summarize_pool(
     snapshots = [item.snapshot for item in timed]
     wait = last.wait.minus(baseline.wait)
     use = last.use.minus(baseline.use)
+    busy = [s.threads_busy for s in snapshots if s.threads_busy is not None]
+    waiting = [s.threads_waiting for s in snapshots if s.threads_waiting is not None]
     return PoolSummary(
         wait=wait.summary(),
         use=use.summary(),
@@ -193,4 +216,9 @@ def summarize_pool(
         final_used=last.used,
         final_overflow=last.overflow,
         leak_reports=leak_reports or [],
+        thread_limit=last.thread_limit,
+        max_threads_busy=max(busy) if busy else None,
+        max_threads_waiting=max(waiting) if waiting else None,
+        starved_seconds=starved_seconds([(item.t, item.snapshot) for item in timed]),
+        starved_idle_connections=max(starved_idle_connections(s) for s in snapshots),
     )

@@ -20,9 +20,9 @@ from sqlalchemy.exc import DBAPIError
 
 from poolscope._urls import is_async
 from poolscope.exporters import MULTIPROC_DIR_ENV
-from poolscope.fastapi import instrument_app
+from poolscope.fastapi import instrument_app, instrument_threadpool
 from poolscope.postgres import resolve_database_url
-from poolscope.service import _async_routes, _common_routes, _sync_routes
+from poolscope.service import _async_routes, _common_routes, _deadlock_routes, _sync_routes
 from poolscope.service._db import (
     build_async_engine,
     build_sync_engine,
@@ -57,8 +57,11 @@ def create_app(
     app.state.poolscope = state
     install_error_handlers(app, settings)
     app.include_router(_common_routes.router)
-    driver_routes = _async_routes if is_async(settings.driver) else _sync_routes
-    app.include_router(driver_routes.router)
+    if is_async(settings.driver):
+        app.include_router(_async_routes.router)
+    else:
+        app.include_router(_sync_routes.router)
+        app.include_router(_deadlock_routes.router)
     Instrumentator(registry=state.registry, excluded_handlers=["/metrics"]).instrument(app)
     # Checkouts carry the route template: use_time's route label, leak reports, /pool.
     instrument_app(app)
@@ -76,6 +79,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not is_async(state.settings.driver):
         # Sync routes run in anyio's default thread pool; async routes never use it.
         to_thread.current_default_thread_limiter().total_tokens = state.settings.thread_limit
+    # Read in this event loop, where the limiter lives: threads busy against the limit.
+    threadpool = instrument_threadpool(registry=state.registry)
     if state.settings.database_url is None:
         url = await to_thread.run_sync(resolve_database_url)
         state.settings = state.settings.model_copy(update={"database_url": SecretStr(url)})
@@ -92,6 +97,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await _stop_engine(state)
+        state.registry.unregister(threadpool)
 
 
 async def _start_engine(state: ServiceState) -> None:

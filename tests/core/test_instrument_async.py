@@ -136,10 +136,11 @@ async def test_cancelled_tasks_leave_true_gauges(make_engine: MakeEngine, regist
 
 
 async def test_dispose_keeps_measuring_and_close_restores(
-    make_engine: MakeEngine, registry
+    make_engine: MakeEngine, registry, async_driver: Driver
 ) -> None:
     engine = make_engine(poolclass=InstrumentedAsyncAdaptedQueuePool, pool_size=2)
     instrumentation = instrument(engine, pool="async-dispose", registry=registry)
+    assert instrumentation.driver == async_driver  # as the URL names it
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
     await engine.dispose()

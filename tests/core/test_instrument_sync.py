@@ -147,10 +147,13 @@ def test_terminated_backend_is_counted_as_invalidation(
     assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "terminated") == 2
 
 
-def test_close_removes_every_series_and_listener(make_engine, registry) -> None:
+def test_close_removes_every_series_and_listener(
+    make_engine, registry, sync_driver: Driver
+) -> None:
     engine = make_engine(pool_size=2)
     listeners_before = len(engine.pool.dispatch.connect)
     instrumentation = instrument(engine, pool="closing", registry=registry)
+    assert instrumentation.driver == sync_driver
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     engine.dispose()  # the rebuilt pool is measured and cleaned up too
