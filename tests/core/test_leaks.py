@@ -374,11 +374,20 @@ async def forget_an_async_connection(engine: AsyncEngine) -> None:
     await connection.execute(text("SELECT 1"))
 
 
+@pytest.mark.parametrize(
+    ("leak_threshold", "borrower"),
+    [(None, "(not recorded"), (60.0, "in forget_a_sync_connection\n")],
+)
 def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
-    sync_engine: Engine, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+    leak_threshold: float | None,
+    borrower: str,
+    sync_engine: Engine,
+    registry: CollectorRegistry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Counted without leak detection; with it, the log names who forgot the connection.
     instrumentation = poolscope.instrument(
-        sync_engine, pool=POOL, registry=registry, leak_threshold=None
+        sync_engine, pool=POOL, registry=registry, leak_threshold=leak_threshold
     )
     try:
         with sync_engine.connect() as connection:
@@ -390,6 +399,7 @@ def test_sync_connection_forgotten_and_collected_counts_as_gc_reclaimed(
         assert gc_reclaimed(registry) == 1.0
         [warning] = warnings_in(caplog)
         assert "garbage collector returned it to the pool" in warning.getMessage()
+        assert borrower in warning.getMessage().split("Borrowed at:")[1]
         assert instrumentation.checked_out() == []
         assert sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
