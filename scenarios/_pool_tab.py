@@ -18,7 +18,7 @@ from urllib.request import urlopen
 from flask import Response, jsonify, request
 from locust import events
 
-from poolscope.loadtest import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest import Histogram, PoolSnapshot, parse_metrics
 
 TAB_KEY = "pool"
 RECENT_SECONDS = 10.0
@@ -33,7 +33,7 @@ class PoolTab:
         self.error: str | None = None
         self.scraped_at = 0.0
         # (time, wait histogram) of recent scrapes, for the last RECENT_SECONDS' percentiles.
-        self.history: deque[tuple[float, HistogramCounts]] = deque()
+        self.history: deque[tuple[float, Histogram]] = deque()
 
     def scrape(self) -> PoolSnapshot | None:
         host = (self.environment.host or "").rstrip("/")
@@ -60,9 +60,12 @@ class PoolTab:
 
         recent = now.wait.minus(self.history[0][1]) if self.history else since
 
-        def ms(histogram: HistogramCounts) -> str:
+        def ms(histogram: Histogram) -> str:
             values = [histogram.quantile(q) for q in (0.5, 0.95, 0.99)]
-            return " / ".join("-" if v is None else f"{v * 1000:.1f} ms" for v in values)
+            values.append(histogram.value_at_rank(histogram.count))
+            text = " / ".join("-" if v is None else f"{v * 1000:.1f} ms" for v in values)
+            # A maximum not known exactly is read from the buckets: say so.
+            return text if histogram.max_exact or not histogram.count else f"{text} (max ≈)"
 
         rows = [
             ("pools", ", ".join(now.pools) or "(no poolscope metrics)"),
@@ -71,8 +74,8 @@ class PoolTab:
             ("pending requests", now.pending),
             ("overflow", now.overflow),
             ("leaked now", now.leaked),
-            (f"wait p50 / p95 / p99 (last {RECENT_SECONDS:.0f} s)", ms(recent)),
-            ("wait p50 / p95 / p99 (this test)", ms(since)),
+            (f"wait p50 / p95 / p99 / max (last {RECENT_SECONDS:.0f} s)", ms(recent)),
+            ("wait p50 / p95 / p99 / max (this test)", ms(since)),
             ("checkouts (this test)", now.checkouts - start.checkouts),
             ("timeouts (this test)", now.timeouts - start.timeouts),
             ("connections opened (this test)", now.connects - start.connects),

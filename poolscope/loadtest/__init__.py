@@ -3,6 +3,7 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 
 from __future__ import annotations
 
+from poolscope.loadtest._histogram import count_above
 from poolscope.loadtest._runfile import (
     SCHEMA,
     Configuration,
@@ -21,7 +22,7 @@ from poolscope.loadtest._runfile import (
     load_run,
     write_run,
 )
-from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
 
 __all__ = [
     "SCHEMA",
@@ -29,7 +30,6 @@ __all__ = [
     "EndpointStats",
     "Environment",
     "Histogram",
-    "HistogramCounts",
     "LatencySummary",
     "LeakReport",
     "LocustTotals",
@@ -40,6 +40,7 @@ __all__ = [
     "RunFileError",
     "ScenarioCheck",
     "TimingSummary",
+    "count_above",
     "load_run",
     "parse_metrics",
     "write_run",
