@@ -4,6 +4,7 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 from __future__ import annotations
 
 from poolscope.loadtest._histogram import count_above
+from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
 from poolscope.loadtest._runfile import (
     SCHEMA,
     Configuration,
@@ -38,10 +39,13 @@ __all__ = [
     "PoolSummary",
     "Run",
     "RunFileError",
+    "RunIncompleteError",
+    "RunOptions",
     "ScenarioCheck",
     "TimingSummary",
     "count_above",
     "load_run",
     "parse_metrics",
+    "run_scenario",
     "write_run",
 ]
