@@ -89,6 +89,24 @@ class Target:
         self.instrumentation.close()
 
 
+def scrapes(
+    engine: Engine,
+    *,
+    before: tuple[list[float], list[float]],
+    during: tuple[list[float], list[float]],
+) -> tuple[PoolSnapshot, PoolSnapshot]:
+    """(baseline, after): /metrics after the waits and uses ``before``, and after those
+    ``during`` too."""
+    target = Target(engine)
+    try:
+        target.record(*before)
+        baseline = target.scrape()
+        target.record(*during)
+        return baseline, target.scrape()
+    finally:
+        target.close()
+
+
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -99,13 +117,7 @@ SETTINGS = settings(
 def test_every_percentile_within_10_percent_and_max_exact(
     engine: Engine, waits: list[float], uses: list[float]
 ) -> None:
-    target = Target(engine)
-    try:
-        baseline = target.scrape()
-        target.record(waits, uses)
-        after = target.scrape()
-    finally:
-        target.close()
+    baseline, after = scrapes(engine, before=([], []), during=(waits, uses))
     assert after.wait.max == max(waits)
     assert_histogram(after.wait, waits)
     assert_histogram(after.use, uses)
@@ -125,14 +137,7 @@ def test_a_run_after_earlier_traffic_reads_its_own_figures(
 ) -> None:
     # The target served other traffic before the run's baseline: the run's figures are
     # its own, and its maximum is exact whenever it exceeds everything before.
-    target = Target(engine)
-    try:
-        target.record(before, before)
-        baseline = target.scrape()
-        target.record(during, during)
-        after = target.scrape()
-    finally:
-        target.close()
+    baseline, after = scrapes(engine, before=(before, before), during=(during, during))
     summary = summarize_pool(baseline, [TimedSnapshot(t=1.0, snapshot=after)])
     assert summary is not None
     rose = max(during) > max(before)
@@ -142,12 +147,7 @@ def test_a_run_after_earlier_traffic_reads_its_own_figures(
 
 
 def test_idle_checkouts_wait_exactly_zero(engine: Engine) -> None:
-    target = Target(engine)
-    try:
-        target.record([0.0] * 10 + [1.0], [1.0] * 11)
-        after = target.scrape()
-    finally:
-        target.close()
+    _, after = scrapes(engine, before=([], []), during=([0.0] * 10 + [1.0], [1.0] * 11))
     assert after.wait.quantile(0.5) == 0.0
     assert after.wait.quantile(0.95) == 1.0  # the 11th of 11: the maximum itself
     assert after.use.quantile(0.5) == pytest.approx(1.0, rel=0.1)
