@@ -28,12 +28,13 @@ USER_CLASSES = {
     "FixedSessionUser": "/items",
     "LeakySessionUser": "/antipatterns/leak",
     "OverflowBurstUser": "/hold",
+    "SteadyUser": "/hold",
 }
 
 
 @pytest.fixture(scope="module")
 def service(database_url: str) -> Iterator[ServiceProcess]:
-    # Roomy enough for all six users at once: pool 5 + overflow 10, short timeout.
+    # Roomy enough for one user of each class at once: pool 5 + overflow 10, short timeout.
     with running_service(
         "--pool-size",
         "5",
