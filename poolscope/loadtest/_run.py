@@ -37,7 +37,16 @@ from poolscope.loadtest._sampler import MetricsSampler, samples_since, summarize
 from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 
-__all__ = ["RunIncompleteError", "RunOptions", "run_scenario"]
+__all__ = [
+    "Interrupted",
+    "RecordedRun",
+    "RunIncompleteError",
+    "RunOptions",
+    "database_for",
+    "record_variant",
+    "run_scenario",
+    "sigterm_interrupts",
+]
 
 logger = logging.getLogger("poolscope.run")
 
@@ -69,7 +78,7 @@ class RunIncompleteError(PoolscopeError):
         self.paths = list(paths)
 
 
-class _Interrupted(Exception):
+class Interrupted(Exception):
     """SIGTERM, turned into an exception so the cleanup runs."""
 
 
@@ -98,18 +107,13 @@ def run_scenario(
     paths: list[Path] = []
     failures: list[str] = []
     interrupted = False
-    with _sigterm_interrupts(), _database(options, reporter) as database_url:
+    with sigterm_interrupts(), database_for(options, reporter) as database_url:
         for variant in chosen:
-            run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
-            paths.append(write_run(run, _run_path(options.out_dir, run)))
-            reporter.note(f"wrote {paths[-1]}")
-            for child, text in outcome.logs.items():
-                log_path = paths[-1].with_name(f"{paths[-1].stem}.{child}.log")
-                log_path.write_text(text)
-                reporter.note(f"{child} log: {log_path}")
-            if outcome.failure:
-                failures.append(f"{variant.name}: {outcome.failure}")
-            if outcome.interrupted:
+            recorded = record_variant(scenario, variant, options, database_url, reporter)
+            paths.append(recorded.path)
+            if recorded.failure:
+                failures.append(f"{variant.name}: {recorded.failure}")
+            if recorded.interrupted:
                 interrupted = True
                 break
     if not interrupted:
@@ -119,6 +123,34 @@ def run_scenario(
     if failures:
         raise RunIncompleteError("; ".join(failures), paths)
     return paths
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedRun:
+    path: Path
+    failure: str | None  # why the run is incomplete
+    interrupted: bool  # by Ctrl-C or SIGTERM: the caller should stop too
+
+
+def record_variant(
+    scenario: ScenarioInfo,
+    variant: VariantInfo,
+    options: RunOptions,
+    database_url: str | None,
+    reporter: Reporter,
+    *,
+    path: Path | None = None,
+) -> RecordedRun:
+    """Play one variant and write its run file (at ``path``, else a name of its own in
+    ``options.out_dir``); an incomplete run keeps its children's last output beside it."""
+    run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
+    written = write_run(run, path or _run_path(options.out_dir, run))
+    reporter.note(f"wrote {written}")
+    for child, text in outcome.logs.items():
+        log_path = written.with_name(f"{written.stem}.{child}.log")
+        log_path.write_text(text)
+        reporter.note(f"{child} log: {log_path}")
+    return RecordedRun(path=written, failure=outcome.failure, interrupted=outcome.interrupted)
 
 
 def _run_path(out_dir: Path, run: Run) -> Path:
@@ -142,12 +174,12 @@ def _add_check(scenario: str, paths: list[Path], reporter: Reporter) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[None]:
     """SIGTERM stops the run like Ctrl-C does: children stopped, run files written."""
     if threading.current_thread() is threading.main_thread():
 
         def interrupt(_signum: int, _frame: FrameType | None) -> None:
-            raise _Interrupted
+            raise Interrupted
 
         previous = signal.signal(signal.SIGTERM, interrupt)
         try:
@@ -159,7 +191,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _database(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
+def database_for(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
     """The database URL the service uses; the embedded server is started when needed and
     stopped afterwards if this run started it."""
     given = options.database_url or os.environ.get(DATABASE_URL_ENV)
@@ -235,7 +267,7 @@ def _play_variant(
         _supervise(locust, service, sampler, files, float(duration), reporter, outcome)
         if outcome.failure is None:
             _settle(sampler)
-    except (KeyboardInterrupt, _Interrupted):
+    except (KeyboardInterrupt, Interrupted):
         outcome.failure, outcome.interrupted = "interrupted", True
     except PoolscopeError as error:
         outcome.failure = str(error)
