@@ -115,6 +115,11 @@ def recommend(
             f"({best.throughput:.1f} req/s at {best.pool_size}) with a pool wait p95 "
             f"(≈ {_ms(chosen.wait_p95)}) under the {target} target."
         )
+        if chosen.max_used < chosen.pool_limit:
+            sentences.append(
+                f"At {chosen.pool_size}, at most {chosen.max_used} connections were in use at "
+                f"once: the pool was never full, and a pool of {chosen.max_used} may serve as well."
+            )
     elif chosen is not None:
         sentences.append(
             f"With {chosen.pool_size} connections, up to {chosen.users} users keep the pool "
