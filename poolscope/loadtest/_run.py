@@ -38,8 +38,6 @@ from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 
 __all__ = [
-    "Interrupted",
-    "RecordedRun",
     "RunIncompleteError",
     "RunOptions",
     "database_for",
@@ -78,8 +76,9 @@ class RunIncompleteError(PoolscopeError):
         self.paths = list(paths)
 
 
-class Interrupted(Exception):
-    """SIGTERM, turned into an exception so the cleanup runs."""
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the cleanup runs (and handled as Ctrl-C is,
+    wherever it lands)."""
 
 
 @dataclass
@@ -107,13 +106,18 @@ def run_scenario(
     paths: list[Path] = []
     failures: list[str] = []
     interrupted = False
-    with sigterm_interrupts(), database_for(options, reporter) as database_url:
+    with sigterm_interrupts(), _database(options, reporter) as database_url:
         for variant in chosen:
-            recorded = record_variant(scenario, variant, options, database_url, reporter)
-            paths.append(recorded.path)
-            if recorded.failure:
-                failures.append(f"{variant.name}: {recorded.failure}")
-            if recorded.interrupted:
+            run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
+            paths.append(write_run(run, _run_path(options.out_dir, run)))
+            reporter.note(f"wrote {paths[-1]}")
+            for child, text in outcome.logs.items():
+                log_path = paths[-1].with_name(f"{paths[-1].stem}.{child}.log")
+                log_path.write_text(text)
+                reporter.note(f"{child} log: {log_path}")
+            if outcome.failure:
+                failures.append(f"{variant.name}: {outcome.failure}")
+            if outcome.interrupted:
                 interrupted = True
                 break
     if not interrupted:
@@ -123,34 +127,6 @@ def run_scenario(
     if failures:
         raise RunIncompleteError("; ".join(failures), paths)
     return paths
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecordedRun:
-    path: Path
-    failure: str | None  # why the run is incomplete
-    interrupted: bool  # by Ctrl-C or SIGTERM: the caller should stop too
-
-
-def record_variant(
-    scenario: ScenarioInfo,
-    variant: VariantInfo,
-    options: RunOptions,
-    database_url: str | None,
-    reporter: Reporter,
-    *,
-    path: Path | None = None,
-) -> RecordedRun:
-    """Play one variant and write its run file (at ``path``, else a name of its own in
-    ``options.out_dir``); an incomplete run keeps its children's last output beside it."""
-    run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
-    written = write_run(run, path or _run_path(options.out_dir, run))
-    reporter.note(f"wrote {written}")
-    for child, text in outcome.logs.items():
-        log_path = written.with_name(f"{written.stem}.{child}.log")
-        log_path.write_text(text)
-        reporter.note(f"{child} log: {log_path}")
-    return RecordedRun(path=written, failure=outcome.failure, interrupted=outcome.interrupted)
 
 
 def _run_path(out_dir: Path, run: Run) -> Path:
@@ -179,7 +155,7 @@ def sigterm_interrupts() -> Iterator[None]:
     if threading.current_thread() is threading.main_thread():
 
         def interrupt(_signum: int, _frame: FrameType | None) -> None:
-            raise Interrupted
+            raise _Interrupted
 
         previous = signal.signal(signal.SIGTERM, interrupt)
         try:
@@ -191,7 +167,7 @@ def sigterm_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def database_for(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
+def _database(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
     """The database URL the service uses; the embedded server is started when needed and
     stopped afterwards if this run started it."""
     given = options.database_url or os.environ.get(DATABASE_URL_ENV)
@@ -267,7 +243,7 @@ def _play_variant(
         _supervise(locust, service, sampler, files, float(duration), reporter, outcome)
         if outcome.failure is None:
             _settle(sampler)
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, _Interrupted):
         outcome.failure, outcome.interrupted = "interrupted", True
     except PoolscopeError as error:
         outcome.failure = str(error)
@@ -387,3 +363,32 @@ def _stop_all(
     if service is not None:
         service.stop(grace_seconds=10)
         reporter.note(f"stopped the service (pid {service.pid})")
+
+
+@contextlib.contextmanager
+def database_for(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
+    """The database of several runs in a row (``poolscope sweep``): started once."""
+    with _database(options, reporter) as database_url:
+        yield database_url
+
+
+def record_variant(
+    scenario: ScenarioInfo,
+    variant: VariantInfo,
+    options: RunOptions,
+    database_url: str | None,
+    reporter: Reporter,
+    *,
+    path: Path,
+) -> tuple[Path, str | None, bool]:
+    """Play one variant and write its run file at ``path``; an incomplete run keeps its
+    children's last output beside it. Returns the path, why the run is incomplete (None
+    when it is not), and whether it was interrupted (the caller should stop too)."""
+    run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
+    write_run(run, path)
+    reporter.note(f"wrote {path}")
+    for child, text in outcome.logs.items():
+        log_path = path.with_name(f"{path.stem}.{child}.log")
+        log_path.write_text(text)
+        reporter.note(f"{child} log: {log_path}")
+    return path, outcome.failure, outcome.interrupted

@@ -20,13 +20,7 @@ from poolscope.loadtest import load_run
 from poolscope.loadtest._catalog import ScenarioInfo, find_scenario
 from poolscope.loadtest._environment import max_connections
 from poolscope.loadtest._progress import NullReporter, Reporter
-from poolscope.loadtest._run import (
-    Interrupted,
-    RunOptions,
-    database_for,
-    record_variant,
-    sigterm_interrupts,
-)
+from poolscope.loadtest._run import RunOptions, database_for, record_variant, sigterm_interrupts
 from poolscope.sweep._figures import step_from_run
 from poolscope.sweep._model import Step, Sweep, SweepConfiguration, write_sweep
 from poolscope.sweep._recommend import recommend
@@ -124,15 +118,15 @@ def sweep_scenario(
                 reporter.note(f"warning: {warning}")
             for index, size in enumerate(sizes, start=1):
                 reporter.note(f"step {index}/{len(sizes)}: pool size {size}, {users} users")
-                recorded = record_variant(
+                path, _failure, interrupted = record_variant(
                     _step_scenario(scenario, size), variant, run_options, database_url,
                     reporter, path=options.out_dir / f"{name}-pool-{size}-{stamp}.json",
                 )  # fmt: skip
-                steps.append(step_from_run(load_run(recorded.path), recorded.path.name))
-                if recorded.interrupted:
+                steps.append(step_from_run(load_run(path), path.name))
+                if interrupted:
                     partial_reason = f"interrupted during the step at pool size {size}"
                     break
-    except (KeyboardInterrupt, Interrupted):
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (sigterm_interrupts)
         partial_reason = partial_reason or f"interrupted after {len(steps)} step(s)"
     failed = [f"pool size {s.pool_size}: {s.incomplete_reason}" for s in steps if not s.complete]
     if partial_reason is None and failed:
