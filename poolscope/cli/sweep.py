@@ -14,7 +14,7 @@ from poolscope._errors import PoolscopeError
 from poolscope._urls import DRIVERS
 from poolscope.cli.run import parse_duration
 from poolscope.loadtest._progress import RichReporter
-from poolscope.sweep import SweepOptions, render_html, sweep_scenario, write_report
+from poolscope.sweep import SweepOptions, render_html, run_sweep, write_report
 
 __all__ = ["parse_sizes", "parse_wait", "sweep"]
 
@@ -46,14 +46,66 @@ def parse_wait(text: str) -> float:
 
 def sweep(
     scenario: Annotated[
-        str, typer.Argument(help="A scenario name (see `poolscope scenarios`), e.g. steady.")
-    ],
+        str | None,
+        typer.Argument(
+            help="A scenario name (see `poolscope scenarios`), e.g. steady; or give --locustfile.",
+            show_default=False,
+        ),
+    ] = None,
+    locustfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--locustfile",
+            "-f",
+            help="Play this Locust test (with --serve-cmd or --host) instead of a scenario.",
+            show_default=False,
+        ),
+    ] = None,
+    user_class: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user-class",
+            help="With --locustfile: a user class to run; repeatable (default: as Locust picks).",
+            show_default=False,
+        ),
+    ] = None,
+    serve_cmd: Annotated[
+        str | None,
+        typer.Option(
+            help="Your service, started per step: a command line with {port} and {pool_size} "
+            "(run without a shell).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="A running service (no restart): the steps vary --users instead of the pool.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the target serves its metrics (default: HOST/metrics).", show_default=False
+        ),
+    ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            help="The pool to record when the target exports several.", show_default=False
+        ),
+    ] = None,
     pool_sizes: Annotated[
         str, typer.Option(help="Pool sizes to play, one run each.")
     ] = "1,2,4,8,16",
     users: Annotated[
-        int | None,
-        typer.Option(min=1, help="Locust users in every step (default: the scenario's)."),
+        str | None,
+        typer.Option(
+            help="Locust users of every step (default: the scenario's; 10 with --locustfile); "
+            "with --host, one step per value (default 5,10,20,40).",
+            show_default=False,
+        ),
     ] = None,
     duration: Annotated[str, typer.Option(help="How long each step plays: 20s, 1m, ...")] = "20s",
     target_wait_p95: Annotated[
@@ -67,7 +119,7 @@ def sweep(
         ),
     ] = Path("sweeps"),
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table, or html (also writes the page).")
+        str, typer.Option("--format", help="table, or html (also writes the page).")
     ] = "table",
     driver: Annotated[str, typer.Option(help="psycopg2 or asyncpg.")] = "psycopg2",
     workers: Annotated[int, typer.Option(min=1, help="Service worker processes.")] = 1,
@@ -75,13 +127,15 @@ def sweep(
         str | None,
         typer.Option(
             envvar="POOLSCOPE_DATABASE_URL",
-            help="PostgreSQL for the service (default: the embedded server).",
+            help="PostgreSQL for the sample service (default: the embedded server); with "
+            "--serve-cmd, your service's, to check its max_connections.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Play SCENARIO once per pool size; report throughput, latency and pool wait per size,
-    and recommend the smallest size that serves the best throughput within the wait target.
+    """Play SCENARIO (or --locustfile) once per pool size; report throughput, latency and
+    pool wait per size, and recommend the smallest size that serves the best throughput
+    within the wait target.
 
     Exit codes: 0 done, 1 a step did not finish (the sweep file is marked partial).
     """
@@ -95,16 +149,22 @@ def sweep(
         html_path, out_dir = out, out.parent
     options = SweepOptions(
         pool_sizes=parse_sizes(pool_sizes, "--pool-sizes"),
-        users=users,
+        users=parse_sizes(users, "--users") if users else (),
         duration_seconds=parse_duration(duration),
         target_wait_p95=parse_wait(target_wait_p95),
         driver="asyncpg" if driver == "asyncpg" else "psycopg2",
         out_dir=out_dir,
         database_url=database_url,
         service_workers=workers,
+        locustfile=locustfile,
+        user_classes=tuple(user_class or ()),
+        serve_command=serve_cmd,
+        host=host.rstrip("/") if host else None,
+        metrics_url=metrics_url,
+        pool=pool,
     )
     console = Console()
-    result = sweep_scenario(scenario, options, reporter=RichReporter(console))
+    result = run_sweep(scenario, options, reporter=RichReporter(console))
     write_report(result.sweep, console)
     if html_path is None and output_format == "html":
         html_path = result.path.with_suffix(".html")

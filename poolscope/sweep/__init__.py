@@ -21,7 +21,7 @@ from poolscope.sweep._model import (
     load_sweep,
     write_sweep,
 )
-from poolscope.sweep._play import SweepOptions, SweepResult, connection_warning, sweep_scenario
+from poolscope.sweep._play import SweepOptions, SweepResult, connection_warning, run_sweep
 from poolscope.sweep._recommend import NEAR_BEST, recommend, saturated_resource
 from poolscope.sweep._text import write_report
 
@@ -43,9 +43,9 @@ __all__ = [
     "load_window",
     "recommend",
     "render_html",
+    "run_sweep",
     "saturated_resource",
     "step_from_run",
-    "sweep_scenario",
     "write_report",
     "write_sweep",
 ]
