@@ -117,7 +117,9 @@ def _plan(scenario: str | None, options: SweepOptions) -> _Plan:
                 "--locustfile needs --serve-cmd 'CMD {port} {pool_size}' or --host"
             )
         info = describe_locustfile(options.locustfile, options.user_classes)
-        name = options.locustfile.stem
+        # examples/orders/locustfile.py reads better as "orders" in file names.
+        stem = options.locustfile.stem
+        name = info.path.parent.name if stem == "locustfile" else stem
         base = Play(
             scenario=name, variant="sweep", locustfile=info.path,
             user_classes=options.user_classes, users=DEFAULT_USERS,

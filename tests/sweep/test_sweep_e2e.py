@@ -20,12 +20,9 @@ from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.sweep import load_sweep
 from tests.support.processes import alive, descendants
+from tests.support.runs import run_poolscope
 
 pytestmark = pytest.mark.slow
-
-
-def sweep_command(out: Path, *arguments: str) -> list[str]:
-    return [sys.executable, "-m", "poolscope", "sweep", "steady", "--out", str(out), *arguments]
 
 
 def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
@@ -34,25 +31,10 @@ def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
     # 8 users on 50 ms holds: pools of 1, 2 and 4 serve ~20, ~40 and ~80 requests/s. With
     # 8 users on 4 connections each request waits about one hold: the target allows it.
     page = tmp_path / "sweep.html"
-    result = subprocess.run(
-        sweep_command(
-            page,
-            "--pool-sizes",
-            "1,2,4",
-            "--users",
-            "8",
-            "--duration",
-            "6s",
-            "--target-wait-p95",
-            "250ms",
-            "--database-url",
-            database_url,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
+    result = run_poolscope(
+        "sweep", "steady", "--out", str(page), "--pool-sizes", "1,2,4", "--users", "8",
+        "--duration", "6s", "--target-wait-p95", "250ms", "--database-url", database_url,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep_file,) = tmp_path.glob("steady-sweep-*.json")
     sweep = load_sweep(sweep_file)
@@ -89,8 +71,9 @@ def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
 def test_ctrl_c_keeps_the_finished_steps_and_a_partial_sweep_file(
     database_url: str, tmp_path: Path
 ) -> None:
+    command = [sys.executable, "-m", "poolscope", "sweep", "steady", "--out", str(tmp_path)]
     process = subprocess.Popen(
-        sweep_command(tmp_path, "--pool-sizes", "1,2,4", "--duration", "4s"),
+        [*command, "--pool-sizes", "1,2,4", "--duration", "4s"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
