@@ -12,6 +12,14 @@ from rich.console import Console
 
 from poolscope._errors import PoolscopeError
 from poolscope._urls import DRIVERS
+from poolscope.cli._options import (
+    DatabaseUrl,
+    DriverName,
+    MetricsUrl,
+    PoolName,
+    UserClasses,
+    Workers,
+)
 from poolscope.cli.run import parse_duration
 from poolscope.loadtest._progress import RichReporter
 from poolscope.sweep import SweepOptions, render_html, run_sweep, write_report
@@ -61,14 +69,7 @@ def sweep(
             show_default=False,
         ),
     ] = None,
-    user_class: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--user-class",
-            help="With --locustfile: a user class to run; repeatable (default: as Locust picks).",
-            show_default=False,
-        ),
-    ] = None,
+    user_class: UserClasses = None,
     serve_cmd: Annotated[
         str | None,
         typer.Option(
@@ -84,18 +85,8 @@ def sweep(
             show_default=False,
         ),
     ] = None,
-    metrics_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Where the target serves its metrics (default: HOST/metrics).", show_default=False
-        ),
-    ] = None,
-    pool: Annotated[
-        str | None,
-        typer.Option(
-            help="The pool to record when the target exports several.", show_default=False
-        ),
-    ] = None,
+    metrics_url: MetricsUrl = None,
+    pool: PoolName = None,
     pool_sizes: Annotated[
         str, typer.Option(help="Pool sizes to play, one run each.")
     ] = "1,2,4,8,16",
@@ -121,17 +112,9 @@ def sweep(
     output_format: Annotated[
         str, typer.Option("--format", help="table, or html (also writes the page).")
     ] = "table",
-    driver: Annotated[str, typer.Option(help="psycopg2 or asyncpg.")] = "psycopg2",
-    workers: Annotated[int, typer.Option(min=1, help="Service worker processes.")] = 1,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="POOLSCOPE_DATABASE_URL",
-            help="PostgreSQL for the sample service (default: the embedded server); with "
-            "--serve-cmd, your service's, to check its max_connections.",
-            show_default=False,
-        ),
-    ] = None,
+    driver: DriverName = "psycopg2",
+    workers: Workers = 1,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Play SCENARIO (or --locustfile) once per pool size; report throughput, latency and
     pool wait per size, and recommend the smallest size that serves the best throughput

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poolscope._errors import PoolscopeError
+from poolscope.loadtest._runfile import write_atomically
 
 __all__ = [
     "SCHEMA",
@@ -145,12 +146,7 @@ class Sweep(_Model):
 
 
 def write_sweep(sweep: Sweep, path: Path) -> Path:
-    """Write atomically: a reader never sees half a sweep file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(sweep.to_json() + "\n")
-    partial.replace(path)
-    return path
+    return write_atomically(path, sweep.to_json() + "\n")
 
 
 def load_sweep(path: Path) -> Sweep:
