@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-__all__ = ["DatabaseUrl", "DriverName", "MetricsUrl", "PoolName", "UserClasses", "Workers"]
+__all__ = [
+    "DatabaseUrl",
+    "DriverName",
+    "Locustfile",
+    "MetricsUrl",
+    "PoolName",
+    "ScenarioName",
+    "UserClasses",
+    "Workers",
+]
 
+ScenarioName = Annotated[
+    str | None,
+    typer.Argument(
+        help="A scenario name (see `poolscope scenarios`); or give --locustfile.",
+        show_default=False,
+    ),
+]
+Locustfile = Annotated[
+    Path | None,
+    typer.Option(
+        "--locustfile",
+        "-f",
+        help="Play this Locust test instead of a scenario (against --host, or a service "
+        "sweep starts with --serve-cmd).",
+        show_default=False,
+    ),
+]
 UserClasses = Annotated[
     list[str] | None,
     typer.Option(

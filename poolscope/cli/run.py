@@ -16,8 +16,10 @@ from poolscope._urls import DRIVERS, Driver
 from poolscope.cli._options import (
     DatabaseUrl,
     DriverName,
+    Locustfile,
     MetricsUrl,
     PoolName,
+    ScenarioName,
     UserClasses,
     Workers,
 )
@@ -47,22 +49,8 @@ def parse_duration(text: str) -> float:
 
 
 def run(
-    scenario: Annotated[
-        str | None,
-        typer.Argument(
-            help="A scenario name (see `poolscope scenarios`); or give --locustfile.",
-            show_default=False,
-        ),
-    ] = None,
-    locustfile: Annotated[
-        Path | None,
-        typer.Option(
-            "--locustfile",
-            "-f",
-            help="Play this Locust test against --host instead of a scenario.",
-            show_default=False,
-        ),
-    ] = None,
+    scenario: ScenarioName = None,
+    locustfile: Locustfile = None,
     user_class: UserClasses = None,
     label: Annotated[
         str | None,

@@ -15,8 +15,10 @@ from poolscope._urls import DRIVERS
 from poolscope.cli._options import (
     DatabaseUrl,
     DriverName,
+    Locustfile,
     MetricsUrl,
     PoolName,
+    ScenarioName,
     UserClasses,
     Workers,
 )
@@ -53,22 +55,8 @@ def parse_wait(text: str) -> float:
 
 
 def sweep(
-    scenario: Annotated[
-        str | None,
-        typer.Argument(
-            help="A scenario name (see `poolscope scenarios`), e.g. steady; or give --locustfile.",
-            show_default=False,
-        ),
-    ] = None,
-    locustfile: Annotated[
-        Path | None,
-        typer.Option(
-            "--locustfile",
-            "-f",
-            help="Play this Locust test (with --serve-cmd or --host) instead of a scenario.",
-            show_default=False,
-        ),
-    ] = None,
+    scenario: ScenarioName = None,
+    locustfile: Locustfile = None,
     user_class: UserClasses = None,
     serve_cmd: Annotated[
         str | None,
