@@ -315,7 +315,7 @@ def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
     return Comparison(
         runs=columns,
         rows=rows,
-        verdicts=verdicts(columns, rows),
+        verdicts=verdicts(columns, rows, [item.run for item in runs]),
         warnings=warnings(runs, labels),
         notes=notes(runs, labels),
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from poolscope.compare._format import format_ratio, format_value
 from poolscope.compare._model import Change, Row, RunColumn
+from poolscope.loadtest import Run, starvation_cause
 
 __all__ = ["verdicts"]
 
@@ -72,9 +73,30 @@ def _findings(rows: Sequence[Row], column: int) -> list[str]:
     return findings[:MAX_FINDINGS]
 
 
-def verdicts(columns: Sequence[RunColumn], rows: Sequence[Row]) -> list[str]:
-    """One line per run against the baseline."""
-    lines = []
+def _deadlocks(columns: Sequence[RunColumn], runs: Sequence[Run]) -> list[str]:
+    """Which runs starved their thread pool (the FastAPI Depends deadlock), first: no
+    ratio says it as plainly."""
+    causes = [starvation_cause(run.pool) for run in runs]
+    lines = [
+        f"{column.label} deadlocked: {cause}."
+        for column, cause in zip(columns, causes, strict=True)
+        if cause
+    ]
+    spared = [
+        column.label
+        for column, run, cause in zip(columns, runs, causes, strict=True)
+        if not cause and run.pool is not None and run.pool.thread_limit is not None
+    ]
+    if lines and spared:
+        lines.append(f"{', '.join(spared)}: no deadlock, the thread pool never starved.")
+    return lines
+
+
+def verdicts(
+    columns: Sequence[RunColumn], rows: Sequence[Row], runs: Sequence[Run] = ()
+) -> list[str]:
+    """One line per run against the baseline; deadlocked runs named first."""
+    lines = _deadlocks(columns, runs) if runs else []
     baseline = columns[0].label
     for column in range(1, len(columns)):
         findings = _findings(rows, column)

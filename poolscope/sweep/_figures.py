@@ -64,4 +64,6 @@ def step_from_run(run: Run, run_file: str) -> Step:
         max_pending=pool.max_pending if pool else 0,
         pool_limit=configuration.pool_size + configuration.max_overflow,
         timeouts=pool.timeouts if pool else 0,
+        max_busy_threads=pool.max_threads_busy if pool else None,
+        thread_limit=pool.thread_limit if pool else None,
     )

@@ -28,6 +28,8 @@ USER_CLASSES = {
     "FixedSessionUser": "/items",
     "LeakySessionUser": "/antipatterns/leak",
     "OverflowBurstUser": "/hold",
+    "DependsUser": "/deadlock/depends/hold",
+    "FixedUser": "/deadlock/fixed/hold",
     "SteadyUser": "/hold",
 }
 
@@ -150,6 +152,8 @@ def test_web_ui_lists_scenarios_and_serves_the_pool_tab(service: ServiceProcess)
         (tab,) = stats["extended_stats"]
         rows = {row["metric"]: row["value"] for row in tab["data"]}
         assert rows["used / max"].endswith("/ 15"), rows
+        # The service runs sync routes on FastAPI's default 40 threads, none busy now.
+        assert rows["threads busy / limit, waiting"] == "0 / 40, 0", rows
         assert "error" not in rows
         pool = httpx.get(f"{base}/poolscope/pool", timeout=10).json()
         assert pool["error"] is None

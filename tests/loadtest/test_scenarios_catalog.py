@@ -22,6 +22,7 @@ SCENARIOS = {
     "engine-per-request",
     "session-leak",
     "overflow-burst",
+    "depends-deadlock",
     "steady",
 }
 
