@@ -46,6 +46,10 @@ def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
         assert run.configuration.pool_size == step.pool_size
         assert run.configuration.users == 8
         assert step.failures == 0
+        # The sample service's sync routes run in a thread pool of 40: never the limit here.
+        assert step.thread_limit == 40
+        assert step.max_busy_threads is not None
+        assert 1 <= step.max_busy_threads <= 8
     throughputs = [step.throughput for step in sweep.steps]
     for smaller, larger in itertools.pairwise(throughputs):
         assert 1.5 <= larger / smaller <= 2.5, throughputs
