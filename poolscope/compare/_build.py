@@ -19,7 +19,7 @@ from poolscope.compare._model import (
     RunColumn,
     Unit,
 )
-from poolscope.compare._notes import notes, warnings
+from poolscope.compare._notes import notes, setup_differences, warnings
 from poolscope.compare._stats import (
     Interval,
     histogram_quantile_interval,
@@ -309,13 +309,17 @@ def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
             complete=item.run.complete,
             started_at=item.run.started_at,
             duration_seconds=_duration(item.run),
+            pool_size=item.run.configuration.pool_size,
+            max_overflow=item.run.configuration.max_overflow,
         )
         for item, label in zip(runs, labels, strict=True)
     ]
     return Comparison(
         runs=columns,
         rows=rows,
-        verdicts=verdicts(columns, rows),
+        verdicts=verdicts(
+            columns, rows, [setup_differences(runs[0].run, item.run) for item in runs]
+        ),
         warnings=warnings(runs, labels),
         notes=notes(runs, labels),
     )

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from poolscope.compare._format import NOISE_MARK, format_change, format_seconds, format_value
+from poolscope.compare._format import (
+    NOISE_MARK,
+    format_change,
+    format_pool,
+    format_seconds,
+    format_value,
+)
 from poolscope.compare._inputs import LoadedRun
 from poolscope.compare._model import Cell, Comparison, Unit
 from poolscope.compare._svg import Series, line_chart
@@ -51,9 +57,14 @@ def _value_cell(cell: Cell, unit: Unit) -> str:
 
 def _table(comparison: Comparison) -> str:
     baseline = escape(comparison.baseline.label)
-    head = [f"<th>figure</th><th>{baseline} (baseline)</th>"]
+    pool = escape(format_pool(comparison.baseline))
+    head = [f'<th>figure</th><th>{baseline} (baseline)<br><span class="meta">{pool}</span></th>']
     for column in comparison.runs[1:]:
-        head.append(f"<th>{escape(column.label)}</th><th>vs {baseline}</th>")
+        pool = escape(format_pool(column))
+        head.append(
+            f'<th>{escape(column.label)}<br><span class="meta">{pool}</span></th>'
+            f"<th>vs {baseline}</th>"
+        )
     body = []
     previous_group = None
     for row in comparison.rows:

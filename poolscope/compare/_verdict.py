@@ -72,17 +72,24 @@ def _findings(rows: Sequence[Row], column: int) -> list[str]:
     return findings[:MAX_FINDINGS]
 
 
-def verdicts(columns: Sequence[RunColumn], rows: Sequence[Row]) -> list[str]:
-    """One line per run against the baseline."""
+def verdicts(
+    columns: Sequence[RunColumn], rows: Sequence[Row], differences: Sequence[Sequence[str]]
+) -> list[str]:
+    """One line per run against the baseline. ``differences[i]`` names the settings run
+    ``i`` was played with that differ from the baseline's."""
     lines = []
     baseline = columns[0].label
     for column in range(1, len(columns)):
         findings = _findings(rows, column)
         label = columns[column].label
-        if findings:
-            lines.append(f"{label} vs {baseline}: " + "; ".join(findings) + ".")
-        else:
-            lines.append(
-                f"{label} vs {baseline}: no change beyond noise in latency, throughput or the pool."
+        head = f"{label} vs {baseline}"
+        if list(differences[column]) == ["pool_size"]:
+            head += (
+                f" (only the pool size changed: {columns[0].pool_size} to "
+                f"{columns[column].pool_size})"
             )
+        if findings:
+            lines.append(f"{head}: " + "; ".join(findings) + ".")
+        else:
+            lines.append(f"{head}: no change beyond noise in latency, throughput or the pool.")
     return lines
