@@ -142,6 +142,9 @@ class PoolWatch:
             ("pending requests", now.pending),
             ("overflow", now.overflow),
             ("leaked now", now.leaked),
+            # Sync routes' threads: all busy while every one waits for a connection is the
+            # Depends deadlock (thread starvation), not pool exhaustion.
+            ("threads busy / limit, waiting", _threads(now)),
             (f"wait p50 / p95 / p99 (last {RECENT_SECONDS:.0f} s)", ms(recent)),
             ("wait p50 / p95 / p99 (this test)", ms(since)),
             ("checkouts (this test)", now.checkouts - start.checkouts),
@@ -191,6 +194,12 @@ def add_arguments(parser: Any) -> None:
         default="",
         help="The pool to show when the target exports several (its `pool` label)",
     )
+
+
+def _threads(snapshot: PoolSnapshot) -> str:
+    if snapshot.threads_busy is None:
+        return "(not exported)"
+    return f"{snapshot.threads_busy} / {snapshot.thread_limit}, {snapshot.threads_waiting}"
 
 
 def install(environment: Any, **_kwargs: Any) -> None:

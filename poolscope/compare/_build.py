@@ -19,7 +19,7 @@ from poolscope.compare._model import (
     RunColumn,
     Unit,
 )
-from poolscope.compare._notes import notes, setup_differences, warnings
+from poolscope.compare._notes import notes, warnings
 from poolscope.compare._stats import (
     Interval,
     histogram_quantile_interval,
@@ -317,9 +317,7 @@ def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
     return Comparison(
         runs=columns,
         rows=rows,
-        verdicts=verdicts(
-            columns, rows, [setup_differences(runs[0].run, item.run) for item in runs]
-        ),
+        verdicts=verdicts(columns, rows, [item.run for item in runs]),
         warnings=warnings(runs, labels),
         notes=notes(runs, labels),
     )
