@@ -309,6 +309,8 @@ def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
             complete=item.run.complete,
             started_at=item.run.started_at,
             duration_seconds=_duration(item.run),
+            pool_size=item.run.configuration.pool_size,
+            max_overflow=item.run.configuration.max_overflow,
         )
         for item, label in zip(runs, labels, strict=True)
     ]
