@@ -45,6 +45,12 @@ POOL_USE_TIME = "poolscope_pool_use_time_seconds"
 POOL_WAIT_TIME_MAX = "poolscope_pool_wait_time_max_seconds"
 POOL_USE_TIME_MAX = "poolscope_pool_use_time_max_seconds"
 
+# The thread pool that runs a FastAPI/Starlette app's sync routes (poolscope.fastapi);
+# no pool label: one per process and event loop.
+THREADPOOL_BUSY_THREADS = "poolscope_threadpool_busy_threads"
+THREADPOOL_LIMIT = "poolscope_threadpool_limit"
+THREADPOOL_WAITING = "poolscope_threadpool_waiting"
+
 # Counters are declared without the ``_total`` suffix, as prometheus_client expects;
 # the exposed series carry it.
 COUNTERS = (
@@ -76,6 +82,7 @@ HISTOGRAMS = (
 )
 # The histograms in FINE_BUCKETS; the others are in DEFAULT_BUCKETS.
 FINE_HISTOGRAMS = (POOL_WAIT_TIME, POOL_USE_TIME)
+THREADPOOL_GAUGES = (THREADPOOL_BUSY_THREADS, THREADPOOL_LIMIT, THREADPOOL_WAITING)
 
 
 # What each metric means: the HELP line both exporters write.
@@ -101,11 +108,14 @@ HELP = {
     POOL_USE_TIME: "Seconds from checkout to checkin, in buckets at most 19 % wide",
     POOL_WAIT_TIME_MAX: "The longest wait for a connection so far, exactly",
     POOL_USE_TIME_MAX: "The longest a connection was held so far, exactly",
+    THREADPOOL_BUSY_THREADS: "Worker threads running sync routes (and their dependencies) now",
+    THREADPOOL_LIMIT: "The most worker threads sync routes may use at once",
+    THREADPOOL_WAITING: "Calls waiting for a worker thread now",
 }
 
 
 def exposed_names() -> frozenset[str]:
-    """Every series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
+    """Every pool series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
     names = set(GAUGES)
     names.update(f"{name}_total" for name in COUNTERS)
     for name in HISTOGRAMS:

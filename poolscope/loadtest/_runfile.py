@@ -33,6 +33,7 @@ __all__ = [
     "ScenarioCheck",
     "TimingSummary",
     "load_run",
+    "write_atomically",
     "write_run",
 ]
 
@@ -156,6 +157,14 @@ class PoolSummary(_Model):
     final_used: int
     final_overflow: int
     leak_reports: list[LeakReport] = Field(default_factory=list)
+    # The thread pool that runs sync routes, when the target exports it (poolscope.fastapi).
+    thread_limit: int | None = None
+    max_threads_busy: int | None = None
+    max_threads_waiting: int | None = None
+    # Sampled time during which every busy thread waited for a connection while
+    # connections were checked out: their requests had no thread to finish on.
+    starved_seconds: float = 0.0
+    starved_idle_connections: int = 0
 
 
 class PoolSample(_Model):
@@ -177,6 +186,8 @@ class PoolSample(_Model):
     wait_p50: float | None = None
     wait_p95: float | None = None
     wait_p99: float | None = None
+    threads_busy: int | None = None
+    threads_waiting: int | None = None
 
 
 class LocustfileRecord(_Model):
@@ -218,10 +229,14 @@ class Run(_Model):
 
 
 def write_run(run: Run, path: Path) -> Path:
-    """Write atomically: a reader never sees half a run file."""
+    return write_atomically(path, run.to_json() + "\n")
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """A reader never sees half a file: written beside, then renamed over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(run.to_json() + "\n")
+    partial.write_text(text)
     partial.replace(path)
     return path
 

@@ -41,6 +41,10 @@ class PoolSnapshot:
     gc_reclaimed: int = 0
     wait: Histogram = field(default_factory=Histogram)
     use: Histogram = field(default_factory=Histogram)
+    # The thread pool that runs sync routes (None: the target does not export it).
+    threads_busy: int | None = None
+    thread_limit: int | None = None
+    threads_waiting: int | None = None
 
     @property
     def instrumented(self) -> bool:
@@ -71,6 +75,11 @@ _HISTOGRAMS = {
     _names.CONNECTION_USE_TIME: "use",
 }
 _MAXIMA = {_names.POOL_WAIT_TIME_MAX: "wait", _names.POOL_USE_TIME_MAX: "use"}
+_THREADPOOL = {
+    _names.THREADPOOL_BUSY_THREADS: "threads_busy",
+    _names.THREADPOOL_LIMIT: "thread_limit",
+    _names.THREADPOOL_WAITING: "threads_waiting",
+}
 
 
 @dataclass
@@ -103,9 +112,15 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
     pools: set[str] = set()
     series: dict[str, _Series] = {name: _Series({}) for name in _HISTOGRAMS}
     maxima: dict[str, float] = {}
+    threadpool: dict[str, int | None] = dict.fromkeys(_THREADPOOL.values())
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, float(sample.value)
+            if name in _THREADPOOL:
+                # No pool label: one thread pool per process. An unbounded limiter's
+                # limit is +Inf: no figure to show against.
+                threadpool[_THREADPOOL[name]] = round(value) if math.isfinite(value) else None
+                continue
             if pool is not None and labels.get(_names.POOL_LABEL) != pool:
                 continue
             pool_label = labels.get(_names.POOL_LABEL)
@@ -153,6 +168,7 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
         gc_reclaimed=count("gc_reclaimed"),
         wait=histograms.get("wait", Histogram()),
         use=histograms.get("use", Histogram()),
+        **threadpool,
     )
 
 
