@@ -23,6 +23,7 @@ SCENARIOS = {
     "session-leak",
     "overflow-burst",
     "depends-deadlock",
+    "steady",
 }
 
 
