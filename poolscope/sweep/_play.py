@@ -105,7 +105,7 @@ class _Plan:
 
 def _plan(scenario: str | None, options: SweepOptions) -> _Plan:
     if (scenario is None) == (options.locustfile is None):
-        raise PoolscopeError("give a scenario name or --locustfile FILE, not both")
+        raise PoolscopeError("give one of: a scenario name, or --locustfile FILE")
     if options.serve_command and options.host:
         raise PoolscopeError("give --serve-cmd (a service per step) or --host, not both")
     parameter: Parameter = "users" if options.host else "pool_size"
