@@ -66,4 +66,5 @@ SCENARIO = Scenario(
     spawn_rate=100,
     variants=(Variant(name="default", description="steady", user_classes=(SteadyUser,)),),
     check=check,
+    probes=("GET /hold?seconds=0",),
 )

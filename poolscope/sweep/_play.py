@@ -37,7 +37,7 @@ from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._run import database_for, play, sigterm_interrupts, write_outcome
 from poolscope.loadtest._scrape import PoolSettings, pool_settings
-from poolscope.loadtest._target import inspect_target, metrics_url_for
+from poolscope.loadtest._target import check_routes, inspect_target, metrics_url_for
 from poolscope.sweep._figures import step_from_run
 from poolscope.sweep._model import Parameter, Step, Sweep, SweepConfiguration, write_sweep
 from poolscope.sweep._own_service import start_own_service
@@ -105,7 +105,7 @@ class _Plan:
 
 def _plan(scenario: str | None, options: SweepOptions) -> _Plan:
     if (scenario is None) == (options.locustfile is None):
-        raise PoolscopeError("give a scenario name or --locustfile FILE, not both")
+        raise PoolscopeError("give one of: a scenario name, or --locustfile FILE")
     if options.serve_command and options.host:
         raise PoolscopeError("give --serve-cmd (a service per step) or --host, not both")
     parameter: Parameter = "users" if options.host else "pool_size"
@@ -132,6 +132,9 @@ def _plan(scenario: str | None, options: SweepOptions) -> _Plan:
     else:
         assert scenario is not None
         found = find_scenario(scenario)
+        if options.host is not None:
+            # A target that is not the sample service would answer every request with a 404.
+            check_routes(options.host, found.probes, scenario=found.name)
         variant = found.variants[0]
         settings = found.settings_for(variant)
         name = found.name

@@ -150,6 +150,11 @@ def test_session_leak(database_url: str, tmp_path: Path) -> None:
     assert_passed(result, tmp_path, database_url)
 
 
+def test_steady_serves_as_the_pool_allows(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(database_url, tmp_path, "steady", "--duration", "5s")
+    assert_passed(result, tmp_path, database_url)
+
+
 def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: Path) -> None:
     result = poolscope_run(
         database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2"

@@ -15,6 +15,7 @@ from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.sweep import load_sweep
 from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE, running_example
+from tests.support.runs import run_poolscope
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +77,11 @@ def test_host_alone_sweeps_the_users(database_url: str, tmp_path: Path) -> None:
             database_url, "--host", host, "--users", "1,4", "--target-wait-p95", "100ms",
             "--out", str(tmp_path),
         )  # fmt: skip
+        # A built-in scenario needs the sample service's routes: one line, nothing played.
+        wrong = run_poolscope("sweep", "steady", "--host", host, "--out", str(tmp_path / "x"))
+    assert wrong.returncode != 0
+    assert f"{host} does not serve GET /hold" in wrong.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "x").exists()
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep_file,) = tmp_path.glob("orders-sweep-*.json")
     sweep_ = load_sweep(sweep_file)
