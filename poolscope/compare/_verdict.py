@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from poolscope.compare._format import format_ratio, format_value
 from poolscope.compare._model import Change, Row, RunColumn
+from poolscope.compare._notes import setup_differences
 from poolscope.loadtest import Run, starvation_cause
 
 __all__ = ["verdicts"]
@@ -95,16 +96,21 @@ def _deadlocks(columns: Sequence[RunColumn], runs: Sequence[Run]) -> list[str]:
 def verdicts(
     columns: Sequence[RunColumn], rows: Sequence[Row], runs: Sequence[Run] = ()
 ) -> list[str]:
-    """One line per run against the baseline; deadlocked runs named first."""
+    """One line per run against the baseline; deadlocked runs named first, and a run whose
+    only different setting is the pool size said to be so."""
     lines = _deadlocks(columns, runs) if runs else []
     baseline = columns[0].label
     for column in range(1, len(columns)):
         findings = _findings(rows, column)
         label = columns[column].label
-        if findings:
-            lines.append(f"{label} vs {baseline}: " + "; ".join(findings) + ".")
-        else:
-            lines.append(
-                f"{label} vs {baseline}: no change beyond noise in latency, throughput or the pool."
+        head = f"{label} vs {baseline}"
+        if runs and setup_differences(runs[0], runs[column]) == ["pool_size"]:
+            head += (
+                f" (only the pool size changed: {columns[0].pool_size} to "
+                f"{columns[column].pool_size})"
             )
+        if findings:
+            lines.append(f"{head}: " + "; ".join(findings) + ".")
+        else:
+            lines.append(f"{head}: no change beyond noise in latency, throughput or the pool.")
     return lines
