@@ -219,12 +219,19 @@ def _play_variant(
 
 
 def play(
-    plan: Play, options: RunOptions, database_url: str | None, reporter: Reporter
+    plan: Play,
+    options: RunOptions,
+    database_url: str | None,
+    reporter: Reporter,
+    *,
+    spawned: ManagedProcess | None = None,
 ) -> tuple[Run, _Outcome]:
     """Play ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
     target. The run is returned, not written; a target that cannot be recorded (no
     poolscope metrics, several pools and no ``options.pool``) raises :class:`TargetError`
-    with everything stopped."""
+    with everything stopped. ``spawned`` is that service already started with the plan's
+    settings (a sweep starts the next step's while the last one winds down); it is
+    stopped at the end all the same."""
     duration = max(1, round(options.duration_seconds))
     outcome = _Outcome(file_prefix=plan.file_prefix or f"{plan.scenario}-{plan.variant}")
     started_at = datetime.now(UTC)
@@ -240,7 +247,7 @@ def play(
     unrecordable = False
     try:
         if plan.service_settings is not None:
-            service = start_service(
+            service = spawned or start_service(
                 plan.service_settings,
                 driver=options.driver,
                 workers=options.service_workers,
@@ -338,6 +345,7 @@ def _supervise(
     while True:
         code = locust.poll()
         if code is not None:
+            reporter.load_ended()
             if code != 0:
                 outcome.failure = f"Locust exited with code {code}: {locust.log_tail(3)}"
             return
