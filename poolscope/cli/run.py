@@ -116,6 +116,10 @@ def run(
         _fail("--user-class and --label go with --locustfile")
     if locustfile is not None and variant:
         _fail("--variant goes with a scenario, not with --locustfile")
+    if host is None and (metrics_url or pool):
+        _fail("--metrics-url and --pool go with --host: the service they describe")
+    if expect_workers and processes > 1:
+        _fail("--expect-workers and --processes exclude each other: one spreads the load")
     chosen_driver: Driver = "asyncpg" if driver == "asyncpg" else "psycopg2"
     options = RunOptions(
         users=users,

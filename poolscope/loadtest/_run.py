@@ -208,16 +208,6 @@ def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOpt
     )
 
 
-def _play_variant(
-    scenario: ScenarioInfo,
-    variant: VariantInfo,
-    options: RunOptions,
-    database_url: str | None,
-    reporter: Reporter,
-) -> tuple[Run, _Outcome]:
-    return play(_scenario_play(scenario, variant, options), options, database_url, reporter)
-
-
 def play(
     plan: Play,
     options: RunOptions,
