@@ -28,6 +28,7 @@ from poolscope.postgres import EmbeddedPostgres, resolve_database_url
 from poolscope.service._app import create_app
 from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import database_url, ensure_seeded
+from poolscope.service._service_state import SHUTDOWN_GRACE_SECONDS
 from poolscope.service._settings import ServiceSettings
 
 __all__ = ["serve"]
@@ -36,8 +37,9 @@ logger = logging.getLogger("poolscope.service")
 
 APP_FACTORY = "poolscope.service:create_app_from_environment"
 CONNECT_TIMEOUT_SECONDS = 10
-# In-flight requests (a /hold may last 30 s) get this long to finish on shutdown.
-GRACEFUL_SHUTDOWN_SECONDS = 5
+# uvicorn cancels what still runs after this: the app answers and ends its requests in
+# flight (a /hold may last 30 s) after its own grace period, within this.
+GRACEFUL_SHUTDOWN_SECONDS = SHUTDOWN_GRACE_SECONDS + 3
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 

@@ -5,26 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from poolscope.service._db import build_sync_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
+from poolscope.service._guard import work_of
 from poolscope.service._routes_shared import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
+from poolscope.service._sessions import GuardedSession, close_sync_session
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-def get_session(state: Annotated[ServiceState, Depends(get_state)]) -> Iterator[Session]:
+def get_session(
+    state: Annotated[ServiceState, Depends(get_state)], request: Request
+) -> Iterator[Session]:
     """The right way: one session per request from the one global engine, always closed."""
-    session = Session(state.require_sync_engine())
+    session = GuardedSession(state.require_sync_engine(), work_of(request.scope))
     try:
         yield session
     finally:
-        session.close()
+        close_sync_session(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
