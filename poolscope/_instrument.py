@@ -19,14 +19,9 @@ from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden_methods
 from poolscope._pool_state import PoolState, read_pool_state
-from poolscope._recorder import PoolRecorder, Probe
+from poolscope._recorder import Probe, Recorder
 from poolscope._stacks import STACK_CAPTURES, StackCapture
-from poolscope.exporters._multiprocess import (
-    MultiprocessRecorder,
-    multiprocess_enabled,
-    recorder_for,
-)
-from poolscope.exporters._registry import exporter_for
+from poolscope.exporters import multiprocess_enabled, recorder_for
 
 __all__ = ["ENGINE_PER_REQUEST_THRESHOLD", "Instrumentation", "instrument"]
 
@@ -122,21 +117,14 @@ class Instrumentation:
         self.multiprocess = multiprocess
         self._engine = weakref.ref(sync_engine)
         self._closed = False
-        self._exporter = None if multiprocess else exporter_for(registry)
-        self.recorder: PoolRecorder | MultiprocessRecorder = (
-            recorder_for(name) if self._exporter is None else self._exporter.recorder(name)
-        )
+        self.recorder: Recorder = recorder_for(name, registry=registry, multiprocess=multiprocess)
         self.probe = Probe(self.recorder)
         self._leaks = LeakTracker(
             pool_name=name,
             leak_threshold=leak_threshold,
             stack_capture=stack_capture,
             count_leak=self.recorder.count_leak,
-            write_leaked=(
-                self.recorder.leaked.set
-                if isinstance(self.recorder, MultiprocessRecorder)
-                else None
-            ),
+            write_leaked=self.recorder.write_leaked,
         )
         self.probe.checkout_hook = self._leaks.checkout_hook
         self.probe.track = self._leaks.track
@@ -180,14 +168,7 @@ class Instrumentation:
             if warn:
                 _warned.add(name)
         self._finalizer = weakref.finalize(sync_engine, self._detach)
-        if isinstance(self.recorder, PoolRecorder):
-            with self.recorder.lock:
-                self.recorder.pools_created += 1
-            assert self._exporter is not None
-            self._exporter.attach(name, self)
-        else:
-            engine_ref = self._engine
-            self.recorder.attach(id(self), lambda: _queue_pool(engine_ref()))
+        self.recorder.attach(self)
         if warn:
             logger.warning(
                 "%d pools built for pool %r in this process: is an engine created per "
@@ -250,10 +231,7 @@ class Instrumentation:
 
     def _detach(self) -> None:
         self._leaks.close()
-        if self._exporter is not None:
-            self._exporter.detach(self.pool_name, self)
-        elif isinstance(self.recorder, MultiprocessRecorder):
-            self.recorder.detach(id(self))
+        self.recorder.detach(self)
 
     def _listeners(self) -> list[tuple[str, Any]]:
         return [
@@ -312,11 +290,6 @@ class Instrumentation:
                 self.recorder.count_invalidation(soft=soft)
         except Exception as error:
             self.probe.failed(error)
-
-
-def _queue_pool(engine: Engine | None) -> QueuePool | None:
-    pool = engine.pool if engine is not None else None
-    return pool if isinstance(pool, QueuePool) else None
 
 
 def _idle_records(pool: QueuePool) -> list[ConnectionPoolEntry]:

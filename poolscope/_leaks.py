@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from poolscope._stacks import (
     STACK_CAPTURES,
@@ -37,9 +37,6 @@ __all__ = [
     "log_gc_reclaimed",
 ]
 
-if TYPE_CHECKING:
-    from poolscope._recorder import Probe
-
 logger = logging.getLogger("poolscope.leaks")
 
 # How often the leak check runs, as a share of the threshold, and its bounds in seconds.
@@ -49,9 +46,19 @@ _SCAN_MAX = 1.0
 
 
 # The attribute of each pooled connection's record that holds its Checkout. An attribute,
-# not ``connection_record.info``: reading ``record.info.get(key)`` costs four more bytecode
-# instructions, twice per checkout+checkin, and the whole budget is a few dozen.
+# not ``connection_record.info``: a dictionary lookup more, twice per checkout+checkin,
+# on the path whose every instruction counts.
 CHECKOUT_ATTRIBUTE = "poolscope_checkout"
+
+
+class CheckinProbe(Protocol):
+    """What a checkin asks of the measuring of its pool, on its rare paths (``Probe``)."""
+
+    def drain(self) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+    def gc_reclaimed(self, checkout: Checkout, connection_record: Any) -> None: ...
 
 
 class Checkout:
@@ -71,7 +78,7 @@ class Checkout:
         "waited",
     )
 
-    def __init__(self, probe: Probe, uses: list[float]) -> None:
+    def __init__(self, probe: CheckinProbe, uses: list[float]) -> None:
         # The measuring of the pool it belongs to, for the rare paths of a checkin.
         self.probe = probe
         # Made back in the pool; connect() stamps each checkout.
@@ -149,7 +156,7 @@ class LeakTracker:
         leak_threshold: float | None,
         stack_capture: StackCapture = "site",
         count_leak: Callable[[], None] = lambda: None,
-        write_leaked: Callable[[int], None] | None = None,
+        write_leaked: Callable[[int], None] = lambda count: None,
     ) -> None:
         if leak_threshold is not None and not leak_threshold >= 0:
             raise ValueError("leak_threshold must be None (off) or >= 0 seconds")
@@ -160,7 +167,7 @@ class LeakTracker:
         # Without a threshold there is no report to put a stack in.
         self.stack_capture: StackCapture = stack_capture if leak_threshold is not None else "off"
         self._count_leak = count_leak
-        # Multiprocess mode writes the gauge (to this process's file) whenever it changes.
+        # Told whenever the count changes (an exporter that writes files writes it then).
         self._write_leaked = write_leaked
         self._records: weakref.WeakSet[Any] = weakref.WeakSet()
         self._records_lock = threading.Lock()
@@ -251,7 +258,7 @@ class LeakTracker:
                 checkout.route,
                 format_borrower(checkout.borrower),
             )
-        if self._write_leaked is not None and (changed or found):
+        if changed or found:
             self._write_leaked(len(self._reported))
         return found
 

@@ -5,18 +5,18 @@ override ``QueuePool._do_get``, where a checkout takes a connection from the que
 for one or opens one. ``engine.dispose()`` rebuilds the pool with ``self.__class__``, so a
 pool of these classes stays measured.
 
-The budget is a few dozen bytecode instructions per checkout+checkin (the uninstrumented
-cycle runs ~860; on these machines time follows the count closely), so the common path
-is lean. A checkout that finds an idle connection takes it as ``QueuePool._do_get`` would
+The checkout+checkin cycle is SQLAlchemy's own hot path, so the common path is lean: a
+checkout that finds an idle connection takes it as ``QueuePool._do_get`` would
 (``get(False)``, no clock, no lock); ``connect()`` then counts it as a 0 s wait and stamps
 the connection's reused :class:`Checkout` (kept on its record); ``_do_return_conn()``,
 which ``_return_conn`` skips straight to, appends the use time to the route's list.
-Durations are folded into buckets at scrape time. Only a checkout that finds no idle
-connection takes the slow path: counted as pending, timed, then handed to the pool's own
-``_do_get``. That one calls itself after losing the overflow race; the caller's identity
-(thread or greenlet) in the pending list tells the nested call apart, so a checkout is
-counted once. No lock, no label lookup and no SQLAlchemy event listener on the common
-path: SQLAlchemy's dispatch alone adds ~3 µs to a checkout+checkin.
+Durations are folded into buckets later, by the exporter. Only a checkout that finds no
+idle connection takes the slow path: counted as pending, timed, then handed to the pool's
+own ``_do_get``. That one calls itself after losing the overflow race; the caller's
+identity (thread or greenlet) in the pending list tells the nested call apart, so a
+checkout is counted once. No lock, no label lookup and no SQLAlchemy event listener on
+the common path: SQLAlchemy's event dispatch alone would cost more than all of the rest
+(the README has the measured figures).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from sqlalchemy.util.queue import Empty, Full
 
 from poolscope import _route_context
 from poolscope._leaks import CHECKOUT_ATTRIBUTE, Checkout
-from poolscope._recorder import DRAIN_AT, PoolRecorder, Probe
+from poolscope._recorder import DRAIN_AT, Probe
 from poolscope._route_context import current_route
 
 try:
@@ -198,11 +198,7 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
         # QueuePool._do_get() below: the caller is waiting already.
         return QueuePool._do_get(pool)
     pending.append(me)
-    multiprocess = probe.multiprocess
-    if multiprocess is not None:
-        # In the files at once: callers waiting are what the gauges are read for.
-        multiprocess.pending.inc()
-        multiprocess.write_gauges()
+    _waiting(probe, started=True)
     started = perf_counter()
     try:
         record = QueuePool._do_get(pool)
@@ -211,8 +207,7 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
         raise
     finally:
         pending.remove(me)
-        if multiprocess is not None:
-            multiprocess.pending.dec()
+        _waiting(probe, started=False)
     try:
         probe.waits.append(perf_counter() - started)
         # Tells connect() this checkout is counted.
@@ -223,12 +218,16 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
     return record
 
 
+def _waiting(probe: Probe, *, started: bool) -> None:
+    try:
+        probe.recorder.waiting(started=started)
+    except Exception as error:
+        probe.failed(error)
+
+
 def _timed_out(probe: Probe, waited: float) -> None:
     try:
-        if probe.multiprocess is not None:
-            probe.multiprocess.observe_timeout(waited)
-        elif isinstance(probe.recorder, PoolRecorder):
-            probe.recorder.observe_timeout(waited)
+        probe.recorder.observe_timeout(waited)
     except Exception as error:
         probe.failed(error)
 

@@ -1,9 +1,12 @@
-"""What one pool name has measured, and the small object each instrumented pool carries.
+"""The ``Recorder`` protocol both exporters implement, and the small object each
+instrumented pool carries (``Probe``).
 
 The hot path (checkout, checkin) takes no lock and searches no bucket: it appends each
-duration to a list (``list.append`` is atomic), and a scrape, or the checkin that finds a
-list past ``DRAIN_AT``, sorts them into buckets under the recorder's lock. Rare events
-(timeouts, new connections, invalidations, errors, leaks) count under that lock directly.
+duration to a list (``list.append`` is atomic), and an exporter folds them into buckets
+later: at a scrape, in a background flush, or at the checkin that finds a list past
+``DRAIN_AT``. Rare events (timeouts, new connections, invalidations, errors, leaks) go
+to the recorder directly. The pool and ``instrument()`` talk to a ``Recorder`` only; which
+exporter stands behind it is decided once, when the recorder is made.
 """
 
 from __future__ import annotations
@@ -12,21 +15,17 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from poolscope._histogram import Buckets, take
 from poolscope._leaks import Checkout, log_gc_reclaimed
+from poolscope._pool_state import PoolState
 
-if TYPE_CHECKING:
-    from poolscope.exporters._multiprocess import MultiprocessRecorder
+__all__ = ["DRAIN_AT", "LivePool", "Probe", "RawDurations", "Recorder"]
 
-__all__ = ["DRAIN_AT", "PoolRecorder", "Probe", "RawDurations", "Recorder", "RecorderSnapshot"]
-
-# Raw durations kept for a scrape; past this many, the checkin that notices drains them.
-# Sorting 1,024 floats costs ~40 ns a value here, 8,192 of them ~100 ns (cache misses).
+# Raw durations kept before the checkin that notices folds them into buckets: sorting
+# them costs more per value once a list outgrows the CPU cache.
 DRAIN_AT = 1024
 
 logger = logging.getLogger("poolscope.instrument")
@@ -34,10 +33,31 @@ logger = logging.getLogger("poolscope.instrument")
 CheckoutHook = Callable[[Checkout, ConnectionPoolEntry], None]
 
 
+class LivePool(Protocol):
+    """An instrumented engine as an exporter reads it: its state and its leaks now."""
+
+    def state(self) -> PoolState: ...
+
+    def leaked_connections(self) -> int: ...
+
+
 class Recorder(Protocol):
-    """What both modes record outside the checkout/checkin hot path."""
+    """Where one pool name's measurements go (a registry, or multiprocess files).
+
+    ``waits`` and ``uses_for()`` are the hot path's lists; ``drain()`` folds them.
+    """
 
     name: str
+    waits: list[float]
+
+    def uses_for(self, route: str) -> list[float]: ...
+
+    def drain(self) -> None: ...
+
+    def waiting(self, *, started: bool) -> None:
+        """A caller started (or stopped) waiting for a connection."""
+
+    def observe_timeout(self, waited: float) -> None: ...
 
     def observe_create(self, seconds: float) -> None: ...
 
@@ -49,21 +69,14 @@ class Recorder(Protocol):
 
     def count_gc_reclaimed(self) -> None: ...
 
+    def write_leaked(self, count: int) -> None:
+        """How many connections are leaked now, told whenever it changes."""
 
-@dataclass(frozen=True, kw_only=True)
-class RecorderSnapshot:
-    """The measured series of one pool name at one moment (gauges excepted)."""
+    def attach(self, live_pool: LivePool) -> None:
+        """One more engine carries this pool name (counted in ``pools_created``)."""
 
-    wait: Buckets
-    use: dict[str, Buckets]
-    create: Buckets
-    checkouts: int
-    timeouts: int
-    invalidations: dict[bool, int]
-    pools_created: int
-    errors: int
-    leaks: int = 0
-    gc_reclaimed: int = 0
+    def detach(self, live_pool: LivePool) -> None:
+        """The engine is closed or gone."""
 
 
 class RawDurations:
@@ -81,79 +94,6 @@ class RawDurations:
             return self.uses.setdefault(route, [])
 
 
-class PoolRecorder(RawDurations):
-    """Every measurement for one pool name in one registry, shared by the engines that
-    carry that name, so counters keep counting when an engine is replaced."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.lock = threading.Lock()
-        self._wait = Buckets()
-        self._use: dict[str, Buckets] = {}
-        self._checkouts = 0
-        self._create = Buckets()
-        self._timeouts = 0
-        self._invalidations = {False: 0, True: 0}
-        self._errors = 0
-        self._leaks = 0
-        self._gc_reclaimed = 0
-        self.pools_created = 0
-
-    def drain(self) -> None:
-        with self.lock:
-            self._drain_locked()
-
-    def _drain_locked(self) -> None:
-        waits = take(self.waits)
-        self._checkouts += len(waits)
-        self._wait.add_all(waits)
-        for route, values in list(self.uses.items()):
-            if values:
-                self._use.setdefault(route, Buckets()).add_all(take(values))
-
-    def observe_timeout(self, waited: float) -> None:
-        with self.lock:
-            self._wait.add(waited)
-            self._timeouts += 1
-
-    def observe_create(self, seconds: float) -> None:
-        with self.lock:
-            self._create.add(seconds)
-
-    def count_invalidation(self, *, soft: bool) -> None:
-        with self.lock:
-            self._invalidations[soft] += 1
-
-    def count_error(self) -> None:
-        with self.lock:
-            self._errors += 1
-
-    def count_leak(self) -> None:
-        with self.lock:
-            self._leaks += 1
-
-    def count_gc_reclaimed(self) -> None:
-        with self.lock:
-            self._gc_reclaimed += 1
-
-    def snapshot(self) -> RecorderSnapshot:
-        with self.lock:
-            self._drain_locked()
-            return RecorderSnapshot(
-                wait=self._wait.copy(),
-                use={route: buckets.copy() for route, buckets in self._use.items()},
-                create=self._create.copy(),
-                checkouts=self._checkouts,
-                timeouts=self._timeouts,
-                invalidations=dict(self._invalidations),
-                pools_created=self.pools_created,
-                errors=self._errors,
-                leaks=self._leaks,
-                gc_reclaimed=self._gc_reclaimed,
-            )
-
-
 class Probe:
     """The per-engine object an instrumented pool class carries: the lists the hot path
     appends to, the hook leak detection attaches to a checkout, and gc reporting."""
@@ -162,7 +102,6 @@ class Probe:
         "checkout_hook",
         "drain",
         "leaked_connections",
-        "multiprocess",
         "pending",
         "recorder",
         "reported",
@@ -171,15 +110,12 @@ class Probe:
         "waits",
     )
 
-    def __init__(self, recorder: PoolRecorder | MultiprocessRecorder) -> None:
-        self.recorder: Recorder = recorder
-        self.multiprocess: MultiprocessRecorder | None
-        self.waits: list[float]
-        self.uses_for: Callable[[str], list[float]]
-        self.drain: Callable[[], None]
-        self.multiprocess = None if isinstance(recorder, PoolRecorder) else recorder
-        self.waits, self.uses_for = recorder.waits, recorder.uses_for
-        self.drain = recorder.drain
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        # Bound once: the hot path reaches them without a lookup on the recorder.
+        self.waits: list[float] = recorder.waits
+        self.uses_for: Callable[[str], list[float]] = recorder.uses_for
+        self.drain: Callable[[], None] = recorder.drain
         # The callers (thread or greenlet) waiting in checkout; len() is pending_requests.
         self.pending: deque[Any] = deque()
         self.checkout_hook: CheckoutHook | None = None

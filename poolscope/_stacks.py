@@ -35,7 +35,7 @@ StackCapture = Literal["off", "site", "full"]
 STACK_CAPTURES: tuple[StackCapture, ...] = ("off", "site", "full")
 
 # (code, last instruction offset) per frame, innermost first: both read without
-# computing a line number (f_lineno decodes the line table: ~0.4 µs a frame); lines are
+# computing a line number (f_lineno decodes the line table, frame by frame); lines are
 # found when a report is written. Code objects hold no locals.
 Borrower = tuple[tuple[CodeType, int], ...]
 
@@ -53,7 +53,7 @@ _INTERNAL_DIRS = (
 # poolscope's sample service borrows connections like any application: its frames stay.
 _SERVICE_DIR = os.path.join(os.path.dirname(__file__), "service") + os.sep
 # Whether a file is SQLAlchemy's, poolscope's or greenlet's, decided once per file name
-# (a str caches its hash; a code object computes its own each time, ~0.5 µs).
+# (a str caches its hash; a code object computes its own each time).
 _internal: dict[str, bool] = {}
 
 

@@ -1,4 +1,5 @@
-"""Every metric name poolscope exports: the contract with dashboards, alerts and reports.
+"""Every metric name poolscope exports, and what each means (``HELP``): the contract with
+dashboards, alerts and reports.
 
 Names follow OpenTelemetry's ``db.client.connection.*`` semantic conventions in their
 Prometheus form wherever OpenTelemetry defines one; the rest are ``poolscope_*``.
@@ -56,6 +57,28 @@ GAUGES = (
     POOL_LEAKED_CONNECTIONS,
 )
 HISTOGRAMS = (CONNECTION_WAIT_TIME, CONNECTION_USE_TIME, CONNECTION_CREATE_TIME)
+
+
+# What each metric means: the HELP line both exporters write.
+HELP = {
+    CONNECTION_COUNT: "Connections idle in the pool or checked out (used), read at scrape",
+    CONNECTION_MAX: "The most connections the pool opens: pool_size + max_overflow",
+    CONNECTION_IDLE_MAX: "The most idle connections the pool keeps: pool_size",
+    CONNECTION_PENDING_REQUESTS: "Callers waiting for a connection now",
+    CONNECTION_TIMEOUTS: "Checkouts that gave up waiting (sqlalchemy.exc.TimeoutError)",
+    CONNECTION_WAIT_TIME: "Seconds from asking the pool for a connection to getting one",
+    CONNECTION_USE_TIME: "Seconds from checkout to checkin",
+    CONNECTION_CREATE_TIME: "Seconds to open one new DBAPI connection",
+    POOL_OVERFLOW: "Connections open beyond pool_size now",
+    POOL_CHECKOUTS: "Connections checked out of the pool",
+    POOL_CONNECTS: "New DBAPI connections opened",
+    POOL_INVALIDATIONS: "Connections invalidated (soft: marked for recycling only)",
+    POOLS_CREATED: "Pools instrumented under this name (rising = an engine per request)",
+    POOL_LEAKED_CONNECTIONS: "Connections checked out longer than the leak threshold now",
+    POOL_LEAKS: "Checkouts that exceeded the leak threshold",
+    POOL_GC_RECLAIMED: "Connections returned by the garbage collector, never closed",
+    INSTRUMENTATION_ERRORS: "Exceptions inside poolscope's instrumentation (never raised)",
+}
 
 
 def exposed_names() -> frozenset[str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolscope.loadtest import Histogram, Run, ScenarioCheck
+from poolscope.loadtest import Run, ScenarioCheck
 
 Setting = int | float | str | None
 Check = Callable[[Mapping[str, Run]], ScenarioCheck]
@@ -64,17 +64,3 @@ def verdict(scenario: str, findings: list[tuple[bool, str]]) -> ScenarioCheck:
         line = f"{scenario}: NOT as expected: {failed[0] if failed else 'no complete run'}"
     details = [("ok   " if held else "FAIL ") + text for held, text in findings]
     return ScenarioCheck(passed=passed, verdict=line, details=details)
-
-
-def count_above(histogram: Histogram | None, seconds: float) -> int:
-    """Observations in buckets that lie wholly above ``seconds`` (a bucket bound)."""
-    if histogram is None:
-        return 0
-    pairs = zip(histogram.upper_bounds, histogram.counts, strict=True)
-    lower = 0.0
-    total = 0
-    for bound, count in pairs:
-        if lower >= seconds:
-            total += count
-        lower = bound
-    return total

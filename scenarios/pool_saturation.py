@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from locust import tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck
-from scenarios._scenario import Scenario, Variant, count_above, verdict
+from poolscope.loadtest import Run, ScenarioCheck, count_above
+from scenarios._scenario import Scenario, Variant, verdict
 from scenarios._waves import WaveUser
 
 POOL_SIZE = 10

@@ -1,2 +1,24 @@
 """Where an instrumented pool's measurements go: a prometheus_client registry, or
-prometheus_client's multiprocess files when a service runs several worker processes."""
+prometheus_client's multiprocess files when a service runs several worker processes.
+
+Both sit behind ``poolscope._recorder.Recorder``; the pool and ``instrument()`` never ask
+which one they hold.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from poolscope._recorder import Recorder
+from poolscope.exporters._multiprocess import MULTIPROC_DIR_ENV, multiprocess_enabled
+from poolscope.exporters._multiprocess import recorder_for as _multiprocess_recorder
+from poolscope.exporters._registry import exporter_for
+
+__all__ = ["MULTIPROC_DIR_ENV", "multiprocess_enabled", "recorder_for"]
+
+
+def recorder_for(name: str, *, registry: CollectorRegistry, multiprocess: bool) -> Recorder:
+    """The recorder of pool ``name``: this process's multiprocess one, or ``registry``'s."""
+    if multiprocess:
+        return _multiprocess_recorder(name)
+    return exporter_for(registry).recorder(name)

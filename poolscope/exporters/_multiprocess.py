@@ -1,11 +1,12 @@
 """prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): real metric objects
 whose values live in per-process files that ``MultiProcessCollector`` sums at scrape time.
 
-Every value written there takes a lock and a file write, dozens of bytecode instructions
-each, so the checkout path does here what it does in single-process mode: it appends
+Every value written there takes a lock and a file write, far more than a checkout may
+spend, so the checkout path does here what it does in single-process mode: it appends
 durations to lists. A background thread per process folds them into the files every
 ``FLUSH_SECONDS`` (and so does a checkin past ``DRAIN_AT`` values, ``close()`` and the
-interpreter's exit), and writes the gauges from the pools' own counts, in ``livesum``
+interpreter's exit), and writes the gauges from the pools' state (``read_pool_state``,
+as the registry exporter reads them), in ``livesum``
 mode: the sum over live processes. The trade-off: the files lag the process by up to
 ``FLUSH_SECONDS``; the pending gauge is written at once (a caller starts or stops
 waiting), with the other gauges as a wait begins. Counters and histograms stay in the
@@ -20,21 +21,19 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, values
-from sqlalchemy.pool import QueuePool
 
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, take
-from poolscope._recorder import RawDurations
-from poolscope.exporters._registry import HELP
+from poolscope._recorder import LivePool, RawDurations
 
 __all__ = ["MULTIPROC_DIR_ENV", "MultiprocessRecorder", "multiprocess_enabled", "recorder_for"]
 
+# prometheus_client's own variable: set, it switches the whole process to multiprocess mode.
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # How often this process's measurements are written to its files.
@@ -88,15 +87,19 @@ def _process_metrics() -> _Metrics:
 
         def gauge(name: str, *extra: str) -> Gauge:
             return Gauge(
-                name, HELP[name], [*pool, *extra], registry=None, multiprocess_mode="livesum"
+                name, names.HELP[name], [*pool, *extra], registry=None, multiprocess_mode="livesum"
             )
 
         def counter(name: str, *extra: str) -> Counter:
-            return Counter(name, HELP[name], [*pool, *extra], registry=None)
+            return Counter(name, names.HELP[name], [*pool, *extra], registry=None)
 
         def histogram(name: str, *extra: str) -> Histogram:
             return Histogram(
-                name, HELP[name], [*pool, *extra], registry=None, buckets=names.DEFAULT_BUCKETS
+                name,
+                names.HELP[name],
+                [*pool, *extra],
+                registry=None,
+                buckets=names.DEFAULT_BUCKETS,
             )
 
         _metrics = _Metrics(
@@ -122,7 +125,8 @@ def _process_metrics() -> _Metrics:
 
 
 class MultiprocessRecorder(RawDurations):
-    """The multiprocess counterpart of ``PoolRecorder``: label children bound once."""
+    """The multiprocess ``Recorder`` of one pool name in this process: label children
+    bound once."""
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -150,8 +154,8 @@ class MultiprocessRecorder(RawDurations):
         self._gc_reclaimed = metrics.gc_reclaimed.labels(name)
         self._pools_created = metrics.pools_created.labels(name)
         self._use: dict[str, Any] = {}
-        # The pools of this name in this process (by instrumentation); gauges show their sum.
-        self.pools: dict[int, Callable[[], QueuePool | None]] = {}
+        # The engines of this name in this process, by id(); gauges show their sum.
+        self.pools: dict[int, LivePool] = {}
         # Serialises folding into the files (the flusher, a checkin past DRAIN_AT, close()).
         self._flush_lock = threading.Lock()
 
@@ -177,6 +181,14 @@ class MultiprocessRecorder(RawDurations):
             child = self._use[route] = self._metrics.use.labels(self.name, route)
         return child
 
+    def waiting(self, *, started: bool) -> None:
+        if started:
+            # In the files at once: callers waiting are what the gauges are read for.
+            self.pending.inc()
+            self.write_gauges()
+        else:
+            self.pending.dec()
+
     def observe_timeout(self, waited: float) -> None:
         self.wait.observe(waited)
         self._timeouts.inc()
@@ -197,32 +209,32 @@ class MultiprocessRecorder(RawDurations):
     def count_gc_reclaimed(self) -> None:
         self._gc_reclaimed.inc()
 
-    def attach(self, key: int, current: Callable[[], QueuePool | None]) -> None:
+    def write_leaked(self, count: int) -> None:
+        self.leaked.set(count)
+
+    def attach(self, live_pool: LivePool) -> None:
         with self.lock:
-            self.pools[key] = current
-            self._count_pools_created()
+            self.pools[id(live_pool)] = live_pool
+            self._pools_created.inc()
         self.write_gauges()
         _start_flushing()
 
-    def detach(self, key: int) -> None:
+    def detach(self, live_pool: LivePool) -> None:
         with self.lock:
-            self.pools.pop(key, None)
+            self.pools.pop(id(live_pool), None)
         self.flush()
 
-    def _count_pools_created(self) -> None:
-        self._pools_created.inc()
-
     def write_gauges(self) -> None:
-        """Write the gauges from the pools' own counts."""
-        pools = [pool for pool in (current() for current in list(self.pools.values())) if pool]
-        unlimited = any(pool._max_overflow < 0 for pool in pools)
-        limit = sum(pool.size() + pool._max_overflow for pool in pools)
-        self.max.set(float("inf") if unlimited else limit)
-        self.idle_max.set(sum(pool.size() for pool in pools))
-        self.used.set(sum(pool.checkedout() for pool in pools))
-        self.idle.set(sum(pool.checkedin() for pool in pools))
-        self.overflow.set(sum(max(0, pool.overflow()) for pool in pools))
-        if not pools:
+        """Write the gauges from the pools' state; pending is counted as callers come
+        and go (``waiting()``), exact between flushes."""
+        states = [live_pool.state() for live_pool in list(self.pools.values())]
+        maxima = [state.max for state in states]
+        self.max.set(float("inf") if None in maxima else sum(m for m in maxima if m is not None))
+        self.idle_max.set(sum(state.size for state in states))
+        self.used.set(sum(state.used for state in states))
+        self.idle.set(sum(state.idle for state in states))
+        self.overflow.set(sum(state.overflow for state in states))
+        if not states:
             self.pending.set(0)
             self.leaked.set(0)
 

@@ -1,4 +1,5 @@
-"""One Prometheus collector per registry, exporting every instrumented pool name.
+"""The registry exporter: one Prometheus collector per registry, exporting every
+instrumented pool name, and the ``PoolRecorder`` that keeps each name's measurements.
 
 Gauges are read from the pools at scrape time, so they never drift: SQLAlchemy fires
 checkin before the connection is back in the queue, and never fires it for an async
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
-from typing import Protocol
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
@@ -23,39 +24,118 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from poolscope import metrics as names
-from poolscope._histogram import Buckets
+from poolscope._histogram import Buckets, take
 from poolscope._pool_state import PoolState
-from poolscope._recorder import PoolRecorder, RecorderSnapshot
+from poolscope._recorder import LivePool, RawDurations
 
-__all__ = ["RegistryExporter", "exporter_for"]
-
-HELP = {
-    names.CONNECTION_COUNT: "Connections idle in the pool or checked out (used), read at scrape",
-    names.CONNECTION_MAX: "The most connections the pool opens: pool_size + max_overflow",
-    names.CONNECTION_IDLE_MAX: "The most idle connections the pool keeps: pool_size",
-    names.CONNECTION_PENDING_REQUESTS: "Callers waiting for a connection now",
-    names.CONNECTION_TIMEOUTS: "Checkouts that gave up waiting (sqlalchemy.exc.TimeoutError)",
-    names.CONNECTION_WAIT_TIME: "Seconds from asking the pool for a connection to getting one",
-    names.CONNECTION_USE_TIME: "Seconds from checkout to checkin",
-    names.CONNECTION_CREATE_TIME: "Seconds to open one new DBAPI connection",
-    names.POOL_OVERFLOW: "Connections open beyond pool_size now",
-    names.POOL_CHECKOUTS: "Connections checked out of the pool",
-    names.POOL_CONNECTS: "New DBAPI connections opened",
-    names.POOL_INVALIDATIONS: "Connections invalidated (soft: marked for recycling only)",
-    names.POOLS_CREATED: "Pools instrumented under this name (rising = an engine per request)",
-    names.POOL_LEAKED_CONNECTIONS: "Connections checked out longer than the leak threshold now",
-    names.POOL_LEAKS: "Checkouts that exceeded the leak threshold",
-    names.POOL_GC_RECLAIMED: "Connections returned by the garbage collector, never closed",
-    names.INSTRUMENTATION_ERRORS: "Exceptions inside poolscope's instrumentation (never raised)",
-}
+__all__ = ["PoolRecorder", "RecorderSnapshot", "RegistryExporter", "exporter_for"]
 
 
-class LivePool(Protocol):
-    """An instrumented engine as the exporter reads it at scrape time."""
+@dataclass(frozen=True, kw_only=True)
+class RecorderSnapshot:
+    """The measured series of one pool name at one moment (gauges excepted)."""
 
-    def state(self) -> PoolState: ...
+    wait: Buckets
+    use: dict[str, Buckets]
+    create: Buckets
+    checkouts: int
+    timeouts: int
+    invalidations: dict[bool, int]
+    pools_created: int
+    errors: int
+    leaks: int = 0
+    gc_reclaimed: int = 0
 
-    def leaked_connections(self) -> int: ...
+
+class PoolRecorder(RawDurations):
+    """Every measurement for one pool name in one registry, shared by the engines that
+    carry that name, so counters keep counting when an engine is replaced. Durations are
+    folded into buckets at scrape time; gauges are read from the pools then too."""
+
+    def __init__(self, name: str, exporter: RegistryExporter) -> None:
+        super().__init__()
+        self.name = name
+        self.lock = threading.Lock()
+        self._exporter = exporter
+        self._wait = Buckets()
+        self._use: dict[str, Buckets] = {}
+        self._checkouts = 0
+        self._create = Buckets()
+        self._timeouts = 0
+        self._invalidations = {False: 0, True: 0}
+        self._errors = 0
+        self._leaks = 0
+        self._gc_reclaimed = 0
+        self._pools_created = 0
+
+    def drain(self) -> None:
+        with self.lock:
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        waits = take(self.waits)
+        self._checkouts += len(waits)
+        self._wait.add_all(waits)
+        for route, values in list(self.uses.items()):
+            if values:
+                self._use.setdefault(route, Buckets()).add_all(take(values))
+
+    def waiting(self, *, started: bool) -> None:
+        # The pending gauge is read from the pools at scrape time.
+        pass
+
+    def observe_timeout(self, waited: float) -> None:
+        with self.lock:
+            self._wait.add(waited)
+            self._timeouts += 1
+
+    def observe_create(self, seconds: float) -> None:
+        with self.lock:
+            self._create.add(seconds)
+
+    def count_invalidation(self, *, soft: bool) -> None:
+        with self.lock:
+            self._invalidations[soft] += 1
+
+    def count_error(self) -> None:
+        with self.lock:
+            self._errors += 1
+
+    def count_leak(self) -> None:
+        with self.lock:
+            self._leaks += 1
+
+    def count_gc_reclaimed(self) -> None:
+        with self.lock:
+            self._gc_reclaimed += 1
+
+    def write_leaked(self, count: int) -> None:
+        # The leaked gauge is read from the pools at scrape time.
+        pass
+
+    def attach(self, live_pool: LivePool) -> None:
+        with self.lock:
+            self._pools_created += 1
+        self._exporter.attach(self.name, live_pool)
+
+    def detach(self, live_pool: LivePool) -> None:
+        self._exporter.detach(self.name, live_pool)
+
+    def snapshot(self) -> RecorderSnapshot:
+        with self.lock:
+            self._drain_locked()
+            return RecorderSnapshot(
+                wait=self._wait.copy(),
+                use={route: buckets.copy() for route, buckets in self._use.items()},
+                create=self._create.copy(),
+                checkouts=self._checkouts,
+                timeouts=self._timeouts,
+                invalidations=dict(self._invalidations),
+                pools_created=self._pools_created,
+                errors=self._errors,
+                leaks=self._leaks,
+                gc_reclaimed=self._gc_reclaimed,
+            )
 
 
 class RegistryExporter(Collector):
@@ -73,7 +153,7 @@ class RegistryExporter(Collector):
         with self._lock:
             recorder = self._recorders.get(name)
             if recorder is None:
-                recorder = self._recorders[name] = PoolRecorder(name)
+                recorder = self._recorders[name] = PoolRecorder(name, self)
             return recorder
 
     def attach(self, name: str, live_pool: LivePool) -> None:
@@ -114,13 +194,13 @@ def _families() -> dict[str, Metric]:
     families: dict[str, Metric] = {}
     for name in names.GAUGES:
         labels = [*pool, names.STATE_LABEL] if name == names.CONNECTION_COUNT else pool
-        families[name] = GaugeMetricFamily(name, HELP[name], labels=labels)
+        families[name] = GaugeMetricFamily(name, names.HELP[name], labels=labels)
     for name in names.COUNTERS:
         labels = [*pool, names.SOFT_LABEL] if name == names.POOL_INVALIDATIONS else pool
-        families[name] = CounterMetricFamily(name, HELP[name], labels=labels)
+        families[name] = CounterMetricFamily(name, names.HELP[name], labels=labels)
     for name in names.HISTOGRAMS:
         labels = [*pool, names.ROUTE_LABEL] if name == names.CONNECTION_USE_TIME else pool
-        families[name] = HistogramMetricFamily(name, HELP[name], labels=labels)
+        families[name] = HistogramMetricFamily(name, names.HELP[name], labels=labels)
     return families
 
 

@@ -3,6 +3,7 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 
 from __future__ import annotations
 
+from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
 from poolscope.loadtest._runfile import (
     SCHEMA,
     Configuration,
@@ -18,6 +19,7 @@ from poolscope.loadtest._runfile import (
     RunFileError,
     ScenarioCheck,
     TimingSummary,
+    count_above,
     load_run,
     write_run,
 )
@@ -38,9 +40,13 @@ __all__ = [
     "PoolSummary",
     "Run",
     "RunFileError",
+    "RunIncompleteError",
+    "RunOptions",
     "ScenarioCheck",
     "TimingSummary",
+    "count_above",
     "load_run",
     "parse_metrics",
+    "run_scenario",
     "write_run",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "RunFileError",
     "ScenarioCheck",
     "TimingSummary",
+    "count_above",
     "load_run",
     "write_run",
 ]
@@ -113,6 +114,19 @@ class Histogram(_Model):
     upper_bounds: list[float]
     counts: list[int]
     sum: float
+
+
+def count_above(histogram: Histogram | None, seconds: float) -> int:
+    """Observations in buckets that lie wholly above ``seconds`` (a bucket bound)."""
+    if histogram is None:
+        return 0
+    total = 0
+    lower = 0.0
+    for bound, count in zip(histogram.upper_bounds, histogram.counts, strict=True):
+        if lower >= seconds:
+            total += count
+        lower = bound
+    return total
 
 
 class TimingSummary(_Model):

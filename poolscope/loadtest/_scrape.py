@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from prometheus_client.parser import text_string_to_metric_families
 
 from poolscope import metrics as _names
-from poolscope.loadtest._runfile import Histogram, TimingSummary
+from poolscope.loadtest._runfile import Histogram, TimingSummary, count_above
 
 __all__ = ["HistogramCounts", "PoolSnapshot", "parse_metrics"]
 
@@ -64,11 +64,7 @@ class HistogramCounts:
 
     def count_above(self, threshold: float) -> int:
         """Observations in buckets whose lower bound is at least ``threshold``."""
-        below = 0.0
-        for bound, cumulative in zip(self.upper_bounds, self.cumulative, strict=True):
-            if bound <= threshold:
-                below = cumulative
-        return round((self.cumulative[-1] if self.cumulative else 0.0) - below)
+        return count_above(self.per_bucket(), threshold)
 
     def highest_bound(self) -> float | None:
         """The upper bound of the highest non-empty bucket (finite: ``+Inf`` reads as the

@@ -18,10 +18,10 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 
+from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.fastapi import instrument_app
 from poolscope.postgres import resolve_database_url
 from poolscope.service import _async_routes, _common_routes, _sync_routes
-from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import (
     build_async_engine,
     build_sync_engine,
@@ -50,7 +50,7 @@ def create_app(
     apps with different settings live side by side in one process."""
     settings = settings if settings is not None else ServiceSettings()
     registry = registry if registry is not None else CollectorRegistry()
-    multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+    multiprocess_dir = os.environ.get(MULTIPROC_DIR_ENV)
     state = ServiceState(
         settings=settings,
         registry=registry,

@@ -13,9 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from poolscope.service._service_state import StateDep
 
-__all__ = ["MULTIPROCESS_DIR_ENV", "router"]
-
-MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+__all__ = ["router"]
 
 router = APIRouter()
 

@@ -24,9 +24,9 @@ from uvicorn.supervisors import Multiprocess
 
 from poolscope._errors import PoolscopeError
 from poolscope._urls import mask_url, url_for_driver
+from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.postgres import EmbeddedPostgres, resolve_database_url
 from poolscope.service._app import create_app
-from poolscope.service._common_routes import MULTIPROCESS_DIR_ENV
 from poolscope.service._db import database_url, ensure_seeded
 from poolscope.service._service_state import SHUTDOWN_GRACE_SECONDS
 from poolscope.service._settings import ServiceSettings
@@ -72,7 +72,7 @@ def serve(
         }
         if settings.workers == 1:
             # One process: its own registry serves /metrics.
-            os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+            os.environ.pop(MULTIPROC_DIR_ENV, None)
             config = uvicorn.Config(create_app(settings), **config_arguments)
             server = uvicorn.Server(config)
             sock = _bind(settings)
@@ -149,15 +149,15 @@ def _first_line(error: DBAPIError, url: str) -> str:
 @contextmanager
 def _multiprocess_metrics_dir() -> Iterator[None]:
     directory = tempfile.mkdtemp(prefix="poolscope-metrics-")
-    previous = os.environ.get(MULTIPROCESS_DIR_ENV)
-    os.environ[MULTIPROCESS_DIR_ENV] = directory
+    previous = os.environ.get(MULTIPROC_DIR_ENV)
+    os.environ[MULTIPROC_DIR_ENV] = directory
     try:
         yield
     finally:
         if previous is None:
-            os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+            os.environ.pop(MULTIPROC_DIR_ENV, None)
         else:
-            os.environ[MULTIPROCESS_DIR_ENV] = previous
+            os.environ[MULTIPROC_DIR_ENV] = previous
         shutil.rmtree(directory, ignore_errors=True)
 
 
