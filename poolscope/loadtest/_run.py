@@ -28,7 +28,7 @@ from poolscope._errors import PoolscopeError
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest._catalog import ScenarioInfo, VariantInfo, check_runs, find_scenario
 from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
-from poolscope.loadtest._environment import describe_environment, password_of
+from poolscope.loadtest._environment import describe_environment, passwords_of
 from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
@@ -192,7 +192,7 @@ def _play_variant(
     duration = max(1, round(options.duration_seconds))
     outcome = _Outcome()
     started_at = datetime.now(UTC)
-    secrets = [password_of(database_url)] if database_url else []
+    secrets = passwords_of(database_url) if database_url else []
     service: ManagedProcess | None = None
     locust: ManagedProcess | None = None
     sampler: MetricsSampler | None = None

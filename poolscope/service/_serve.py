@@ -23,7 +23,7 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from poolscope._errors import PoolscopeError
-from poolscope._urls import mask_url, url_for_driver
+from poolscope._urls import mask_url, url_for_driver, url_secrets
 from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.postgres import EmbeddedPostgres, resolve_database_url
 from poolscope.service._app import create_app
@@ -141,9 +141,10 @@ def _check_database(settings: ServiceSettings) -> None:
 def _first_line(error: DBAPIError, url: str) -> str:
     message = str(error.orig or error).strip().splitlines()
     line = message[0] if message else type(error.orig or error).__name__
-    password = url_for_driver(url, "psycopg2").password
     # libpq does not echo passwords, but nothing poolscope prints may ever hold one.
-    return line.replace(password, "***") if password else line
+    for secret in url_secrets(url):
+        line = line.replace(secret, "***")
+    return line
 
 
 @contextmanager
