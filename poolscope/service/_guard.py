@@ -58,6 +58,11 @@ class Work:
     def gone(self) -> bool:
         return self._gone
 
+    @property
+    def running_queries(self) -> bool:
+        """Whether :meth:`abandon` has a query to cancel (a network round trip)."""
+        return bool(self._connections)
+
     def running(self, dbapi_connection: Any) -> None:
         """About to use ``dbapi_connection``; raises :class:`ClientGone` if abandoned."""
         with self._lock:
@@ -193,8 +198,8 @@ class RequestGuard:
             return
         if client_left.done() and not client_left.cancelled():
             await self._abandon(handler, request)
-            with contextlib.suppress(BaseException):
-                await handler
+            handler.add_done_callback(_quiet)
+            await asyncio.wait({handler})
             return
         # Shutdown's grace is over: answer if the handler has not, then stop its work.
         await request.answer_shutting_down()
@@ -212,8 +217,11 @@ class RequestGuard:
 
     async def _abandon(self, handler: asyncio.Task[None], request: _GuardedRequest) -> None:
         request.left.set()
-        # Threads of its own: the default ones may all be taken by the handlers to stop.
-        await to_thread.run_sync(request.work.abandon, limiter=self._limiter)
+        if request.work.running_queries:
+            # Threads of its own: the default ones may all be taken by the handlers to stop.
+            await to_thread.run_sync(request.work.abandon, limiter=self._limiter)
+        else:
+            request.work.abandon()
         if self.cancel_tasks():
             handler.cancel()
 

@@ -110,6 +110,16 @@ def test_timeout_is_counted_and_reraised_unchanged(make_engine, registry) -> Non
     assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "timeouts") == 0
 
 
+def terminate(database_url: str, pids: list[int]) -> None:
+    admin = psycopg2.connect(database_url)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (pids,))
+    finally:
+        admin.close()
+    time.sleep(0.05)
+
+
 def test_terminated_backend_is_counted_as_invalidation(
     make_engine, registry, database_url: str
 ) -> None:
@@ -119,13 +129,7 @@ def test_terminated_backend_is_counted_as_invalidation(
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert sample(registry, names.CONNECTION_COUNT, "terminated", state="idle") == 1
 
-    admin = psycopg2.connect(database_url)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    finally:
-        admin.close()
-    time.sleep(0.05)
+    terminate(database_url, [pid])
 
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
@@ -150,13 +154,7 @@ def test_every_connection_a_pool_wide_invalidation_discards_is_counted(
     pids = [connection.execute(text("SELECT pg_backend_pid()")).scalar_one() for connection in held]
     for connection in held:
         connection.close()
-    admin = psycopg2.connect(database_url)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (pids,))
-    finally:
-        admin.close()
-    time.sleep(0.05)
+    terminate(database_url, pids)
     # The first checkout meets a dead connection: SQLAlchemy invalidates it and marks every
     # connection as old as it stale; the other four are replaced at their next checkout.
     with pytest.raises(DBAPIError), engine.connect() as connection:

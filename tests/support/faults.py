@@ -117,40 +117,31 @@ def metric(base_url: str, name: str) -> float:
 def service_backends(database_url: str, pid: int, *, active_only: bool = False) -> int:
     """Backends the service process ``pid`` has in ``pg_stat_activity`` right now."""
     condition = " AND state = 'active'" if active_only else ""
-    engine = create_engine(url_for_driver(database_url, "psycopg2"), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return int(
-                connection.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name"
-                        f" LIKE :name{condition}"
-                    ),
-                    {"name": f"poolscope % {pid}"},
-                )
-                or 0
-            )
-    finally:
-        engine.dispose()
+    return _count_backends(database_url, pid, "count(*)", condition)
 
 
 def terminate_service_backends(database_url: str, pid: int) -> int:
     """``pg_terminate_backend`` on every backend of the service process ``pid``."""
+    return _count_backends(
+        database_url, pid, "count(*) FILTER (WHERE pg_terminate_backend(pid))", ""
+    )
+
+
+def _count_backends(database_url: str, pid: int, count: str, condition: str) -> int:
+    # The service names its connections "poolscope POOL PID".
     engine = create_engine(url_for_driver(database_url, "psycopg2"), poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return int(
-                connection.scalar(
-                    text(
-                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
-                        " FROM pg_stat_activity WHERE application_name LIKE :name"
-                    ),
-                    {"name": f"poolscope % {pid}"},
-                )
-                or 0
+            found = connection.scalar(
+                text(
+                    f"SELECT {count} FROM pg_stat_activity"
+                    f" WHERE application_name LIKE :name{condition}"
+                ),
+                {"name": f"poolscope % {pid}"},
             )
     finally:
         engine.dispose()
+    return int(found or 0)
 
 
 def service_pid(base_url: str) -> int:
