@@ -11,7 +11,7 @@ from typing import Any
 
 from locust import events
 
-from scenarios import _pool_tab  # noqa: F401  (registers the web UI's Pool tab)
+import poolscope.locust  # noqa: F401  (registers the web UI's Pool tab)
 from scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
 from scenarios.overflow_burst import OverflowBurstUser
 from scenarios.pool_saturation import PoolSaturationUser

@@ -189,6 +189,12 @@ class Instrumentation:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def driver(self) -> str | None:
+        """The DBAPI driver's name (``psycopg2``, ``asyncpg``, ...), while the engine lives."""
+        engine = self._engine()
+        return None if engine is None else str(engine.dialect.driver)
+
     def state(self) -> PoolState:
         """The pool's state now, as the gauges export it."""
         engine = self._engine()

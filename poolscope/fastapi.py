@@ -1,5 +1,6 @@
 """Per-route attribution for FastAPI and Starlette: each checkout is tagged with the route
-template of the request that made it (``/items/{item_id}``, never ``/items/42``).
+template of the request that made it (``/items/{item_id}``, never ``/items/42``); and
+``pool_router``, which serves a pool's state and checked-out connections as JSON.
 
 ``instrument_app(app)`` adds :class:`RouteMiddleware`, which finds the route the router is
 about to pick and sets :data:`poolscope._route_context.current_route` for the rest of the
@@ -9,19 +10,22 @@ async endpoints run in it, so both are attributed; checkouts outside a request g
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from poolscope._instrument import Instrumentation
 from poolscope._route_context import attribute_routes, current_route
 
-__all__ = ["RouteMiddleware", "instrument_app", "route_template"]
+__all__ = ["RouteMiddleware", "instrument_app", "pool_answer", "pool_router", "route_template"]
 
 
 def instrument_app(app: Any) -> None:
@@ -32,6 +36,36 @@ def instrument_app(app: Any) -> None:
     """
     if not any(middleware.cls is RouteMiddleware for middleware in app.user_middleware):
         app.add_middleware(RouteMiddleware)
+
+
+def pool_answer(instrumentation: Instrumentation) -> dict[str, Any]:
+    """The pool as ``GET /pool`` shows it: name, driver, leak threshold, ``state`` (size,
+    max_overflow, timeout, max, idle, used, overflow, pending, as the gauges read them),
+    ``leaked_connections`` and ``checked_out`` (each connection out now: ``age_seconds``,
+    ``route``, ``borrower``, ``leaked``; oldest first)."""
+    return {
+        "pool": instrumentation.pool_name,
+        "driver": instrumentation.driver,
+        "leak_threshold": instrumentation.leak_threshold,
+        "state": dataclasses.asdict(instrumentation.state()),
+        "leaked_connections": instrumentation.leaked_connections(),
+        "checked_out": [dataclasses.asdict(c) for c in instrumentation.checked_out()],
+    }
+
+
+def pool_router(instrumentation: Instrumentation, *, path: str = "/pool") -> APIRouter:
+    """A router serving :func:`pool_answer` at ``GET path``: ``app.include_router(...)``.
+
+    ``poolscope run`` reads it to record the target's driver and timeout and to put each
+    leak's route and borrower into the run file; the Locust plugin shows it.
+    """
+    router = APIRouter()
+
+    @router.get(path, include_in_schema=False)
+    async def pool() -> dict[str, Any]:
+        return pool_answer(instrumentation)
+
+    return router
 
 
 class RouteMiddleware:

@@ -33,6 +33,9 @@ class Scenario:
     spawn_rate: float
     variants: tuple[Variant, ...]
     check: Check
+    # Harmless requests that get a 2xx only from a target serving the routes the scenario
+    # loads; `poolscope run --host` sends them first.
+    probes: tuple[str, ...] = ()
 
     def describe(self, locustfile: str) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class Scenario:
             "users": self.users,
             "spawn_rate": self.spawn_rate,
             "settings": dict(self.settings),
+            "probes": list(self.probes),
             "variants": [
                 {
                     "name": variant.name,

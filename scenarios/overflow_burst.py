@@ -61,4 +61,5 @@ SCENARIO = Scenario(
         ),
     ),
     check=check,
+    probes=("GET /hold?seconds=0",),
 )

@@ -66,4 +66,5 @@ SCENARIO = Scenario(
     spawn_rate=100,
     variants=(Variant(name="default", description="waves", user_classes=(PoolSaturationUser,)),),
     check=check,
+    probes=("GET /hold?seconds=0",),
 )

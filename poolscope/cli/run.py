@@ -1,19 +1,27 @@
-"""``poolscope run SCENARIO``: play a scenario headless and record it."""
+"""``poolscope run SCENARIO`` or ``poolscope run --locustfile FILE --host URL``: play a
+scenario, or any Locust test against any instrumented service, headless and record it."""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from poolscope._errors import PoolscopeError
 from poolscope._urls import DRIVERS, Driver
-from poolscope.loadtest import load_run
+from poolscope.loadtest import Run, load_run
+from poolscope.loadtest._locustfile import run_locustfile
 from poolscope.loadtest._progress import RichReporter, render_summary
 from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
+from poolscope.loadtest._target import RunInputError
+
+# Bad input (a locustfile that cannot be played, a target that cannot be recorded);
+# 1 is kept for a run that did not finish or a scenario check that failed.
+USAGE_ERROR = 2
 
 _TIMESPAN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -31,13 +39,45 @@ def parse_duration(text: str) -> float:
 
 
 def run(
-    scenario: Annotated[str, typer.Argument(help="A scenario name (see `poolscope scenarios`).")],
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="A scenario name (see `poolscope scenarios`); or give --locustfile.",
+            show_default=False,
+        ),
+    ] = None,
+    locustfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--locustfile",
+            "-f",
+            help="Play this Locust test against --host instead of a scenario.",
+            show_default=False,
+        ),
+    ] = None,
+    user_class: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user-class",
+            help="With --locustfile: a user class to run; repeatable (default: as Locust picks).",
+            show_default=False,
+        ),
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="With --locustfile: the run's name in file names and compare columns "
+            "(default: the locustfile's stem).",
+            show_default=False,
+        ),
+    ] = None,
     variant: Annotated[
         list[str] | None,
         typer.Option("--variant", "-v", help="Variant to play; repeat for several (default: all)."),
     ] = None,
     users: Annotated[
-        int | None, typer.Option(min=1, help="Locust users (default: the scenario's).")
+        int | None,
+        typer.Option(min=1, help="Locust users (default: the scenario's; 10 with --locustfile)."),
     ] = None,
     spawn_rate: Annotated[
         float | None, typer.Option(min=0.01, help="Users started per second.")
@@ -49,11 +89,41 @@ def run(
         str | None,
         typer.Option(help="Load a service already running there instead of starting one."),
     ] = None,
+    metrics_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the target serves its metrics (default: HOST/metrics; redirects are "
+            "followed).",
+            show_default=False,
+        ),
+    ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option(
+            help="The pool to record when the target exports several (its `pool` label).",
+            show_default=False,
+        ),
+    ] = None,
     driver: Annotated[str, typer.Option(help="psycopg2 or asyncpg.")] = "psycopg2",
     out: Annotated[Path, typer.Option(help="Directory for the run files.")] = Path("runs"),
     processes: Annotated[
         int, typer.Option(min=1, help="Locust processes (Locust's own --processes mode).")
     ] = 1,
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Run Locust as master and wait for this many `locust --worker` processes "
+            "(on this or other machines) to generate the load.",
+        ),
+    ] = 0,
+    master_bind_host: Annotated[
+        str,
+        typer.Option(help="With --expect-workers: the address the master listens on."),
+    ] = "127.0.0.1",
+    master_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="With --expect-workers: the master's port.")
+    ] = 5557,
     workers: Annotated[int, typer.Option(min=1, help="Service worker processes.")] = 1,
     database_url: Annotated[
         str | None,
@@ -64,9 +134,19 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Play SCENARIO headless, one run file per variant, then print a summary and verdict."""
+    """Play SCENARIO (one run file per variant), or --locustfile FILE against --host URL
+    (one run file), headless; then print a summary and verdict.
+
+    Exit codes: 0 done, 1 a run did not finish or a scenario's check failed, 2 bad input.
+    """
     if driver not in DRIVERS:
         raise PoolscopeError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+    if (scenario is None) == (locustfile is None):
+        _fail("give a scenario name or --locustfile FILE (with --host URL), not both")
+    if locustfile is None and (user_class or label):
+        _fail("--user-class and --label go with --locustfile")
+    if locustfile is not None and variant:
+        _fail("--variant goes with a scenario, not with --locustfile")
     chosen_driver: Driver = "asyncpg" if driver == "asyncpg" else "psycopg2"
     options = RunOptions(
         users=users,
@@ -78,12 +158,41 @@ def run(
         processes=processes,
         database_url=database_url,
         service_workers=workers,
+        metrics_url=metrics_url,
+        pool=pool,
+        expect_workers=expect_workers,
+        master_bind_host=master_bind_host,
+        master_port=master_port,
     )
     console = Console()
+    reporter = RichReporter(console)
     try:
-        paths = run_scenario(scenario, variant or (), options, reporter=RichReporter(console))
+        if locustfile is not None:
+            paths = [
+                run_locustfile(
+                    locustfile, options, user_classes=user_class or (), label=label,
+                    reporter=reporter,
+                )
+            ]  # fmt: skip
+        else:
+            assert scenario is not None
+            paths = run_scenario(scenario, variant or (), options, reporter=reporter)
+    except RunInputError as error:
+        _fail(str(error))
     except RunIncompleteError as error:
         if error.paths:
             render_summary(console, [load_run(path) for path in error.paths])
         raise
-    render_summary(console, [load_run(path) for path in paths])
+    runs = [load_run(path) for path in paths]
+    render_summary(console, runs)
+    if _check_failed(runs):
+        raise typer.Exit(1)
+
+
+def _check_failed(runs: list[Run]) -> bool:
+    return any(run.check is not None and not run.check.passed for run in runs)
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"poolscope: error: {message}", file=sys.stderr)
+    raise typer.Exit(USAGE_ERROR)

@@ -3,6 +3,7 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 
 from __future__ import annotations
 
+from poolscope.loadtest._locustfile import run_locustfile
 from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
 from poolscope.loadtest._runfile import (
     SCHEMA,
@@ -12,6 +13,7 @@ from poolscope.loadtest._runfile import (
     Histogram,
     LatencySummary,
     LeakReport,
+    LocustfileRecord,
     LocustTotals,
     PoolSample,
     PoolSummary,
@@ -24,6 +26,7 @@ from poolscope.loadtest._runfile import (
     write_run,
 )
 from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._target import RunInputError
 
 __all__ = [
     "SCHEMA",
@@ -35,18 +38,21 @@ __all__ = [
     "LatencySummary",
     "LeakReport",
     "LocustTotals",
+    "LocustfileRecord",
     "PoolSample",
     "PoolSnapshot",
     "PoolSummary",
     "Run",
     "RunFileError",
     "RunIncompleteError",
+    "RunInputError",
     "RunOptions",
     "ScenarioCheck",
     "TimingSummary",
     "count_above",
     "load_run",
     "parse_metrics",
+    "run_locustfile",
     "run_scenario",
     "write_run",
 ]

@@ -19,6 +19,7 @@ from poolscope.loadtest._runfile import Run, ScenarioCheck
 
 __all__ = [
     "ScenarioInfo",
+    "Setting",
     "VariantInfo",
     "check_runs",
     "find_scenario",
@@ -56,6 +57,8 @@ class ScenarioInfo:
     spawn_rate: float
     settings: Mapping[str, Setting]
     variants: tuple[VariantInfo, ...]
+    # Requests ("GET /hold?seconds=0") that show a target serves the routes it loads.
+    probes: tuple[str, ...] = ()
 
     def settings_for(self, variant: VariantInfo) -> dict[str, Setting]:
         return {**self.settings, **variant.settings}
@@ -106,6 +109,7 @@ def list_scenarios() -> list[ScenarioInfo]:
             spawn_rate=float(item["spawn_rate"]),
             settings=dict(item["settings"]),
             variants=tuple(_variant(variant) for variant in item["variants"]),
+            probes=tuple(item.get("probes", ())),
         )
         for item in raw
     ]

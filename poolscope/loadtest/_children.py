@@ -8,6 +8,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ from poolscope.loadtest._locust_result import LocustFiles
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.postgres import DATABASE_URL_ENV
 
-__all__ = ["locust_command", "start_service", "wait_until_ready"]
+__all__ = ["MasterOptions", "locust_command", "start_service", "wait_until_ready"]
 
 SERVICE_READY_SECONDS = 60.0
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
@@ -70,6 +71,17 @@ def wait_until_ready(service: ManagedProcess, secrets: Sequence[str]) -> str:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class MasterOptions:
+    """Locust as master: it generates no load itself and starts once ``expect_workers``
+    ``locust --worker`` processes have connected to ``bind_host:port``."""
+
+    expect_workers: int
+    bind_host: str
+    port: int
+    wait_seconds: float
+
+
 def locust_command(
     locustfile: Path,
     user_classes: Sequence[str],
@@ -80,6 +92,7 @@ def locust_command(
     duration: int,
     processes: int,
     files: LocustFiles,
+    master: MasterOptions | None = None,
 ) -> list[str]:
     """Locust headless for ``duration`` seconds, its statistics written to ``files``."""
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
@@ -89,4 +102,9 @@ def locust_command(
     command += ["--exit-code-on-error", "0", "--loglevel", "WARNING"]
     if processes > 1:
         command += ["--processes", str(processes)]
+    if master is not None:
+        command += ["--master", "--expect-workers", str(master.expect_workers)]
+        command += ["--master-bind-host", master.bind_host]
+        command += ["--master-bind-port", str(master.port)]
+        command += ["--expect-workers-max-wait", f"{master.wait_seconds:g}"]
     return [*command, *user_classes]

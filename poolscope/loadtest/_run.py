@@ -3,7 +3,8 @@
 Starts what is missing (the embedded PostgreSQL, the sample service with the scenario's
 settings) as subprocesses on free ports, runs Locust in its own process, samples the
 service's ``/metrics`` meanwhile, and stops everything it started, also on Ctrl-C or when
-a part dies; then the run file is still written, marked incomplete.
+a part dies; then the run file is still written, marked incomplete. A user's own
+locustfile against their own service is played the same way (``_locustfile``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from types import FrameType
 import httpx
 
 from poolscope._errors import PoolscopeError
-from poolscope._urls import Driver, mask_url
+from poolscope._urls import mask_url
 from poolscope.loadtest._catalog import (
     ScenarioInfo,
     VariantInfo,
@@ -36,14 +37,24 @@ from poolscope.loadtest._catalog import (
 from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
 from poolscope.loadtest._environment import describe_environment, passwords_of
 from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
+from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
-from poolscope.loadtest._runfile import Configuration, Run, load_run, write_run
+from poolscope.loadtest._runfile import Run, load_run, write_run
 from poolscope.loadtest._sampler import MetricsSampler, samples_since, summarize_pool
 from poolscope.loadtest._scrape import PoolSnapshot
+from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 
-__all__ = ["RunIncompleteError", "RunOptions", "run_scenario"]
+__all__ = [
+    "Play",
+    "RunIncompleteError",
+    "RunOptions",
+    "play",
+    "run_scenario",
+    "sigterm_interrupts",
+    "write_outcome",
+]
 
 logger = logging.getLogger("poolscope.run")
 
@@ -51,20 +62,6 @@ LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
 LOG_LINES_KEPT = 200  # of the service's and Locust's output, beside an incomplete run file
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    users: int | None = None  # default: the scenario's
-    spawn_rate: float | None = None
-    duration_seconds: float = 30.0
-    host: str | None = None  # a running service; else poolscope starts one per variant
-    driver: Driver = "psycopg2"
-    out_dir: Path = Path("runs")
-    processes: int = 1  # Locust processes (its own --processes mode)
-    database_url: str | None = None  # else $POOLSCOPE_DATABASE_URL, else the embedded server
-    service_workers: int = 1
-    sample_interval: float = 0.5
 
 
 class RunIncompleteError(PoolscopeError):
@@ -81,6 +78,7 @@ class _Interrupted(Exception):
 
 @dataclass
 class _Outcome:
+    file_prefix: str
     failure: str | None = None
     interrupted: bool = False
     logs: dict[str, str] = field(default_factory=dict)  # the last of each child's output
@@ -101,18 +99,19 @@ def run_scenario(
     reporter = reporter or NullReporter()
     scenario = find_scenario(name)
     chosen = [scenario.variant(v) for v in variants] if variants else list(scenario.variants)
+    if options.host is not None:
+        # Before anything runs: a target that is not the sample service would answer
+        # every request with a 404, and the check would blame the pool.
+        check_routes(options.host, scenario.probes, scenario=scenario.name)
+        inspect_target(options.host, metrics_url=options.metrics_url, pool=options.pool)
     paths: list[Path] = []
     failures: list[str] = []
     interrupted = False
-    with _sigterm_interrupts(), _database(options, reporter) as database_url:
+    with sigterm_interrupts(), _database(options, reporter) as database_url:
         for variant in chosen:
-            run, outcome = _play_variant(scenario, variant, options, database_url, reporter)
-            paths.append(write_run(run, _run_path(options.out_dir, run)))
-            reporter.note(f"wrote {paths[-1]}")
-            for child, text in outcome.logs.items():
-                log_path = paths[-1].with_name(f"{paths[-1].stem}.{child}.log")
-                log_path.write_text(text)
-                reporter.note(f"{child} log: {log_path}")
+            run, outcome = play(_scenario_play(scenario, variant, options), options,
+                                database_url, reporter)  # fmt: skip
+            paths.append(write_outcome(run, outcome, options.out_dir, reporter))
             if outcome.failure:
                 failures.append(f"{variant.name}: {outcome.failure}")
             if outcome.interrupted:
@@ -127,12 +126,23 @@ def run_scenario(
     return paths
 
 
-def _run_path(out_dir: Path, run: Run) -> Path:
+def write_outcome(run: Run, outcome: _Outcome, out_dir: Path, reporter: Reporter) -> Path:
+    """The run file, and beside an incomplete one the last output of its children."""
+    path = write_run(run, _run_path(out_dir, outcome.file_prefix, run))
+    reporter.note(f"wrote {path}")
+    for child, text in outcome.logs.items():
+        log_path = path.with_name(f"{path.stem}.{child}.log")
+        log_path.write_text(text)
+        reporter.note(f"{child} log: {log_path}")
+    return path
+
+
+def _run_path(out_dir: Path, prefix: str, run: Run) -> Path:
     stamp = run.started_at.strftime("%Y%m%dT%H%M%S")
-    path = out_dir / f"{run.scenario}-{run.variant}-{stamp}.json"
+    path = out_dir / f"{prefix}-{stamp}.json"
     counter = 2
     while path.exists():
-        path = out_dir / f"{run.scenario}-{run.variant}-{stamp}-{counter}.json"
+        path = out_dir / f"{prefix}-{stamp}-{counter}.json"
         counter += 1
     return path
 
@@ -154,7 +164,7 @@ def _add_check(scenario: str, paths: list[Path], missing: list[str], reporter: R
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[None]:
     """SIGTERM stops the run like Ctrl-C does: children stopped, run files written."""
     if threading.current_thread() is threading.main_thread():
 
@@ -191,6 +201,18 @@ def _database(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
             reporter.note("stopped the embedded PostgreSQL")
 
 
+def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOptions) -> Play:
+    return Play(
+        scenario=scenario.name,
+        variant=variant.name,
+        locustfile=scenario.locustfile,
+        user_classes=variant.user_classes,
+        users=options.users or scenario.users,
+        spawn_rate=options.spawn_rate or scenario.spawn_rate,
+        service_settings=None if options.host else scenario.settings_for(variant),
+    )
+
+
 def _play_variant(
     scenario: ScenarioInfo,
     variant: VariantInfo,
@@ -198,24 +220,33 @@ def _play_variant(
     database_url: str | None,
     reporter: Reporter,
 ) -> tuple[Run, _Outcome]:
-    settings = scenario.settings_for(variant)
-    users = options.users or scenario.users
-    spawn_rate = options.spawn_rate or scenario.spawn_rate
+    return play(_scenario_play(scenario, variant, options), options, database_url, reporter)
+
+
+def play(
+    plan: Play, options: RunOptions, database_url: str | None, reporter: Reporter
+) -> tuple[Run, _Outcome]:
+    """Play ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
+    target. The run is returned, not written; a target that cannot be recorded (no
+    poolscope metrics, several pools and no ``options.pool``) raises :class:`TargetError`
+    with everything stopped."""
     duration = max(1, round(options.duration_seconds))
-    outcome = _Outcome()
+    outcome = _Outcome(file_prefix=plan.file_prefix or f"{plan.scenario}-{plan.variant}")
     started_at = datetime.now(UTC)
     secrets = passwords_of(database_url) if database_url else []
     service: ManagedProcess | None = None
     locust: ManagedProcess | None = None
     sampler: MetricsSampler | None = None
+    target: Target | None = None
     baseline = PoolSnapshot()
-    workdir = Path(tempfile.mkdtemp(prefix=f"poolscope-run-{scenario.name}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"poolscope-run-{plan.scenario}-"))
     files = LocustFiles(directory=workdir)
     host = options.host
+    unrecordable = False
     try:
-        if host is None:
+        if plan.service_settings is not None:
             service = start_service(
-                settings,
+                plan.service_settings,
                 driver=options.driver,
                 workers=options.service_workers,
                 database_url=database_url,
@@ -223,30 +254,43 @@ def _play_variant(
             )
             host = wait_until_ready(service, secrets)
             reporter.note(f"started the service (pid {service.pid}) at {host}")
-        sampler = MetricsSampler(host, interval=options.sample_interval)
+        if host is None:
+            raise TargetError("no target: give --host URL")
+        target = inspect_target(host, metrics_url=options.metrics_url, pool=options.pool)
+        sampler = MetricsSampler(
+            host, metrics_url=target.metrics_url, pool=target.pool, interval=options.sample_interval
+        )
         baseline = sampler.take_baseline()
-        if not baseline.instrumented:
-            reporter.note(f"{host}/metrics has no poolscope pool metrics; pool data will be empty")
         sampler.start()
         locust = ManagedProcess(
             "Locust",
             locust_command(
-                scenario.locustfile,
-                variant.user_classes,
+                plan.locustfile,
+                plan.user_classes,
                 host=host,
-                users=users,
-                spawn_rate=spawn_rate,
+                users=plan.users,
+                spawn_rate=plan.spawn_rate,
                 duration=duration,
                 processes=options.processes,
                 files=files,
+                master=master_options(options),
             ),
             log_path=workdir / "locust.log",
             cwd=workdir,
         ).start()
-        reporter.started(scenario.name, variant.name, float(duration), host)
-        _supervise(locust, service, sampler, files, float(duration), reporter, outcome)
+        if options.expect_workers:
+            reporter.note(
+                f"Locust master waits for {options.expect_workers} worker(s) on "
+                f"{options.master_bind_host}:{options.master_port}"
+            )
+        reporter.started(plan.scenario, plan.variant, float(duration), host)
+        grace = options.workers_wait_seconds if options.expect_workers else 0.0
+        _supervise(locust, service, sampler, files, float(duration) + grace, reporter, outcome)
         if outcome.failure is None:
             _settle(sampler)
+    except TargetError:
+        unrecordable = True
+        raise
     except (KeyboardInterrupt, _Interrupted):
         outcome.failure, outcome.interrupted = "interrupted", True
     except PoolscopeError as error:
@@ -256,50 +300,33 @@ def _play_variant(
     finally:
         reporter.finished()
         _stop_all(locust, sampler, service, reporter)
+        if unrecordable:
+            shutil.rmtree(workdir, ignore_errors=True)
     if outcome.failure:
-        reporter.note(f"{scenario.name}/{variant.name} incomplete: {outcome.failure}")
+        reporter.note(f"{plan.scenario}/{plan.variant} incomplete: {outcome.failure}")
         for child in (service, locust):
             if child is not None:
                 outcome.logs[child.name.lower()] = child.log_tail(LOG_LINES_KEPT, hide=secrets)
     timed = sampler.collected() if sampler is not None else []
+    settings = plan.service_settings or {}
     run = Run(
-        scenario=scenario.name,
-        variant=variant.name,
+        scenario=plan.scenario,
+        variant=plan.variant,
         complete=outcome.failure is None,
         incomplete_reason=outcome.failure,
         started_at=started_at,
         finished_at=datetime.now(UTC),
-        configuration=Configuration(
-            database_url=mask_url(database_url) if database_url else "(the service's own)",
-            driver=options.driver,
-            pool_size=int(settings.get("pool_size") or 0),
-            max_overflow=int(settings.get("max_overflow") or 0),
-            pool_timeout=float(settings.get("pool_timeout") or 30),
-            leak_threshold=_optional_float(settings.get("leak_threshold")),
-            users=users,
-            spawn_rate=spawn_rate,
-            duration_seconds=float(duration),
-            host=host or "",
-            processes=options.processes,
-            service_workers=options.service_workers,
-            extra={
-                "user_classes": ",".join(variant.user_classes),
-                "service": "external" if options.host else "started by poolscope run",
-            },
-        ),
+        configuration=configuration(plan, options, target, settings, database_url, host),
         environment=describe_environment(database_url),
         locust=read_locust_totals(files, float(duration)),
         pool=summarize_pool(
             baseline, timed, sampler.leak_reports() if sampler is not None else None
         ),
         samples=samples_since(baseline, timed),
+        locustfile=plan.record,
     )
     shutil.rmtree(workdir, ignore_errors=True)
     return run, outcome
-
-
-def _optional_float(value: int | float | str | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def _supervise(

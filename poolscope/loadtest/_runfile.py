@@ -24,6 +24,7 @@ __all__ = [
     "LatencySummary",
     "LeakReport",
     "LocustTotals",
+    "LocustfileRecord",
     "PoolSample",
     "PoolSummary",
     "Run",
@@ -49,11 +50,15 @@ class _Model(BaseModel):
 
 
 class Configuration(_Model):
+    """The target's pool settings (``pool_size``, ``max_overflow``, ``pool_timeout``,
+    ``driver``) are read from the target itself where it tells them: its metrics, its
+    ``GET /pool``. ``max_overflow`` -1 means no limit, as in SQLAlchemy."""
+
     database_url: str  # masked
     driver: str
     pool_size: int
     max_overflow: int
-    pool_timeout: float
+    pool_timeout: float | None
     leak_threshold: float | None = None
     users: int
     spawn_rate: float
@@ -61,6 +66,7 @@ class Configuration(_Model):
     host: str
     processes: int = 1
     service_workers: int = 1
+    pool: str | None = None  # the pool label recorded
     extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
@@ -191,6 +197,14 @@ class PoolSample(_Model):
     wait_p99: float | None = None
 
 
+class LocustfileRecord(_Model):
+    """The locustfile a ``poolscope run --locustfile`` played."""
+
+    path: str
+    sha256: str
+    user_classes: list[str]  # the classes played; empty: as Locust picks (all of them)
+
+
 class ScenarioCheck(_Model):
     passed: bool
     verdict: str
@@ -211,6 +225,7 @@ class Run(_Model):
     pool: PoolSummary | None
     samples: list[PoolSample]
     check: ScenarioCheck | None = None
+    locustfile: LocustfileRecord | None = None
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, ser_json_inf_nan="strings"

@@ -3,7 +3,8 @@
 A background thread scrapes every ``interval`` seconds; counters and histograms are kept
 relative to the baseline scraped before the load starts, so a run file describes the run
 alone even when the service served other load before. While connections are leaked, the
-service's ``GET /pool`` is read too: it names each leak's route and borrower.
+target's ``GET /pool`` is read too (the sample service's, or ``poolscope.fastapi.pool_router``'s):
+it names each leak's route and borrower.
 """
 
 from __future__ import annotations
@@ -29,12 +30,25 @@ class TimedSnapshot:
 
 
 class MetricsSampler:
-    def __init__(self, base_url: str, *, interval: float = 0.5, timeout: float = 2.0) -> None:
-        self.url = f"{base_url.rstrip('/')}/metrics"
+    """Scrapes ``metrics_url`` (default ``BASE/metrics``; redirects followed) and reads the
+    series of ``pool`` only, or of every pool when it is None."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        metrics_url: str | None = None,
+        pool: str | None = None,
+        interval: float = 0.5,
+        timeout: float = 2.0,
+    ) -> None:
+        self.url = metrics_url or f"{base_url.rstrip('/')}/metrics"
         self.pool_url = f"{base_url.rstrip('/')}/pool"
+        self.pool = pool
         self._leaks: dict[tuple[str | None, str], LeakReport] = {}
         self.interval = interval
-        self._client = httpx.Client(timeout=timeout)
+        # `app.mount("/metrics", make_asgi_app())` answers /metrics with a redirect.
+        self._client = httpx.Client(timeout=timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -48,7 +62,7 @@ class MetricsSampler:
         """One scrape now; raises ``httpx.HTTPError`` or ``ValueError``."""
         response = self._client.get(self.url)
         response.raise_for_status()
-        return parse_metrics(response.text)
+        return parse_metrics(response.text, pool=self.pool)
 
     def take_baseline(self) -> PoolSnapshot:
         self.baseline = self.scrape()
@@ -82,7 +96,11 @@ class MetricsSampler:
             body = response.json()
         except (httpx.HTTPError, ValueError):
             return  # a service without poolscope's /pool: the leak counts still tell
-        entries = body.get("checked_out") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return
+        if self.pool is not None and body.get("pool", self.pool) != self.pool:
+            return  # another pool's
+        entries = body.get("checked_out")
         for entry in entries if isinstance(entries, list) else []:
             if not (isinstance(entry, dict) and entry.get("leaked")):
                 continue

@@ -1,8 +1,9 @@
 """Reading a target's ``/metrics``: the pool's state at one instant, summed over its pools.
 
-Used by ``poolscope run`` to sample a service and by the Locust web UI's pool tab. Series
-are summed over every ``pool`` (and ``route``) label, so a service with several engines,
-or one that builds an engine per request, reads as one pool.
+Used by ``poolscope run`` to sample a service and by the Locust plugin's Pool tab. Series
+are summed over every ``route`` label and, unless one ``pool`` is asked for, over every
+``pool`` label, so a service with several engines, or one that builds an engine per
+request, reads as one pool.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from poolscope import metrics as _names
 from poolscope.loadtest._runfile import Histogram, TimingSummary, count_above
 
-__all__ = ["HistogramCounts", "PoolSnapshot", "parse_metrics"]
+__all__ = ["HistogramCounts", "PoolSettings", "PoolSnapshot", "parse_metrics", "pool_settings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,8 +145,9 @@ _COUNTERS = {
 _HISTOGRAMS = {_names.CONNECTION_WAIT_TIME: "wait", _names.CONNECTION_USE_TIME: "use"}
 
 
-def parse_metrics(text: str) -> PoolSnapshot:
-    """Parse a Prometheus text exposition into one summed :class:`PoolSnapshot`."""
+def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
+    """Parse a Prometheus text exposition into one summed :class:`PoolSnapshot`: of the
+    pool named ``pool`` only, or of every pool when it is None."""
     values: dict[str, float] = {}
     pools: set[str] = set()
     buckets: dict[str, dict[float, float]] = {key: {} for key in _HISTOGRAMS.values()}
@@ -153,7 +155,9 @@ def parse_metrics(text: str) -> PoolSnapshot:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, float(sample.value)
-            pool = labels.get(_names.POOL_LABEL)
+            if pool is not None and labels.get(_names.POOL_LABEL) != pool:
+                continue
+            pool_label = labels.get(_names.POOL_LABEL)
             if name == _names.CONNECTION_COUNT:
                 key = {"idle": "idle", "used": "used"}.get(labels.get(_names.STATE_LABEL, ""))
             elif name in _GAUGES:
@@ -162,13 +166,13 @@ def parse_metrics(text: str) -> PoolSnapshot:
                 key = _COUNTERS[name]
             else:
                 key = _histogram_sample(name, labels, value, buckets, sums)
-                if key is not None and pool is not None:
-                    pools.add(pool)
+                if key is not None and pool_label is not None:
+                    pools.add(pool_label)
                 continue
             if key is None:
                 continue
-            if pool is not None:
-                pools.add(pool)
+            if pool_label is not None:
+                pools.add(pool_label)
             values[key] = values.get(key, 0.0) + value
     histograms = {
         key: HistogramCounts(
@@ -218,3 +222,40 @@ def _histogram_sample(
             sums[key] = sums.get(key, 0.0) + value
             return key
     return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolSettings:
+    """A pool's limits as its target exports them. ``max_overflow`` is None when the pool
+    has no limit. In prometheus_client's multiprocess mode the gauges are summed over the
+    live processes, and so are these."""
+
+    pool: str
+    pool_size: int
+    max_overflow: int | None
+
+
+def pool_settings(text: str) -> dict[str, PoolSettings]:
+    """Each exported pool's size (``db_client_connection_idle_max``) and overflow
+    (``db_client_connection_max`` minus the size), by pool name."""
+    sizes: dict[str, float] = {}
+    maxima: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            pool = sample.labels.get(_names.POOL_LABEL)
+            if pool is None:
+                continue
+            if sample.name == _names.CONNECTION_IDLE_MAX:
+                sizes[pool] = sizes.get(pool, 0.0) + float(sample.value)
+            elif sample.name == _names.CONNECTION_MAX:
+                maxima[pool] = maxima.get(pool, 0.0) + float(sample.value)
+    settings: dict[str, PoolSettings] = {}
+    for pool, size in sorted(sizes.items()):
+        maximum = maxima.get(pool)
+        limited = maximum is not None and math.isfinite(maximum)
+        settings[pool] = PoolSettings(
+            pool=pool,
+            pool_size=round(size),
+            max_overflow=round(maximum - size) if limited and maximum is not None else None,
+        )
+    return settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from poolscope.fastapi import pool_answer
 from poolscope.service._service_state import StateDep
 
 __all__ = ["router"]
@@ -47,13 +47,9 @@ async def pool_state(state: StateDep) -> dict[str, Any]:
         "pid": os.getpid(),
     }
     if instrumentation is not None:
-        # size, max_overflow, timeout, max, idle, used, overflow, pending: as the gauges say.
-        answer["state"] = dataclasses.asdict(instrumentation.state())
-        answer["leaked_connections"] = instrumentation.leaked_connections()
-        # age_seconds, route, borrower (with a leak threshold), leaked: oldest first.
-        answer["checked_out"] = [
-            dataclasses.asdict(connection) for connection in instrumentation.checked_out()
-        ]
+        # state, leaked_connections, checked_out: as poolscope.fastapi.pool_router serves them.
+        own = pool_answer(instrumentation)
+        answer.update({key: own[key] for key in ("state", "leaked_connections", "checked_out")})
     return answer
 
 

@@ -58,7 +58,13 @@ def test_library_names() -> None:
 
 
 def test_fastapi_integration_names() -> None:
-    assert poolscope.fastapi.__all__ == ["RouteMiddleware", "instrument_app", "route_template"]
+    assert poolscope.fastapi.__all__ == [
+        "RouteMiddleware",
+        "instrument_app",
+        "pool_answer",
+        "pool_router",
+        "route_template",
+    ]
 
 
 def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
@@ -68,3 +74,18 @@ def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_no_poolscope_module_but_the_plugin_imports_locust() -> None:
+    # Every module of the package, the CLI's and the runner's included; only the Locust
+    # plugin (imported by locustfiles, inside Locust's processes) may import Locust.
+    code = (
+        "import pkgutil, importlib, sys, poolscope\n"
+        "for module in pkgutil.walk_packages(poolscope.__path__, 'poolscope.'):\n"
+        "    if module.name not in ('poolscope.locust', 'poolscope.__main__'):\n"
+        "        importlib.import_module(module.name)\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'locust'\n"
+        "             or name == 'poolscope.locust'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr

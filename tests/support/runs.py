@@ -1,7 +1,10 @@
-"""A small valid run, for tests that need a run file but no load test."""
+"""A small valid run, for tests that need a run file but no load test; the command in a
+subprocess, for tests that play one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 from poolscope.loadtest import Configuration, Environment, Run
@@ -38,4 +41,15 @@ def minimal_run() -> Run:
         locust=None,
         pool=None,
         samples=[],
+    )
+
+
+def run_poolscope(*arguments: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    """``python -m poolscope ARGUMENTS`` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "poolscope", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

@@ -83,7 +83,6 @@ class PoolTab:
         return [{"metric": name, "value": str(value)} for name, value in rows]
 
 
-@events.init.add_listener
 def install(environment: Any, **_kwargs: Any) -> None:
     web_ui = environment.web_ui
     if web_ui is None:
@@ -92,11 +91,9 @@ def install(environment: Any, **_kwargs: Any) -> None:
     web_ui.template_args["extended_tabs"] = [{"title": "Pool", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": STRUCTURE}]
 
-    @environment.events.test_start.add_listener
     def _baseline(**_kwargs: Any) -> None:
         tab.baseline = tab.scrape()
 
-    @web_ui.app.after_request
     def _add_pool_rows(response: Response) -> Response:
         if request.path != "/stats/requests" or not response.is_json:
             return response
@@ -105,6 +102,12 @@ def install(environment: Any, **_kwargs: Any) -> None:
         response.set_data(json.dumps(body))
         return response
 
-    @web_ui.app.route("/poolscope/pool")
     def _pool() -> Response:
         return jsonify({"rows": tab.rows(), "error": tab.error})
+
+    environment.events.test_start.add_listener(_baseline)
+    web_ui.app.after_request(_add_pool_rows)
+    web_ui.app.add_url_rule("/poolscope/pool", view_func=_pool)
+
+
+events.init.add_listener(install)  # type: ignore[no-untyped-call]

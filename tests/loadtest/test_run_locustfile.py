@@ -1,0 +1,159 @@
+"""`poolscope run --locustfile` on bad input, and on a target with several pools or none:
+one line, exit 2, nothing started; with --pool, that pool's settings are recorded."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, start_http_server
+from sqlalchemy import create_engine
+
+import poolscope
+from poolscope._urls import url_for_driver
+from poolscope.loadtest import load_run
+from poolscope.postgres import free_port
+from tests.support.runs import run_poolscope
+
+LOCUSTFILE = """
+from locust import HttpUser, constant, task
+
+class Reader(HttpUser):
+    wait_time = constant(0.1)
+
+    @task
+    def metrics(self):
+        self.client.get("/metrics", name="metrics page")
+"""
+
+
+@contextmanager
+def metrics_server(registry: CollectorRegistry) -> Iterator[str]:
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@contextmanager
+def two_pools(database_url: str) -> Iterator[str]:
+    """A real target exporting two instrumented pools: orders (3 + 2) and billing (4 + 0)."""
+    registry = CollectorRegistry()
+    url = url_for_driver(database_url, "psycopg2")
+    orders = create_engine(url, pool_size=3, max_overflow=2)
+    billing = create_engine(url, pool_size=4, max_overflow=0)
+    handles = [
+        poolscope.instrument(orders, pool="orders", registry=registry),
+        poolscope.instrument(billing, pool="billing", registry=registry),
+    ]
+    try:
+        with metrics_server(registry) as host:
+            yield host
+    finally:
+        for handle in handles:
+            handle.close()
+        orders.dispose()
+        billing.dispose()
+
+
+def assert_one_line_usage_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, ["does not exist"]),
+        ("import no_such_module_here\n", ["fails to import", "no_such_module_here"]),
+        ("from locust import HttpUser\nVALUE = 1\n", ["no Locust user class"]),
+    ],
+    ids=["missing", "import-error", "no-user-class"],
+)
+def test_a_locustfile_that_cannot_be_played(
+    tmp_path: Path, content: str | None, words: list[str]
+) -> None:
+    locustfile = tmp_path / "mytest.py"
+    if content is not None:
+        locustfile.write_text(content)
+    # No target at all: the locustfile is checked before anything else.
+    result = run_poolscope(
+        "run",
+        "--locustfile",
+        str(locustfile),
+        "--host",
+        "http://127.0.0.1:9",
+        "--out",
+        str(tmp_path),
+    )
+    assert_one_line_usage_error(result, "mytest.py", *words)
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_an_unknown_user_class(tmp_path: Path) -> None:
+    locustfile = tmp_path / "mytest.py"
+    locustfile.write_text(LOCUSTFILE)
+    result = run_poolscope(
+        "run",
+        "--locustfile",
+        str(locustfile),
+        "--host",
+        "http://127.0.0.1:9",
+        "--user-class",
+        "Writer",
+    )
+    assert_one_line_usage_error(result, "no user class Writer", "Reader")
+
+
+def test_a_target_without_poolscope_metrics(tmp_path: Path) -> None:
+    locustfile = tmp_path / "mytest.py"
+    locustfile.write_text(LOCUSTFILE)
+    with metrics_server(CollectorRegistry()) as host:
+        result = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
+    assert_one_line_usage_error(result, "exports no poolscope pool metrics", "poolscope.instrument")
+
+
+def test_several_pools_need_pool(database_url: str, tmp_path: Path) -> None:
+    locustfile = tmp_path / "mytest.py"
+    locustfile.write_text(LOCUSTFILE)
+    with two_pools(database_url) as host:
+        several = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
+        unknown = run_poolscope(
+            "run", "--locustfile", str(locustfile), "--host", host, "--pool", "x"
+        )
+    assert_one_line_usage_error(several, "several pools (billing, orders)", "--pool")
+    assert_one_line_usage_error(unknown, "no pool 'x'", "billing, orders")
+
+
+@pytest.mark.slow
+def test_pool_records_the_chosen_pools_settings(database_url: str, tmp_path: Path) -> None:
+    locustfile = tmp_path / "mytest.py"
+    locustfile.write_text(LOCUSTFILE)
+    with two_pools(database_url) as host:
+        result = run_poolscope("run",
+            "--locustfile", str(locustfile), "--host", host, "--pool", "orders",
+            "--users", "2", "--duration", "2s", "--out", str(tmp_path),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    [path] = tmp_path.glob("mytest-*.json")
+    run = load_run(path)
+    assert run.complete, run.incomplete_reason
+    configuration = run.configuration
+    assert (configuration.pool, configuration.pool_size, configuration.max_overflow) == (
+        "orders",
+        3,
+        2,
+    )
+    assert run.locust is not None
+    assert [endpoint.name for endpoint in run.locust.endpoints] == ["metrics page"]
+    assert run.locust.requests > 0

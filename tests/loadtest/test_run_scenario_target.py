@@ -1,0 +1,43 @@
+"""A built-in scenario checks its target first and says when its own check fails: a target
+that is not the sample service is refused in one line (exit 2), a failed check exits 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from poolscope.loadtest import load_run
+from tests.support.example_service import running_example
+from tests.support.runs import run_poolscope
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_target_without_the_scenarios_routes(database_url: str, tmp_path: Path) -> None:
+    with running_example(database_url, pool_size=2) as host:
+        result = run_poolscope("run", "pool-saturation", "--host", host, "--out", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "does not serve GET /hold (answered 404)" in line
+    assert "pool-saturation" in line
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_failed_check_exits_1(database_url: str, tmp_path: Path) -> None:
+    # 5 users on a pool of 10: nobody waits, which is not what pool-saturation shows.
+    result = run_poolscope("run",
+        "pool-saturation", "--users", "5", "--duration", "4s", "--out", str(tmp_path),
+        "--database-url", database_url,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    [path] = tmp_path.glob("*.json")
+    run = load_run(path)
+    assert run.complete
+    assert run.check is not None
+    assert not run.check.passed
+    assert "NOT as expected" in result.stdout
+    # Read from the started service's own metrics and /pool.
+    assert (run.configuration.pool_size, run.configuration.max_overflow) == (10, 0)
+    assert run.configuration.pool == "service"
+    assert run.configuration.driver == "psycopg2"
