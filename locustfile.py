@@ -12,14 +12,17 @@ from typing import Any
 from locust import events
 
 import poolscope.locust  # noqa: F401  (registers the web UI's Pool tab)
+from scenarios.depends_deadlock import DependsUser, FixedUser
 from scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
 from scenarios.overflow_burst import OverflowBurstUser
 from scenarios.pool_saturation import PoolSaturationUser
 from scenarios.session_leak import FixedSessionUser, LeakySessionUser
 
 __all__ = [
+    "DependsUser",
     "EnginePerRequestUser",
     "FixedSessionUser",
+    "FixedUser",
     "GlobalEngineUser",
     "LeakySessionUser",
     "OverflowBurstUser",

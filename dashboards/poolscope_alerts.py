@@ -21,6 +21,7 @@ LEAK_LOOKBACK = "10m"
 POOLS_CREATED_PER_MINUTE = 5
 POOLS_CREATED_FOR = "5m"
 WINDOW = "5m"
+STARVED_FOR = "1m"
 
 
 def _sum(metric: str, *matchers: str) -> str:
@@ -109,8 +110,33 @@ def rules(for_duration: str | None = None) -> dict[str, Any]:
             "{{ $labels.pool }} on {{ $labels.instance }}: an engine is probably created "
             "per request, so every request opens a new connection.",
         ),
+        _alert(
+            "PoolscopeThreadStarvation",
+            _thread_starvation(),
+            hold(STARVED_FOR),
+            "critical",
+            "Sync routes on {{ $labels.instance }} are starved of threads",
+            "All {{ $value | humanize }} threads that run sync routes on "
+            "{{ $labels.instance }} wait for a connection while connections are checked "
+            "out: the requests holding them have no thread to return them on (the FastAPI "
+            "Depends deadlock, fastapi/fastapi#3205). The thread pool is starved, not the "
+            "pool: a bigger pool does not help; open the Session inside the route.",
+        ),
     ]
     return {"groups": [{"name": GROUP, "rules": alerts}]}
+
+
+def _thread_starvation() -> str:
+    """Every thread busy, every busy thread pending for a connection, connections out.
+    Per instance: the thread pool carries no pool label."""
+    busy = f"sum by (instance) ({names.THREADPOOL_BUSY_THREADS})"
+    used = f'{names.STATE_LABEL}="used"'
+    return (
+        f"(\n  {busy}\n  >= sum by (instance) ({names.THREADPOOL_LIMIT})\n)\n"
+        f"and on (instance) (\n  sum by (instance) ({names.CONNECTION_PENDING_REQUESTS})\n"
+        f"  >= {busy}\n)\n"
+        f"and on (instance) sum by (instance) ({names.CONNECTION_COUNT}{{{used}}}) > 0\n"
+    )
 
 
 def _series(metric: str, values: str, **labels: str) -> dict[str, str]:
@@ -145,13 +171,15 @@ def _wait_buckets(*, fast_per_minute: int, slow_per_minute: int) -> list[dict[st
     ]
 
 
-def _fires(alert: str, at: str, severity: str, value: str = "") -> dict[str, Any]:
-    """The alert fires at ``at`` with its annotations rendered for ``ALERT_LABELS`` and
+def _fires(
+    alert: str, at: str, severity: str, value: str = "", labels: dict[str, str] = ALERT_LABELS
+) -> dict[str, Any]:
+    """The alert fires at ``at`` with its annotations rendered for ``labels`` and
     ``value`` (what ``$value | humanize...`` prints)."""
     (rule,) = (rule for rule in rules()["groups"][0]["rules"] if rule["alert"] == alert)
     annotations = {}
     for key, template in rule["annotations"].items():
-        for label, label_value in ALERT_LABELS.items():
+        for label, label_value in labels.items():
             template = template.replace(f"{{{{ $labels.{label} }}}}", label_value)
         for function in ("humanize", "humanizeDuration"):
             template = template.replace(f"{{{{ $value | {function} }}}}", value)
@@ -161,7 +189,7 @@ def _fires(alert: str, at: str, severity: str, value: str = "") -> dict[str, Any
         "alertname": alert,
         "exp_alerts": [
             {
-                "exp_labels": {**ALERT_LABELS, "severity": severity},
+                "exp_labels": {**labels, "severity": severity},
                 "exp_annotations": annotations,
             }
         ],
@@ -178,7 +206,19 @@ ALL_ALERTS = (
     "PoolscopeCheckoutTimeouts",
     "PoolscopeConnectionLeak",
     "PoolscopePoolsCreatedPerRequest",
+    "PoolscopeThreadStarvation",
 )
+
+
+def _threads(*, busy: int, limit: int, pending: int, used: int) -> list[dict[str, str]]:
+    """A service's thread pool and its pool's pending and used connections."""
+    process = {"instance": TARGET["instance"], "job": TARGET["job"]}
+    return [
+        _series(names.THREADPOOL_BUSY_THREADS, f"{busy}x15", **process),
+        _series(names.THREADPOOL_LIMIT, f"{limit}x15", **process),
+        _series(names.THREADPOOL_WAITING, "16x15", **process),
+        *_gauges(used=used, max_=used, pending=pending),
+    ]
 
 
 def unit_tests(rule_file: str) -> dict[str, Any]:
@@ -192,8 +232,35 @@ def unit_tests(rule_file: str) -> dict[str, Any]:
             _series(f"{names.CONNECTION_TIMEOUTS}_total", "0x15", **TARGET),
             _series(f"{names.POOL_LEAKS}_total", "0x15", **TARGET),
             _series(f"{names.POOLS_CREATED}_total", "1x15", **TARGET),
+            _series(names.THREADPOOL_BUSY_THREADS, "2x15", instance=TARGET["instance"]),
+            _series(names.THREADPOOL_LIMIT, "40x15", instance=TARGET["instance"]),
         ],
         "alert_rule_test": [_quiet(alert, "14m") for alert in ALL_ALERTS],
+    }
+    starved = {
+        "interval": minute,
+        # Every thread waits for a connection; the 5 connections' requests have none.
+        "input_series": _threads(busy=8, limit=8, pending=8, used=5),
+        "alert_rule_test": [
+            _quiet("PoolscopeThreadStarvation", "0m"),
+            _fires(
+                "PoolscopeThreadStarvation",
+                "5m",
+                "critical",
+                "8",
+                labels={"instance": TARGET["instance"]},
+            ),
+        ],
+    }
+    exhausted = {
+        "interval": minute,
+        # Threads all busy, but 5 of them hold the connections and work: the pool is
+        # the limit, and the pool's own alert says so.
+        "input_series": _threads(busy=8, limit=8, pending=3, used=5),
+        "alert_rule_test": [
+            _quiet("PoolscopeThreadStarvation", "10m"),
+            _fires("PoolscopePoolSaturated", "10m", "warning"),
+        ],
     }
     saturated = {
         "interval": minute,
@@ -251,5 +318,14 @@ def unit_tests(rule_file: str) -> dict[str, Any]:
     return {
         "rule_files": [rule_file],
         "evaluation_interval": minute,
-        "tests": [healthy, saturated, queueing, timeouts, leak, engine_per_request],
+        "tests": [
+            healthy,
+            saturated,
+            queueing,
+            timeouts,
+            leak,
+            engine_per_request,
+            starved,
+            exhausted,
+        ],
     }

@@ -77,6 +77,11 @@ def quantile(level: float, histogram: str, by: str, *matchers: str) -> str:
     return f"histogram_quantile({level}, sum by ({labels}) (rate({bucket}{RATE})))"
 
 
+def threadpool(metric: str) -> str:
+    """A thread-pool gauge (no pool label: one thread pool per process) per instance."""
+    return f'sum by (instance) ({metric}{{instance=~"$instance"}})'
+
+
 def counter_rate(counter: str, by: str = BY_POOL) -> str:
     return f"sum by ({by}) (rate({selector(f'{counter}_total')}{RATE}))"
 
@@ -375,6 +380,34 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 ),
                 queries=per_second(leaks=names.POOL_LEAKS, gc_reclaimed=names.POOL_GC_RECLAIMED),
                 unit="ops",
+            ),
+        ),
+    ),
+    (
+        "Threads: starved, or is the pool exhausted?",
+        (
+            Panel(
+                title="Threads for sync routes: busy vs limit, and who waits",
+                description=(
+                    "The thread pool FastAPI runs sync routes in (poolscope.fastapi's "
+                    "instrument_threadpool). Busy at the limit with as many callers "
+                    "pending for a connection as there are busy threads is the Depends "
+                    "deadlock (fastapi/fastapi#3205): every thread waits for a connection "
+                    "that only a request without a thread can return, so the checked-out "
+                    "connections sit idle. Raising pool_size does not help; open the "
+                    "Session inside the route. Busy below the limit with callers pending "
+                    "is plain pool exhaustion."
+                ),
+                queries=(
+                    q(threadpool(names.THREADPOOL_BUSY_THREADS), "busy threads {{instance}}"),
+                    q(threadpool(names.THREADPOOL_LIMIT), "thread limit {{instance}}"),
+                    q(threadpool(names.THREADPOOL_WAITING), "waiting for a thread {{instance}}"),
+                    q(
+                        f"sum by (instance) ({selector(names.CONNECTION_PENDING_REQUESTS)})",
+                        "pending for a connection {{instance}}",
+                    ),
+                ),
+                width=24,
             ),
         ),
     ),

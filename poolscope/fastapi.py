@@ -6,6 +6,10 @@ template of the request that made it (``/items/{item_id}``, never ``/items/42``)
 about to pick and sets :data:`poolscope._route_context.current_route` for the rest of the
 request. Sync endpoints run in Starlette's thread pool with a copy of that context and
 async endpoints run in it, so both are attributed; checkouts outside a request get ``""``.
+
+``instrument_threadpool()`` exports the thread pool those sync endpoints run in (busy
+threads, the limit, calls waiting for a thread): beside the pool's gauges it tells thread
+starvation (fastapi/fastapi#3205) from pool exhaustion.
 """
 
 from __future__ import annotations
@@ -16,16 +20,29 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from poolscope import metrics as names
 from poolscope._instrument import Instrumentation
 from poolscope._route_context import attribute_routes, current_route
 
-__all__ = ["RouteMiddleware", "instrument_app", "pool_answer", "pool_router", "route_template"]
+__all__ = [
+    "RouteMiddleware",
+    "ThreadPoolCollector",
+    "instrument_app",
+    "instrument_threadpool",
+    "pool_answer",
+    "pool_router",
+    "route_template",
+]
 
 
 def instrument_app(app: Any) -> None:
@@ -230,3 +247,52 @@ def _included_template(included: Any, scope: Scope) -> str:
         inner = route_template(route.routes, scope) if route.routes else ""
         return template.removesuffix("/{path}") + inner
     return template
+
+
+# The thread pool beside the connection pool. Starlette and FastAPI run every sync route,
+# sync dependency and a sync route's response validation on anyio's default thread
+# limiter. When all its threads wait for a connection that only a request without a
+# thread can return, the service stalls with the database idle (fastapi/fastapi#3205); the
+# pool's gauges alone read that as pool exhaustion. anyio keeps one default limiter per
+# event loop, reachable only from inside that loop: instrument_threadpool() takes it there
+# (or is handed one) and the collector reads it at scrape time, so the gauges never drift.
+class ThreadPoolCollector(Collector):
+    """Busy threads, the limit and the calls waiting for a thread of one limiter."""
+
+    def __init__(self, limiter: CapacityLimiter) -> None:
+        self.limiter = limiter
+
+    def describe(self) -> Iterable[Metric]:
+        return [_family(name, None) for name in names.THREADPOOL_GAUGES]
+
+    def collect(self) -> Iterable[Metric]:
+        statistics = self.limiter.statistics()
+        values = {
+            names.THREADPOOL_BUSY_THREADS: statistics.borrowed_tokens,
+            names.THREADPOOL_LIMIT: statistics.total_tokens,
+            names.THREADPOOL_WAITING: statistics.tasks_waiting,
+        }
+        return [_family(name, float(values[name])) for name in names.THREADPOOL_GAUGES]
+
+
+def _family(name: str, value: float | None) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, names.HELP[name])
+    if value is not None:
+        family.add_metric([], value)
+    return family
+
+
+def instrument_threadpool(
+    *, registry: CollectorRegistry = REGISTRY, limiter: CapacityLimiter | None = None
+) -> ThreadPoolCollector:
+    """Export the thread pool that runs sync routes to ``registry``.
+
+    Without ``limiter``, call it inside the event loop that serves the app (its lifespan,
+    for example): anyio's default thread limiter belongs to that loop. Undo it with
+    ``registry.unregister(collector)``.
+    """
+    if limiter is None:
+        limiter = to_thread.current_default_thread_limiter()
+    collector = ThreadPoolCollector(limiter)
+    registry.register(collector)
+    return collector

@@ -36,6 +36,12 @@ POOL_LEAKS = "poolscope_pool_leaks"
 POOL_GC_RECLAIMED = "poolscope_pool_gc_reclaimed"
 INSTRUMENTATION_ERRORS = "poolscope_instrumentation_errors"
 
+# The thread pool that runs a FastAPI/Starlette app's sync routes (poolscope.fastapi);
+# no pool label: one per process and event loop.
+THREADPOOL_BUSY_THREADS = "poolscope_threadpool_busy_threads"
+THREADPOOL_LIMIT = "poolscope_threadpool_limit"
+THREADPOOL_WAITING = "poolscope_threadpool_waiting"
+
 # Counters are declared without the ``_total`` suffix, as prometheus_client expects;
 # the exposed series carry it.
 COUNTERS = (
@@ -57,6 +63,7 @@ GAUGES = (
     POOL_LEAKED_CONNECTIONS,
 )
 HISTOGRAMS = (CONNECTION_WAIT_TIME, CONNECTION_USE_TIME, CONNECTION_CREATE_TIME)
+THREADPOOL_GAUGES = (THREADPOOL_BUSY_THREADS, THREADPOOL_LIMIT, THREADPOOL_WAITING)
 
 
 # What each metric means: the HELP line both exporters write.
@@ -78,11 +85,14 @@ HELP = {
     POOL_LEAKS: "Checkouts that exceeded the leak threshold",
     POOL_GC_RECLAIMED: "Connections returned by the garbage collector, never closed",
     INSTRUMENTATION_ERRORS: "Exceptions inside poolscope's instrumentation (never raised)",
+    THREADPOOL_BUSY_THREADS: "Worker threads running sync routes (and their dependencies) now",
+    THREADPOOL_LIMIT: "The most worker threads sync routes may use at once",
+    THREADPOOL_WAITING: "Calls waiting for a worker thread now",
 }
 
 
 def exposed_names() -> frozenset[str]:
-    """Every series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
+    """Every pool series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
     names = set(GAUGES)
     names.update(f"{name}_total" for name in COUNTERS)
     for name in HISTOGRAMS:

@@ -17,6 +17,7 @@ MODULES = {
     "engine-per-request": "scenarios.engine_per_request",
     "session-leak": "scenarios.session_leak",
     "overflow-burst": "scenarios.overflow_burst",
+    "depends-deadlock": "scenarios.depends_deadlock",
 }
 
 

@@ -58,12 +58,15 @@ class Scenario:
         }
 
 
-def verdict(scenario: str, findings: list[tuple[bool, str]]) -> ScenarioCheck:
-    """One check result from (held, what it says) findings; passes when all hold."""
+def verdict(
+    scenario: str, findings: list[tuple[bool, str]], *, cause: str | None = None
+) -> ScenarioCheck:
+    """One check result from (held, what it says) findings; passes when all hold. A
+    ``cause`` names, in words, what the scenario showed."""
     passed = bool(findings) and all(held for held, _ in findings)
     failed = [text for held, text in findings if not held]
     if passed:
-        line = f"{scenario}: as expected"
+        line = f"{scenario}: as expected" + (f": {cause}" if cause else "")
     else:
         line = f"{scenario}: NOT as expected: {failed[0] if failed else 'no complete run'}"
     details = [("ok   " if held else "FAIL ") + text for held, text in findings]

@@ -309,13 +309,15 @@ def build_comparison(runs: Sequence[LoadedRun]) -> Comparison:
             complete=item.run.complete,
             started_at=item.run.started_at,
             duration_seconds=_duration(item.run),
+            pool_size=item.run.configuration.pool_size,
+            max_overflow=item.run.configuration.max_overflow,
         )
         for item, label in zip(runs, labels, strict=True)
     ]
     return Comparison(
         runs=columns,
         rows=rows,
-        verdicts=verdicts(columns, rows),
+        verdicts=verdicts(columns, rows, [item.run for item in runs]),
         warnings=warnings(runs, labels),
         notes=notes(runs, labels),
     )

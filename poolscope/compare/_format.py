@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from poolscope.compare._model import Change, Unit
+from poolscope.compare._model import Change, RunColumn, Unit
 
 __all__ = [
     "NOISE_MARK",
     "format_change",
     "format_difference",
+    "format_pool",
     "format_ratio",
     "format_seconds",
     "format_value",
@@ -25,6 +26,17 @@ def format_value(value: float | None, unit: Unit) -> str:
     if unit == "per_second":
         return f"{value:,.1f}/s"
     return format_seconds(value)
+
+
+def format_pool(column: RunColumn) -> str:
+    """``pool 5 + 10``: the pool size and overflow a run's target had."""
+    if column.pool_size is None:
+        return "pool unknown"
+    if column.max_overflow is None:
+        return f"pool {column.pool_size}"
+    if column.max_overflow < 0:
+        return f"pool {column.pool_size} + unlimited"
+    return f"pool {column.pool_size} + {column.max_overflow}"
 
 
 def format_seconds(value: float) -> str:

@@ -9,13 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from poolscope.compare._format import NOISE_MARK, format_change, format_seconds, format_value
+from poolscope.compare._format import (
+    NOISE_MARK,
+    format_change,
+    format_pool,
+    format_seconds,
+    format_value,
+)
 from poolscope.compare._inputs import LoadedRun
 from poolscope.compare._model import Cell, Comparison, Unit
 from poolscope.compare._svg import Series, line_chart
-from poolscope.loadtest import Run
+from poolscope.loadtest import PoolSample, Run
 
-__all__ = ["render_html"]
+__all__ = ["STYLE", "pool_charts", "render_html"]
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #1b1f24; background: #fff; }
@@ -51,9 +57,14 @@ def _value_cell(cell: Cell, unit: Unit) -> str:
 
 def _table(comparison: Comparison) -> str:
     baseline = escape(comparison.baseline.label)
-    head = [f"<th>figure</th><th>{baseline} (baseline)</th>"]
+    pool = escape(format_pool(comparison.baseline))
+    head = [f'<th>figure</th><th>{baseline} (baseline)<br><span class="meta">{pool}</span></th>']
     for column in comparison.runs[1:]:
-        head.append(f"<th>{escape(column.label)}</th><th>vs {baseline}</th>")
+        pool = escape(format_pool(column))
+        head.append(
+            f'<th>{escape(column.label)}<br><span class="meta">{pool}</span></th>'
+            f"<th>vs {baseline}</th>"
+        )
     body = []
     previous_group = None
     for row in comparison.rows:
@@ -74,8 +85,9 @@ def _table(comparison: Comparison) -> str:
     )
 
 
-def _charts(label: str, run: Run) -> str:
-    samples = run.samples
+def pool_charts(samples: Sequence[PoolSample]) -> str:
+    """The pool over time: used / idle / pending connections, and wait percentiles per
+    interval, as two inline SVG charts (also the Locust plugin's chart page)."""
     connections = [
         Series(name=state, colour=colour, step=True,
                points=[(s.t, float(getattr(s, state))) for s in samples])
@@ -86,12 +98,7 @@ def _charts(label: str, run: Run) -> str:
                points=[(s.t, getattr(s, f"wait_{name}")) for s in samples])
         for name, colour in WAIT_COLOURS.items()
     ]  # fmt: skip
-    configuration = run.configuration
     return (
-        f"<section><h2>{escape(label)}: {escape(run.scenario)} / {escape(run.variant)}</h2>"
-        f'<p class="meta">pool_size {configuration.pool_size}, max_overflow '
-        f"{configuration.max_overflow}, {configuration.users} users, driver "
-        f"{escape(configuration.driver)}, {len(samples)} samples</p>"
         '<div class="charts">'
         + line_chart(
             title="connections (used / idle / pending)",
@@ -105,7 +112,18 @@ def _charts(label: str, run: Run) -> str:
             format_y=format_seconds,
             css_class="waits",
         )
-        + "</div></section>"
+        + "</div>"
+    )
+
+
+def _charts(label: str, run: Run) -> str:
+    configuration = run.configuration
+    return (
+        f"<section><h2>{escape(label)}: {escape(run.scenario)} / {escape(run.variant)}</h2>"
+        f'<p class="meta">pool_size {configuration.pool_size}, max_overflow '
+        f"{configuration.max_overflow}, {configuration.users} users, driver "
+        f"{escape(configuration.driver)}, {len(run.samples)} samples</p>"
+        f"{pool_charts(run.samples)}</section>"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from poolscope.compare._format import NOISE_MARK, format_change, format_value
+from poolscope.compare._format import NOISE_MARK, format_change, format_pool, format_value
 from poolscope.compare._model import Comparison
 
 __all__ = ["render_markdown"]
@@ -23,9 +23,9 @@ def _row(cells: list[str]) -> str:
 
 def render_markdown(comparison: Comparison) -> str:
     baseline = _text(comparison.baseline.label)
-    header = ["figure", f"{baseline} (baseline)"]
+    header = ["figure", f"{baseline} (baseline, {format_pool(comparison.baseline)})"]
     for column in comparison.runs[1:]:
-        header += [_text(column.label), f"vs {baseline}"]
+        header += [f"{_text(column.label)} ({format_pool(column)})", f"vs {baseline}"]
     lines = [_row(header), "|" + "|".join(["---", *["---:"] * (len(header) - 1)]) + "|"]
     for row in comparison.rows:
         cells = [_text(row.label), _text(format_value(row.cells[0].value, row.unit))]

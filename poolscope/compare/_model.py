@@ -46,6 +46,9 @@ class RunColumn(_Model):
     complete: bool
     started_at: datetime
     duration_seconds: float | None
+    # The pool as the run file recorded it: read from the target by poolscope run.
+    pool_size: int | None = None
+    max_overflow: int | None = None  # -1: no limit
 
 
 class Cell(_Model):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from poolscope.compare._inputs import LoadedRun
+from poolscope.loadtest import Run
 
-__all__ = ["notes", "warnings"]
+__all__ = ["notes", "setup_differences", "warnings"]
 
 # Setup fields that change what the figures mean when runs differ in them.
 SETUP_FIELDS = (
@@ -20,6 +21,30 @@ SETUP_FIELDS = (
     "processes",
     "service_workers",
 )
+
+
+def setup_differences(baseline: Run, run: Run) -> list[str]:
+    """The settings ``run`` was played with that differ from the baseline's: the setup
+    fields, and what was played (scenario, locustfile contents, user classes)."""
+    differ = [
+        field
+        for field in SETUP_FIELDS
+        if repr(getattr(baseline.configuration, field)) != repr(getattr(run.configuration, field))
+    ]
+    played = [
+        ("scenario", baseline.scenario, run.scenario),
+        ("locustfile", _sha(baseline), _sha(run)),
+        (
+            "user_classes",
+            baseline.configuration.extra.get("user_classes"),
+            run.configuration.extra.get("user_classes"),
+        ),
+    ]
+    return differ + [name for name, before, after in played if before != after]
+
+
+def _sha(run: Run) -> str | None:
+    return run.locustfile.sha256 if run.locustfile is not None else None
 
 
 def warnings(runs: Sequence[LoadedRun], labels: Sequence[str]) -> list[str]:

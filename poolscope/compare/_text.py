@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from poolscope.compare._format import NOISE_MARK, format_change, format_value
+from poolscope.compare._format import NOISE_MARK, format_change, format_pool, format_value
 from poolscope.compare._model import Change, Comparison
 
 __all__ = ["render_table", "write_table"]
@@ -25,9 +25,10 @@ def render_table(comparison: Comparison) -> Table:
     baseline = comparison.baseline.label
     table = Table(title=f"poolscope compare (baseline: {baseline})", title_justify="left")
     table.add_column("figure")
-    table.add_column(f"{baseline} (baseline)", justify="right")
+    first = comparison.baseline
+    table.add_column(f"{baseline} (baseline)\n{format_pool(first)}", justify="right")
     for column in comparison.runs[1:]:
-        table.add_column(column.label, justify="right")
+        table.add_column(f"{column.label}\n{format_pool(column)}", justify="right")
         table.add_column(f"vs {baseline}", justify="right")
     rows = comparison.rows
     for index, row in enumerate(rows):

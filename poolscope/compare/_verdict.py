@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from poolscope.compare._format import format_ratio, format_value
 from poolscope.compare._model import Change, Row, RunColumn
+from poolscope.compare._notes import setup_differences
+from poolscope.loadtest import Run, starvation_cause
 
 __all__ = ["verdicts"]
 
@@ -72,17 +74,43 @@ def _findings(rows: Sequence[Row], column: int) -> list[str]:
     return findings[:MAX_FINDINGS]
 
 
-def verdicts(columns: Sequence[RunColumn], rows: Sequence[Row]) -> list[str]:
-    """One line per run against the baseline."""
-    lines = []
+def _deadlocks(columns: Sequence[RunColumn], runs: Sequence[Run]) -> list[str]:
+    """Which runs starved their thread pool (the FastAPI Depends deadlock), first: no
+    ratio says it as plainly."""
+    causes = [starvation_cause(run.pool) for run in runs]
+    lines = [
+        f"{column.label} deadlocked: {cause}."
+        for column, cause in zip(columns, causes, strict=True)
+        if cause
+    ]
+    spared = [
+        column.label
+        for column, run, cause in zip(columns, runs, causes, strict=True)
+        if not cause and run.pool is not None and run.pool.thread_limit is not None
+    ]
+    if lines and spared:
+        lines.append(f"{', '.join(spared)}: no deadlock, the thread pool never starved.")
+    return lines
+
+
+def verdicts(
+    columns: Sequence[RunColumn], rows: Sequence[Row], runs: Sequence[Run] = ()
+) -> list[str]:
+    """One line per run against the baseline; deadlocked runs named first, and a run whose
+    only different setting is the pool size said to be so."""
+    lines = _deadlocks(columns, runs) if runs else []
     baseline = columns[0].label
     for column in range(1, len(columns)):
         findings = _findings(rows, column)
         label = columns[column].label
-        if findings:
-            lines.append(f"{label} vs {baseline}: " + "; ".join(findings) + ".")
-        else:
-            lines.append(
-                f"{label} vs {baseline}: no change beyond noise in latency, throughput or the pool."
+        head = f"{label} vs {baseline}"
+        if runs and setup_differences(runs[0], runs[column]) == ["pool_size"]:
+            head += (
+                f" (only the pool size changed: {columns[0].pool_size} to "
+                f"{columns[column].pool_size})"
             )
+        if findings:
+            lines.append(f"{head}: " + "; ".join(findings) + ".")
+        else:
+            lines.append(f"{head}: no change beyond noise in latency, throughput or the pool.")
     return lines

@@ -26,6 +26,7 @@ from poolscope.loadtest._runfile import (
     write_run,
 )
 from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._starvation import starvation_cause
 from poolscope.loadtest._target import RunInputError
 
 __all__ = [
@@ -54,5 +55,6 @@ __all__ = [
     "parse_metrics",
     "run_locustfile",
     "run_scenario",
+    "starvation_cause",
     "write_run",
 ]

@@ -15,6 +15,7 @@ from rich.table import Table
 from poolscope.loadtest._locust_result import LiveTotals
 from poolscope.loadtest._runfile import Run
 from poolscope.loadtest._scrape import PoolSnapshot
+from poolscope.loadtest._starvation import starvation_cause
 
 __all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
 
@@ -69,6 +70,8 @@ class RichReporter:
         elif time.monotonic() - self._last_line >= 5:
             self._last_line = time.monotonic()
             used = "-" if pool is None else f"{pool.used} used, {pool.pending} pending"
+            if pool is not None and pool.threads_busy is not None:
+                used += f"; threads {_threads(pool)}"
             self.note(
                 f"  {elapsed:4.0f}/{self._duration:g} s  {totals.requests} requests "
                 f"({totals.failures} failed)  p50 {totals.p50_ms:.0f} ms  pool: {used}"
@@ -95,9 +98,16 @@ class RichReporter:
             table.add_row(
                 "", f"overflow {pool.overflow}, leaked {pool.leaked}, timeouts {pool.timeouts}"
             )
+            if pool.threads_busy is not None:
+                table.add_row("threads", _threads(pool))
         shown = min(elapsed, self._duration)
         bar = ProgressBar(total=self._duration, completed=shown, width=40)
         return Group(f"{self._title}  {shown:.0f}/{self._duration:g} s", bar, table)
+
+
+def _threads(pool: PoolSnapshot) -> str:
+    limit = "-" if pool.thread_limit is None else str(pool.thread_limit)
+    return f"{pool.threads_busy}/{limit} busy, {pool.threads_waiting} waiting"
 
 
 def _ms(seconds: float | None) -> str:
@@ -144,7 +154,22 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
             for r in runs
         ),
     )
+    if any(r.pool is not None and r.pool.max_threads_busy is not None for r in runs):
+        row(
+            "max threads busy / limit",
+            *(
+                f"{r.pool.max_threads_busy} / {r.pool.thread_limit if r.pool.thread_limit else '-'}"
+                if r.pool and r.pool.max_threads_busy is not None
+                else "-"
+                for r in runs
+            ),
+        )
+        row("thread-starved s", *(f"{r.pool.starved_seconds:.1f}" if r.pool else "-" for r in runs))
     console.print(table)
+    for run in runs:
+        cause = starvation_cause(run.pool)
+        if cause is not None:
+            console.print(f"{run.variant}: {cause}", highlight=False, markup=False)
     for run in runs:
         if run.pool is not None and run.pool.leak_reports:
             report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)

@@ -174,6 +174,14 @@ class PoolSummary(_Model):
     final_used: int
     final_overflow: int
     leak_reports: list[LeakReport] = Field(default_factory=list)
+    # The thread pool that runs sync routes, when the target exports it (poolscope.fastapi).
+    thread_limit: int | None = None
+    max_threads_busy: int | None = None
+    max_threads_waiting: int | None = None
+    # Sampled time during which every busy thread waited for a connection while
+    # connections were checked out: their requests had no thread to finish on.
+    starved_seconds: float = 0.0
+    starved_idle_connections: int = 0
 
 
 class PoolSample(_Model):
@@ -195,6 +203,8 @@ class PoolSample(_Model):
     wait_p50: float | None = None
     wait_p95: float | None = None
     wait_p99: float | None = None
+    threads_busy: int | None = None
+    threads_waiting: int | None = None
 
 
 class LocustfileRecord(_Model):

@@ -17,6 +17,7 @@ import httpx
 
 from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary
 from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
+from poolscope.loadtest._starvation import starved_idle_connections, starved_seconds
 
 __all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool"]
 
@@ -173,6 +174,8 @@ def samples_since(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[Po
                 wait_p50=interval.quantile(0.5),
                 wait_p95=interval.quantile(0.95),
                 wait_p99=interval.quantile(0.99),
+                threads_busy=now.threads_busy,
+                threads_waiting=now.threads_waiting,
             )
         )
         previous = now
@@ -191,6 +194,8 @@ def summarize_pool(
     snapshots = [item.snapshot for item in timed]
     wait = last.wait.minus(baseline.wait)
     use = last.use.minus(baseline.use)
+    busy = [s.threads_busy for s in snapshots if s.threads_busy is not None]
+    waiting = [s.threads_waiting for s in snapshots if s.threads_waiting is not None]
     return PoolSummary(
         wait=wait.summary(),
         use=use.summary(),
@@ -211,4 +216,9 @@ def summarize_pool(
         final_used=last.used,
         final_overflow=last.overflow,
         leak_reports=leak_reports or [],
+        thread_limit=last.thread_limit,
+        max_threads_busy=max(busy) if busy else None,
+        max_threads_waiting=max(waiting) if waiting else None,
+        starved_seconds=starved_seconds([(item.t, item.snapshot) for item in timed]),
+        starved_idle_connections=max(starved_idle_connections(s) for s in snapshots),
     )

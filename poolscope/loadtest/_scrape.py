@@ -120,6 +120,10 @@ class PoolSnapshot:
     gc_reclaimed: int = 0
     wait: HistogramCounts = HistogramCounts()
     use: HistogramCounts = HistogramCounts()
+    # The thread pool that runs sync routes (None: the target does not export it).
+    threads_busy: int | None = None
+    thread_limit: int | None = None
+    threads_waiting: int | None = None
 
     @property
     def instrumented(self) -> bool:
@@ -143,6 +147,11 @@ _COUNTERS = {
     f"{_names.POOL_GC_RECLAIMED}_total": "gc_reclaimed",
 }
 _HISTOGRAMS = {_names.CONNECTION_WAIT_TIME: "wait", _names.CONNECTION_USE_TIME: "use"}
+_THREADPOOL = {
+    _names.THREADPOOL_BUSY_THREADS: "threads_busy",
+    _names.THREADPOOL_LIMIT: "thread_limit",
+    _names.THREADPOOL_WAITING: "threads_waiting",
+}
 
 
 def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
@@ -152,9 +161,15 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
     pools: set[str] = set()
     buckets: dict[str, dict[float, float]] = {key: {} for key in _HISTOGRAMS.values()}
     sums: dict[str, float] = {}
+    threadpool: dict[str, int | None] = dict.fromkeys(_THREADPOOL.values())
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, float(sample.value)
+            if name in _THREADPOOL:
+                # No pool label: one thread pool per process. An unbounded limiter's
+                # limit is +Inf: no figure to show against.
+                threadpool[_THREADPOOL[name]] = round(value) if math.isfinite(value) else None
+                continue
             if pool is not None and labels.get(_names.POOL_LABEL) != pool:
                 continue
             pool_label = labels.get(_names.POOL_LABEL)
@@ -203,6 +218,7 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
         gc_reclaimed=count("gc_reclaimed"),
         wait=histograms["wait"],
         use=histograms["use"],
+        **threadpool,
     )
 
 

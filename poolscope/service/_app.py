@@ -19,9 +19,9 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 
 from poolscope.exporters import MULTIPROC_DIR_ENV
-from poolscope.fastapi import instrument_app
+from poolscope.fastapi import instrument_app, instrument_threadpool
 from poolscope.postgres import resolve_database_url
-from poolscope.service import _async_routes, _common_routes, _sync_routes
+from poolscope.service import _async_routes, _common_routes, _deadlock_routes, _sync_routes
 from poolscope.service._db import (
     build_async_engine,
     build_sync_engine,
@@ -60,8 +60,11 @@ def create_app(
     app.state.poolscope = state
     install_error_handlers(app, settings, state.errors)
     app.include_router(_common_routes.router)
-    driver_routes = _sync_routes if settings.driver == "psycopg2" else _async_routes
-    app.include_router(driver_routes.router)
+    if settings.driver == "psycopg2":
+        app.include_router(_sync_routes.router)
+        app.include_router(_deadlock_routes.router)
+    else:
+        app.include_router(_async_routes.router)
     Instrumentator(registry=state.registry, excluded_handlers=["/metrics"]).instrument(app)
     # Checkouts carry the route template: use_time's route label, leak reports, /pool.
     instrument_app(app)
@@ -86,6 +89,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if state.settings.driver == "psycopg2":
         # Sync routes run in anyio's default thread pool; async routes never use it.
         to_thread.current_default_thread_limiter().total_tokens = state.settings.thread_limit
+    # Read in this event loop, where the limiter lives: threads busy against the limit.
+    threadpool = instrument_threadpool(registry=state.registry)
     if state.settings.database_url is None:
         url = await to_thread.run_sync(resolve_database_url)
         state.settings = state.settings.model_copy(update={"database_url": SecretStr(url)})
@@ -104,6 +109,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.stopping.unwatch_signals()
         await _stop_engine(state)
+        state.registry.unregister(threadpool)
         state.errors.flush()
 
 

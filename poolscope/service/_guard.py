@@ -17,13 +17,14 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
 from anyio import CapacityLimiter, to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ClientGone", "RequestGuard", "Stopping", "Work", "work_of"]
+__all__ = ["ClientGone", "RequestGuard", "Stopping", "Work", "current_work", "work_of"]
 
 logger = logging.getLogger("poolscope.service")
 
@@ -86,6 +87,9 @@ class Work:
                     cancel()
                 except Exception as error:  # the connection may be dead already
                     logger.debug("could not cancel an abandoned query: %r", error)
+
+
+current_work: ContextVar[Work | None] = ContextVar("poolscope_work", default=None)
 
 
 def work_of(scope: Scope) -> Work | None:
@@ -178,7 +182,12 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         request = _GuardedRequest(scope, body, send)
-        handler = asyncio.ensure_future(self.app(request.scope, request.receive, request.send))
+        # The handler's task (and the worker thread of a sync route) sees its Work.
+        token = current_work.set(request.work)
+        try:
+            handler = asyncio.ensure_future(self.app(request.scope, request.receive, request.send))
+        finally:
+            current_work.reset(token)
         client_left = asyncio.ensure_future(receive())
         stopping = asyncio.ensure_future(self._grace_over())
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, event
@@ -17,9 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from poolscope.service._guard import Work
+from poolscope.service._guard import Work, current_work
 
-__all__ = ["GuardedSession", "close_async_session", "close_sync_session"]
+__all__ = ["GuardedSession", "close_async_session", "close_sync_session", "service_session"]
 
 logger = logging.getLogger("poolscope.service")
 
@@ -30,10 +31,21 @@ CLOSE_ERRORS = (SQLAlchemyError, OSError)
 
 class GuardedSession(Session):
     """A sync session that refuses to start work for an abandoned request, and lets the
-    request's :class:`Work` cancel the query it runs."""
+    request's :class:`Work` (that of the request being served) cancel the query it runs."""
 
-    def __init__(self, bind: Any, work: Work | None) -> None:
+    def __init__(self, bind: Any) -> None:
+        work = current_work.get()
         super().__init__(bind, info={WORK_INFO_KEY: work} if work is not None else None)
+
+
+@contextlib.contextmanager
+def service_session(bind: Any) -> Iterator[Session]:
+    """``with Session(bind) as session``, guarded, and closed without failing the answer."""
+    session = GuardedSession(bind)
+    try:
+        yield session
+    finally:
+        close_sync_session(session)
 
 
 @event.listens_for(GuardedSession, "after_begin")

@@ -1,49 +1,54 @@
-"""The psycopg2 routes: plain ``def`` handlers (run in FastAPI's thread pool) on a Session."""
+"""The psycopg2 routes: plain ``def`` handlers (run in FastAPI's thread pool) on a Session.
+
+The right way opens the Session inside the route's body, not in a ``yield`` dependency:
+a connection goes back to the pool on the thread that took it, so no request ever holds
+a connection while it waits for a thread, and no number of clients can deadlock the
+service (``/deadlock/depends/hold`` keeps the tutorial pattern that does; see README).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from poolscope.service._db import build_sync_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
-from poolscope.service._guard import work_of
 from poolscope.service._routes_shared import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
-from poolscope.service._sessions import GuardedSession, close_sync_session
+from poolscope.service._sessions import service_session
 
-__all__ = ["router"]
+__all__ = ["EngineDep", "hold_connection", "router"]
 
 router = APIRouter()
 
 
-def get_session(
-    state: Annotated[ServiceState, Depends(get_state)], request: Request
-) -> Iterator[Session]:
-    """The right way: one session per request from the one global engine, always closed."""
-    session = GuardedSession(state.require_sync_engine(), work_of(request.scope))
-    try:
-        yield session
-    finally:
-        close_sync_session(session)
+async def get_engine(state: Annotated[ServiceState, Depends(get_state)]) -> Engine:
+    """The one global engine. async, and no ``yield``: handing it over takes no thread."""
+    return state.require_sync_engine()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 @router.get("/items")
-def list_items(session: SessionDep, limit: Limit = 20) -> dict[str, Any]:
-    rows = session.execute(items_query(limit)).all()
+def list_items(engine: EngineDep, limit: Limit = 20) -> dict[str, Any]:
+    with service_session(engine) as session:
+        rows = session.execute(items_query(limit)).all()
     return {"items": item_rows(rows)}
 
 
-@router.get("/hold")
-def hold(session: SessionDep, seconds: Seconds) -> dict[str, Any]:
-    session.execute(HOLD, {"seconds": seconds})
+def hold_connection(engine: Engine, seconds: float) -> dict[str, Any]:
+    with service_session(engine) as session:
+        session.execute(HOLD, {"seconds": seconds})
     return {"held_seconds": seconds}
+
+
+@router.get("/hold")
+def hold(engine: EngineDep, seconds: Seconds) -> dict[str, Any]:
+    return hold_connection(engine, seconds)
 
 
 @router.get("/antipatterns/engine-per-request/items")

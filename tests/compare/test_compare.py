@@ -384,7 +384,7 @@ def test_markdown_keeps_odd_names_literal(pair: tuple[Path, Path], tmp_path: Pat
     code, text, _ = compare(pair[0], path, "--format", "markdown")
     assert code == 0
     html = MarkdownIt("commonmark").enable("table").render(text)
-    assert '<th style="text-align:right">new_*pool*|v2 [x]</th>' in html
+    assert '<th style="text-align:right">new_*pool*|v2 [x] (pool 10 + 0)</th>' in html
     assert "<li>new_*pool*|v2 [x] vs global: " in html
     header = html.split("</thead>")[0]
     assert "<em>" not in header

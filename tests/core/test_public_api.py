@@ -60,7 +60,9 @@ def test_library_names() -> None:
 def test_fastapi_integration_names() -> None:
     assert poolscope.fastapi.__all__ == [
         "RouteMiddleware",
+        "ThreadPoolCollector",
         "instrument_app",
+        "instrument_threadpool",
         "pool_answer",
         "pool_router",
         "route_template",

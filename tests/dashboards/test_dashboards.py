@@ -103,6 +103,16 @@ def test_dashboard_shows_every_pool_metric_poolscope_exports() -> None:
     assert expected <= shown, f"no panel shows {sorted(expected - shown)}"
 
 
+def test_a_panel_shows_threads_busy_against_the_limit_beside_pending_requests() -> None:
+    for panel in panels(load_dashboard()):
+        shown = set().union(*(metric_names(target["expr"]) for target in panel["targets"]))
+        if set(_names.THREADPOOL_GAUGES) <= shown:
+            assert _names.CONNECTION_PENDING_REQUESTS in shown, panel["title"]
+            break
+    else:
+        raise AssertionError("no panel shows the thread pool")
+
+
 def test_wait_time_panel_shows_p50_p95_p99_from_the_histogram() -> None:
     exprs = [
         query.expr
@@ -229,6 +239,9 @@ def test_every_alert_the_issue_asks_for_exists() -> None:
     assert _names.CONNECTION_TIMEOUTS in rules["PoolscopeCheckoutTimeouts"]["expr"]
     assert _names.POOL_LEAKED_CONNECTIONS in rules["PoolscopeConnectionLeak"]["expr"]
     assert _names.POOLS_CREATED in rules["PoolscopePoolsCreatedPerRequest"]["expr"]
+    starvation = rules["PoolscopeThreadStarvation"]["expr"]
+    assert {_names.THREADPOOL_BUSY_THREADS, _names.THREADPOOL_LIMIT} <= metric_names(starvation)
+    assert _names.CONNECTION_PENDING_REQUESTS in starvation
     for rule in rules.values():
         assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
 

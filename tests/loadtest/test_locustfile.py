@@ -28,12 +28,14 @@ USER_CLASSES = {
     "FixedSessionUser": "/items",
     "LeakySessionUser": "/antipatterns/leak",
     "OverflowBurstUser": "/hold",
+    "DependsUser": "/deadlock/depends/hold",
+    "FixedUser": "/deadlock/fixed/hold",
 }
 
 
 @pytest.fixture(scope="module")
 def service(database_url: str) -> Iterator[ServiceProcess]:
-    # Roomy enough for all six users at once: pool 5 + overflow 10, short timeout.
+    # Roomy enough for all eight users at once: pool 5 + overflow 10, short timeout.
     with running_service(
         "--pool-size",
         "5",
@@ -149,6 +151,8 @@ def test_web_ui_lists_scenarios_and_serves_the_pool_tab(service: ServiceProcess)
         (tab,) = stats["extended_stats"]
         rows = {row["metric"]: row["value"] for row in tab["data"]}
         assert rows["used / max"].endswith("/ 15"), rows
+        # The service runs sync routes on FastAPI's default 40 threads, none busy now.
+        assert rows["threads busy / limit, waiting"] == "0 / 40, 0", rows
         assert "error" not in rows
         pool = httpx.get(f"{base}/poolscope/pool", timeout=10).json()
         assert pool["error"] is None

@@ -63,9 +63,14 @@ def test_example_at_pool_sizes_2_and_10(database_url: str, tmp_path: Path) -> No
     assert password
     assert password not in small_text + large_text
 
-    compared = run_poolscope(
-        "compare", *sorted(map(str, tmp_path.glob("*.json"))), "--format", "json"
-    )
+    [small_path] = tmp_path.glob("pool-2-*.json")
+    [large_path] = tmp_path.glob("pool-10-*.json")
+    compared = run_poolscope("compare", str(small_path), str(large_path), "--format", "json")
     assert compared.returncode == 0, compared.stderr
     comparison = json.loads(compared.stdout)
-    assert [column["label"] for column in comparison["runs"]] == ["pool-10", "pool-2"]
+    columns = [(c["label"], c["pool_size"], c["max_overflow"]) for c in comparison["runs"]]
+    assert columns == [("pool-2", 2, 0), ("pool-10", 10, 0)]
+    [verdict] = comparison["verdicts"]
+    assert verdict.startswith("pool-10 vs pool-2 (only the pool size changed: 2 to 10): ")
+    table = run_poolscope("compare", str(small_path), str(large_path), "--format", "markdown")
+    assert "| pool-2 (baseline, pool 2 + 0) | pool-10 (pool 10 + 0) |" in table.stdout

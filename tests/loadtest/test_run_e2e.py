@@ -206,3 +206,35 @@ def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
     assert run.locust.requests > 0
     time.sleep(0.5)
     assert [pid for pid in started if alive(pid)] == []
+
+
+def test_depends_deadlock_names_the_starved_thread_pool(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(database_url, tmp_path, "depends-deadlock", "--duration", "10s")
+    runs = runs_in(tmp_path)
+    assert set(runs) == {"depends", "fixed"}
+    assert_passed(result, tmp_path, database_url)
+    depends, fixed = runs["depends"].pool, runs["fixed"].pool
+    assert depends is not None
+    assert fixed is not None
+    assert (depends.thread_limit, depends.max_threads_busy) == (8, 8)
+    assert depends.starved_idle_connections == 5
+    assert fixed.starved_seconds == 0
+    assert runs["depends"].samples[-1].threads_busy is not None
+    check = runs["fixed"].check
+    assert check is not None
+    cause = "threads 8/8 busy, all waiting for a connection; 5 connections checked out and idle"
+    assert f"depends deadlocked: {cause}" in check.verdict
+    assert check.verdict.endswith("the thread pool is starved, not the pool")
+    assert "depends: threads 8/8 busy" in result.stdout
+    assert "max threads busy / limit" in result.stdout
+    compare = subprocess.run(
+        [sys.executable, "-m", "poolscope", "compare", *map(str, sorted(tmp_path.glob("*.json")))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert compare.returncode == 0, compare.stderr
+    output = " ".join(compare.stdout.split())
+    assert "depends deadlocked: threads 8/8 busy" in output, compare.stdout
+    assert "fixed: no deadlock, the thread pool never starved." in output, compare.stdout

@@ -1,18 +1,25 @@
 """`poolscope run --locustfile` on bad input, and on a target with several pools or none:
-one line, exit 2, nothing started; with --pool, that pool's settings are recorded."""
+one line, exit 2, nothing started; with --pool, that pool's settings are recorded; a
+target serving poolscope's /pool gets its leaks named in the run file."""
 
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, start_http_server
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, make_asgi_app, start_http_server
 from sqlalchemy import create_engine
 
 import poolscope
+import poolscope.fastapi
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.postgres import free_port
@@ -157,3 +164,88 @@ def test_pool_records_the_chosen_pools_settings(database_url: str, tmp_path: Pat
     assert run.locust is not None
     assert [endpoint.name for endpoint in run.locust.endpoints] == ["metrics page"]
     assert run.locust.requests > 0
+
+
+LEAKY_LOCUSTFILE = """
+from locust import HttpUser, constant, task
+
+class Borrower(HttpUser):
+    wait_time = constant(0.2)
+
+    def on_start(self):
+        self.client.get("/keep")
+
+    @task
+    def ok(self):
+        self.client.get("/ok")
+"""
+
+
+@contextmanager
+def leaky_app(database_url: str) -> Iterator[FastAPI]:
+    """An own service that keeps one connection per GET /keep, with poolscope's /pool."""
+    registry = CollectorRegistry()
+    engine = create_engine(url_for_driver(database_url, "psycopg2"), pool_size=3, max_overflow=0)
+    instrumentation = poolscope.instrument(
+        engine, pool="own", registry=registry, leak_threshold=0.5
+    )
+    kept: list[Any] = []
+    app = FastAPI()
+    poolscope.fastapi.instrument_app(app)
+    app.include_router(poolscope.fastapi.pool_router(instrumentation))
+    app.mount("/metrics", make_asgi_app(registry))
+
+    @app.get("/keep")
+    def keep() -> dict[str, int]:
+        kept.append(engine.connect())  # never closed: the leak the run file must name
+        return {"kept": len(kept)}
+
+    @app.get("/ok")
+    def ok() -> dict[str, bool]:
+        return {"ok": True}
+
+    try:
+        yield app
+    finally:
+        for connection in kept:
+            connection.close()
+        instrumentation.close()
+        engine.dispose()
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.slow
+def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> None:
+    locustfile = tmp_path / "leaky.py"
+    locustfile.write_text(LEAKY_LOCUSTFILE)
+    with leaky_app(database_url) as app, serving(app) as host:
+        result = run_poolscope(
+            "run", "--locustfile", str(locustfile), "--host", host,
+            "--users", "1", "--duration", "3s", "--out", str(tmp_path),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    [path] = tmp_path.glob("leaky-*.json")
+    run = load_run(path)
+    assert run.pool is not None
+    assert run.pool.leaks >= 1
+    [report] = run.pool.leak_reports
+    assert report.route == "/keep"
+    assert "test_run_locustfile.py" in report.borrower
+    assert "engine.connect()" in report.borrower
+    assert run.configuration.driver == "psycopg2"
+    assert (run.configuration.pool, run.configuration.pool_size) == ("own", 3)

@@ -17,7 +17,13 @@ from poolscope.loadtest._catalog import check_runs, find_scenario, list_scenario
 from poolscope.loadtest._locust_result import LocustFiles, read_locust_totals
 from tests.support.runs import minimal_run
 
-SCENARIOS = {"pool-saturation", "engine-per-request", "session-leak", "overflow-burst"}
+SCENARIOS = {
+    "pool-saturation",
+    "engine-per-request",
+    "session-leak",
+    "overflow-burst",
+    "depends-deadlock",
+}
 
 
 def test_every_scenario_is_listed_with_its_variants() -> None:

@@ -34,7 +34,9 @@ INSTRUMENTATOR_NAMES = frozenset(
 )
 # Prometheus's own series of active alerts (the dashboard's alert annotation reads it).
 PROMETHEUS_NAMES = frozenset({"ALERTS"})
-ALLOWED_NAMES = _names.exposed_names() | INSTRUMENTATOR_NAMES | PROMETHEUS_NAMES
+ALLOWED_NAMES = (
+    _names.exposed_names() | set(_names.THREADPOOL_GAUGES) | INSTRUMENTATOR_NAMES | PROMETHEUS_NAMES
+)
 
 
 @dataclass(frozen=True)
