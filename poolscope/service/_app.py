@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import mark_process_dead
@@ -178,7 +178,8 @@ async def _stop_engine(state: ServiceState) -> None:
                 close_sync_session(session)
             sync_engine.dispose()
 
-        await to_thread.run_sync(close_sync)
+        # A thread of its own: handlers cut off by shutdown may still take the others.
+        await to_thread.run_sync(close_sync, limiter=CapacityLimiter(1))
         state.sync_engine = None
     if state.async_engine is not None:
         await state.async_engine.dispose()

@@ -206,16 +206,20 @@ class RequestGuard:
             await handler  # its own exception goes to the server error handler
             return
         if client_left.done() and not client_left.cancelled():
+            # No one to answer: the handler ends on its own (soon, once abandoned), and
+            # shutdown waits for it, or cancels it, like any other straggler.
             await self._abandon(handler, request)
-            handler.add_done_callback(_quiet)
-            await asyncio.wait({handler})
+            self._leave(handler)
             return
         # Shutdown's grace is over: answer if the handler has not, then stop its work.
         await request.answer_shutting_down()
         await self._abandon(handler, request)
-        done, _ = await asyncio.wait({handler}, timeout=ABANDON_WAIT_SECONDS)
-        if not done:
-            # The lifespan's shutdown cancels its query and waits for it.
+        await asyncio.wait({handler}, timeout=ABANDON_WAIT_SECONDS)
+        # If it still runs, the lifespan's shutdown cancels its query and waits for it.
+        self._leave(handler)
+
+    def _leave(self, handler: asyncio.Task[None]) -> None:
+        if not handler.done():
             self.stragglers.add(handler)
             handler.add_done_callback(self.stragglers.discard)
         handler.add_done_callback(_quiet)
