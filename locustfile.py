@@ -17,6 +17,7 @@ from scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
 from scenarios.overflow_burst import OverflowBurstUser
 from scenarios.pool_saturation import PoolSaturationUser
 from scenarios.session_leak import FixedSessionUser, LeakySessionUser
+from scenarios.steady import SteadyUser
 
 __all__ = [
     "DependsUser",
@@ -27,6 +28,7 @@ __all__ = [
     "LeakySessionUser",
     "OverflowBurstUser",
     "PoolSaturationUser",
+    "SteadyUser",
 ]
 
 

@@ -11,7 +11,9 @@ from typing import Any
 from poolscope import metrics as names
 
 GROUP = "poolscope"
-BY = f"{names.POOL_LABEL}, instance"
+# Per pool of each service: in a shared Prometheus two services' pools of one name and
+# their alerts stay apart (the dashboard's job variable then finds its alerts too).
+BY = f"job, {names.POOL_LABEL}, instance"
 
 # Thresholds: tune them to your service.
 SATURATED_FOR = "5m"
@@ -128,14 +130,15 @@ def rules(for_duration: str | None = None) -> dict[str, Any]:
 
 def _thread_starvation() -> str:
     """Every thread busy, every busy thread pending for a connection, connections out.
-    Per instance: the thread pool carries no pool label."""
-    busy = f"sum by (instance) ({names.THREADPOOL_BUSY_THREADS})"
+    Per instance of each service: the thread pool carries no pool label."""
+    by = "job, instance"
+    busy = f"sum by ({by}) ({names.THREADPOOL_BUSY_THREADS})"
     used = f'{names.STATE_LABEL}="used"'
     return (
-        f"(\n  {busy}\n  >= sum by (instance) ({names.THREADPOOL_LIMIT})\n)\n"
-        f"and on (instance) (\n  sum by (instance) ({names.CONNECTION_PENDING_REQUESTS})\n"
+        f"(\n  {busy}\n  >= sum by ({by}) ({names.THREADPOOL_LIMIT})\n)\n"
+        f"and on ({by}) (\n  sum by ({by}) ({names.CONNECTION_PENDING_REQUESTS})\n"
         f"  >= {busy}\n)\n"
-        f"and on (instance) sum by (instance) ({names.CONNECTION_COUNT}{{{used}}}) > 0\n"
+        f"and on ({by}) sum by ({by}) ({names.CONNECTION_COUNT}{{{used}}}) > 0\n"
     )
 
 
@@ -146,7 +149,7 @@ def _series(metric: str, values: str, **labels: str) -> dict[str, str]:
 
 # The labels of every input series and every expected alert.
 TARGET = {"pool": "app", "instance": "service:8000", "job": "poolscope"}
-ALERT_LABELS = {"pool": "app", "instance": "service:8000"}
+ALERT_LABELS = {"job": "poolscope", "pool": "app", "instance": "service:8000"}
 
 
 def _gauges(*, used: int, max_: int, pending: int, leaked: int = 0) -> list[dict[str, str]]:
@@ -248,7 +251,7 @@ def unit_tests(rule_file: str) -> dict[str, Any]:
                 "5m",
                 "critical",
                 "8",
-                labels={"instance": TARGET["instance"]},
+                labels={"job": TARGET["job"], "instance": TARGET["instance"]},
             ),
         ],
     }

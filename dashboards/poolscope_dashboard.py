@@ -1,7 +1,10 @@
 """The Grafana dashboard, as code: every panel answers one question about the pool.
 
 Metric names come from ``poolscope.metrics``; the HTTP metrics are the ones
-prometheus-fastapi-instrumentator exports for the sample service.
+prometheus-fastapi-instrumentator exports (the sample service has it; a service without
+it leaves those two panels empty, as their titles say). Made for a shared Prometheus:
+the ``job`` and ``instance`` variables narrow every panel to one service, and no query
+adds up same-named pools of different jobs.
 """
 
 from __future__ import annotations
@@ -39,18 +42,19 @@ HTTP_REQUESTS = "http_requests_total"
 POOL = names.POOL_LABEL
 STATE = names.STATE_LABEL
 ROUTE = names.ROUTE_LABEL
-BY_POOL = f"{POOL}, instance"
-# Every pool query is filtered by the dashboard's pool and instance variables.
-POOL_FILTER = f'{POOL}=~"$pool", instance=~"$instance"'
+JOB = "job"  # Prometheus's scrape job: one service in a shared Prometheus
+BY_POOL = f"{JOB}, {POOL}, instance"
+# A single number per pool of each service: two services' pools called "main" stay apart.
+BY_SERVICE_POOL = f"{JOB}, {POOL}"
+SERVICE_FILTER = f'{JOB}=~"$job", instance=~"$instance"'
+# Every pool query is filtered by the dashboard's job, pool and instance variables.
+POOL_FILTER = f'{JOB}=~"$job", {POOL}=~"$pool", instance=~"$instance"'
 ROUTE_FILTER = f'{ROUTE}=~"$route"'
 RATE = "[$__rate_interval]"
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
 # Prometheus's own series of active alerts; the annotation marks poolscope's on every graph.
-ALERTS_ANNOTATION_EXPR = (
-    f'ALERTS{{alertname=~"Poolscope.*", alertstate="firing", {POOL}=~"$pool", '
-    'instance=~"$instance"}'
-)
+ALERTS_ANNOTATION_EXPR = f'ALERTS{{alertname=~"Poolscope.*", alertstate="firing", {POOL_FILTER}}}'
 
 
 def selector(metric: str, *matchers: str) -> str:
@@ -79,7 +83,7 @@ def quantile(level: float, histogram: str, by: str, *matchers: str) -> str:
 
 def threadpool(metric: str) -> str:
     """A thread-pool gauge (no pool label: one thread pool per process) per instance."""
-    return f'sum by (instance) ({metric}{{instance=~"$instance"}})'
+    return f"sum by ({JOB}, instance) ({metric}{{{SERVICE_FILTER}}})"
 
 
 def counter_rate(counter: str, by: str = BY_POOL) -> str:
@@ -125,11 +129,12 @@ def glance(
     thresholds: tuple[tuple[float, str], ...],
     unit: str = "short",
 ) -> Panel:
-    """A small stat panel for the top row: one number, coloured by its thresholds."""
+    """A small stat panel for the top row: one number per pool of each service (by job
+    and pool), coloured by its thresholds."""
     return Panel(
         title=title,
         description=description,
-        queries=(q(expr, legend),),
+        queries=(q(expr, f"{legend} {{{{job}}}} {{{{pool}}}}"),),
         unit=unit,
         kind="stat",
         width=4,
@@ -143,22 +148,23 @@ AT_A_GLANCE = (
         title="Pool utilisation",
         description=(
             "Checked-out connections as a share of the most the pool can hand out "
-            "(pool_size + max_overflow), for the busiest pool. 100% means the next "
-            "request waits: look at pending requests and wait time."
+            "(pool_size + max_overflow), per pool of each service (job), on its busiest "
+            "instance. 100% means the next request waits: look at pending requests and "
+            "wait time."
         ),
-        expr=f"max({used()} / {maximum()})",
-        legend="busiest pool",
+        expr=f"max by ({BY_SERVICE_POOL}) ({used()} / {maximum()})",
+        legend="busiest instance",
         unit="percentunit",
         thresholds=((0.8, "orange"), (1.0, "red")),
     ),
     glance(
         title="Pending requests",
         description=(
-            "Callers waiting for a connection right now, summed over the selected pools. "
-            "Anything above 0 for long means the pool is too small or connections are "
-            "held too long."
+            "Callers waiting for a connection right now, per pool of each service (job), "
+            "summed over its instances. Anything above 0 for long means the pool is too "
+            "small or connections are held too long."
         ),
-        expr=f"sum({selector(names.CONNECTION_PENDING_REQUESTS)})",
+        expr=f"sum by ({BY_SERVICE_POOL}) ({selector(names.CONNECTION_PENDING_REQUESTS)})",
         legend="pending",
         thresholds=((1, "orange"), (5, "red")),
     ),
@@ -168,7 +174,7 @@ AT_A_GLANCE = (
             "95% of checkouts got a connection within this time. Near 0 is healthy; "
             "it approaches the hold time of other requests when the pool is saturated."
         ),
-        expr=quantile(0.95, names.CONNECTION_WAIT_TIME, ""),
+        expr=quantile(0.95, names.CONNECTION_WAIT_TIME, BY_SERVICE_POOL),
         legend="p95",
         unit="s",
         thresholds=((0.05, "orange"), (0.5, "red")),
@@ -180,7 +186,10 @@ AT_A_GLANCE = (
             "minutes: requests that failed because no connection came free in "
             "pool_timeout. Should be 0."
         ),
-        expr=f"sum(increase({selector(f'{names.CONNECTION_TIMEOUTS}_total')}[5m]))",
+        expr=(
+            f"sum by ({BY_SERVICE_POOL}) "
+            f"(increase({selector(f'{names.CONNECTION_TIMEOUTS}_total')}[5m]))"
+        ),
         legend="timeouts",
         thresholds=((1, "red"),),
     ),
@@ -190,7 +199,7 @@ AT_A_GLANCE = (
             "Connections checked out longer than the leak threshold right now. Should "
             "be 0; otherwise the Leaks row and the service log name the borrower."
         ),
-        expr=f"sum({selector(names.POOL_LEAKED_CONNECTIONS)})",
+        expr=f"sum by ({BY_SERVICE_POOL}) ({selector(names.POOL_LEAKED_CONNECTIONS)})",
         legend="leaked",
         thresholds=((1, "red"),),
     ),
@@ -201,7 +210,10 @@ AT_A_GLANCE = (
             "steady rise means an engine is created per request (the engine-per-request "
             "antipattern): every request then pays a new connection."
         ),
-        expr=f"sum(rate({selector(f'{names.POOLS_CREATED}_total')}{RATE})) * 60",
+        expr=(
+            f"sum by ({BY_SERVICE_POOL}) "
+            f"(rate({selector(f'{names.POOLS_CREATED}_total')}{RATE})) * 60"
+        ),
         legend="pools/min",
         thresholds=((1, "orange"), (5, "red")),
     ),
@@ -291,7 +303,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                         quantile(
                             0.95,
                             names.CONNECTION_USE_TIME,
-                            f"{POOL}, {ROUTE}",
+                            f"{JOB}, {POOL}, {ROUTE}",
                             ROUTE_FILTER,
                         ),
                         "{{route}} ({{pool}})",
@@ -308,7 +320,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                 ),
                 queries=(
                     q(
-                        f"sum by ({POOL}, {ROUTE}) (rate("
+                        f"sum by ({JOB}, {POOL}, {ROUTE}) (rate("
                         f"{selector(f'{names.CONNECTION_USE_TIME}_sum', ROUTE_FILTER)}{RATE}))",
                         "{{route}} ({{pool}})",
                     ),
@@ -403,7 +415,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                     q(threadpool(names.THREADPOOL_LIMIT), "thread limit {{instance}}"),
                     q(threadpool(names.THREADPOOL_WAITING), "waiting for a thread {{instance}}"),
                     q(
-                        f"sum by (instance) ({selector(names.CONNECTION_PENDING_REQUESTS)})",
+                        f"sum by ({JOB}, instance) ({selector(names.CONNECTION_PENDING_REQUESTS)})",
                         "pending for a connection {{instance}}",
                     ),
                 ),
@@ -415,35 +427,39 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
         "The service: HTTP latency beside the pool",
         (
             Panel(
-                title="HTTP request latency p50 / p95 / p99",
+                title="HTTP latency p50 / p95 / p99 (needs prometheus-fastapi-instrumentator)",
                 description=(
-                    "The service's request latency (prometheus-fastapi-instrumentator). "
+                    "The service's request latency, from prometheus-fastapi-instrumentator's "
+                    f"{HTTP_REQUEST_DURATION} (the sample service has it; add "
+                    "Instrumentator().instrument(app) to yours, or this panel stays empty; "
+                    "poolscope's own connection use time by route is above). "
                     "Compare with the checkout wait above: when they rise together, "
                     "requests are queueing for connections, not for the database. "
                     "This histogram has coarse buckets, so read it as a trend."
                 ),
                 queries=tuple(
                     q(
-                        f"histogram_quantile({level}, sum by (le) (rate("
-                        f'{HTTP_REQUEST_DURATION}_bucket{{instance=~"$instance"}}{RATE})))',
-                        f"p{round(level * 100)}",
+                        f"histogram_quantile({level}, sum by (le, {JOB}) (rate("
+                        f"{HTTP_REQUEST_DURATION}_bucket{{{SERVICE_FILTER}}}{RATE})))",
+                        f"p{round(level * 100)} {{{{job}}}}",
                     )
                     for level in (0.5, 0.95, 0.99)
                 ),
                 unit="s",
             ),
             Panel(
-                title="HTTP requests per second by route and status",
+                title="HTTP requests per second (needs prometheus-fastapi-instrumentator)",
                 description=(
-                    "Requests per second per handler and status. 5xx appearing with "
-                    "checkout timeouts are requests that failed for want of a "
-                    "connection."
+                    "Requests per second per handler and status, from "
+                    f"prometheus-fastapi-instrumentator's {HTTP_REQUESTS} (empty for a "
+                    "service without it). 5xx appearing with checkout timeouts are "
+                    "requests that failed for want of a connection."
                 ),
                 queries=(
                     q(
-                        f'sum by (handler, status) (rate({HTTP_REQUESTS}{{instance=~"$instance"}}'
-                        f"{RATE}))",
-                        "{{handler}} {{status}}",
+                        f"sum by ({JOB}, handler, status) "
+                        f"(rate({HTTP_REQUESTS}{{{SERVICE_FILTER}}}{RATE}))",
+                        "{{job}} {{handler}} {{status}}",
                     ),
                 ),
                 unit="reqps",
@@ -474,16 +490,23 @@ def _variables() -> list[Any]:
 
     return [
         datasource,
-        query_variable("pool", "Pool", f"label_values({names.CONNECTION_MAX}, {POOL})"),
+        query_variable(JOB, "Job", f"label_values({names.CONNECTION_IDLE_MAX}, {JOB})"),
+        query_variable(
+            "pool",
+            "Pool",
+            f'label_values({names.CONNECTION_IDLE_MAX}{{{JOB}=~"$job"}}, {POOL})',
+        ),
         query_variable(
             "instance",
             "Instance",
-            f'label_values({names.CONNECTION_MAX}{{{POOL}=~"$pool"}}, instance)',
+            f'label_values({names.CONNECTION_IDLE_MAX}{{{JOB}=~"$job", {POOL}=~"$pool"}}, '
+            "instance)",
         ),
         query_variable(
             "route",
             "Route",
-            f'label_values({names.CONNECTION_USE_TIME}_count{{{POOL}=~"$pool"}}, {ROUTE})',
+            f"label_values({names.CONNECTION_USE_TIME}_count"
+            f'{{{JOB}=~"$job", {POOL}=~"$pool"}}, {ROUTE})',
         ),
     ]
 

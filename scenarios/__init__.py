@@ -18,6 +18,7 @@ MODULES = {
     "session-leak": "scenarios.session_leak",
     "overflow-burst": "scenarios.overflow_burst",
     "depends-deadlock": "scenarios.depends_deadlock",
+    "steady": "scenarios.steady",
 }
 
 

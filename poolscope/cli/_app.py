@@ -11,6 +11,7 @@ from poolscope._errors import PoolscopeError
 from poolscope.cli import compare, db, serve
 from poolscope.cli.run import run
 from poolscope.cli.scenarios import scenarios
+from poolscope.cli.sweep import sweep
 
 __all__ = ["app", "main"]
 
@@ -26,6 +27,7 @@ app.command(name="compare")(compare.compare)
 app.command()(serve.serve)
 app.command()(run)
 app.command()(scenarios)
+app.command()(sweep)
 
 
 def main() -> None:

@@ -13,6 +13,16 @@ from rich.console import Console
 
 from poolscope._errors import PoolscopeError
 from poolscope._urls import DRIVERS, Driver
+from poolscope.cli._options import (
+    DatabaseUrl,
+    DriverName,
+    Locustfile,
+    MetricsUrl,
+    PoolName,
+    ScenarioName,
+    UserClasses,
+    Workers,
+)
 from poolscope.loadtest import Run, load_run
 from poolscope.loadtest._locustfile import run_locustfile
 from poolscope.loadtest._progress import RichReporter, render_summary
@@ -39,30 +49,9 @@ def parse_duration(text: str) -> float:
 
 
 def run(
-    scenario: Annotated[
-        str | None,
-        typer.Argument(
-            help="A scenario name (see `poolscope scenarios`); or give --locustfile.",
-            show_default=False,
-        ),
-    ] = None,
-    locustfile: Annotated[
-        Path | None,
-        typer.Option(
-            "--locustfile",
-            "-f",
-            help="Play this Locust test against --host instead of a scenario.",
-            show_default=False,
-        ),
-    ] = None,
-    user_class: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--user-class",
-            help="With --locustfile: a user class to run; repeatable (default: as Locust picks).",
-            show_default=False,
-        ),
-    ] = None,
+    scenario: ScenarioName = None,
+    locustfile: Locustfile = None,
+    user_class: UserClasses = None,
     label: Annotated[
         str | None,
         typer.Option(
@@ -89,22 +78,9 @@ def run(
         str | None,
         typer.Option(help="Load a service already running there instead of starting one."),
     ] = None,
-    metrics_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Where the target serves its metrics (default: HOST/metrics; redirects are "
-            "followed).",
-            show_default=False,
-        ),
-    ] = None,
-    pool: Annotated[
-        str | None,
-        typer.Option(
-            help="The pool to record when the target exports several (its `pool` label).",
-            show_default=False,
-        ),
-    ] = None,
-    driver: Annotated[str, typer.Option(help="psycopg2 or asyncpg.")] = "psycopg2",
+    metrics_url: MetricsUrl = None,
+    pool: PoolName = None,
+    driver: DriverName = "psycopg2",
     out: Annotated[Path, typer.Option(help="Directory for the run files.")] = Path("runs"),
     processes: Annotated[
         int, typer.Option(min=1, help="Locust processes (Locust's own --processes mode).")
@@ -124,15 +100,8 @@ def run(
     master_port: Annotated[
         int, typer.Option(min=1, max=65535, help="With --expect-workers: the master's port.")
     ] = 5557,
-    workers: Annotated[int, typer.Option(min=1, help="Service worker processes.")] = 1,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="POOLSCOPE_DATABASE_URL",
-            help="PostgreSQL for the service (default: the embedded server).",
-            show_default=False,
-        ),
-    ] = None,
+    workers: Workers = 1,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Play SCENARIO (one run file per variant), or --locustfile FILE against --host URL
     (one run file), headless; then print a summary and verdict.
@@ -147,6 +116,10 @@ def run(
         _fail("--user-class and --label go with --locustfile")
     if locustfile is not None and variant:
         _fail("--variant goes with a scenario, not with --locustfile")
+    if host is None and (metrics_url or pool):
+        _fail("--metrics-url and --pool go with --host: the service they describe")
+    if expect_workers and processes > 1:
+        _fail("--expect-workers and --processes exclude each other: one spreads the load")
     chosen_driver: Driver = "asyncpg" if driver == "asyncpg" else "psycopg2"
     options = RunOptions(
         users=users,

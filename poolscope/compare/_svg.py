@@ -40,9 +40,20 @@ def _finite_points(series: Series) -> list[tuple[float, float | None]]:
     ]
 
 
+def _seconds(t: float) -> str:
+    return f"{t:g} s"
+
+
 def line_chart(
-    *, title: str, series: Sequence[Series], format_y: Callable[[float], str], css_class: str
+    *,
+    title: str,
+    series: Sequence[Series],
+    format_y: Callable[[float], str],
+    css_class: str,
+    format_x: Callable[[float], str] = _seconds,
+    x_ticks: Sequence[float] | None = None,
 ) -> str:
+    """Series over time by default; ``format_x`` and ``x_ticks`` label any other x axis."""
     cleaned = [(s, _finite_points(s)) for s in series]
     times = [t for _, points in cleaned for t, _ in points]
     values = [v for _, points in cleaned for _, v in points if v is not None]
@@ -80,14 +91,11 @@ def line_chart(
             f"{escape(format_y(tick))}</text>"
         )
         tick += y_step
-    t_step = _nice_step(t_span)
-    tick = math.ceil(t_low / t_step) * t_step
-    while tick <= t_high + 1e-9:
+    for tick in _x_ticks(t_low, t_high, t_span) if x_ticks is None else x_ticks:
         parts.append(
             f'<text x="{x(tick):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-            f"{tick:g} s</text>"
+            f"{escape(format_x(tick))}</text>"
         )
-        tick += t_step
     parts.append(
         f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_height}" class="axis"/>'
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_height}" '
@@ -110,6 +118,16 @@ def line_chart(
         legend_x += 28 + 7 * len(s.name)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _x_ticks(low: float, high: float, span: float) -> list[float]:
+    step = _nice_step(span)
+    ticks: list[float] = []
+    tick = math.ceil(low / step) * step
+    while tick <= high + 1e-9:
+        ticks.append(tick)
+        tick += step
+    return ticks
 
 
 def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:

@@ -9,11 +9,18 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from poolscope._urls import url_for_driver, url_secrets
 from poolscope.loadtest._runfile import Environment
 
-__all__ = ["describe_environment", "passwords_of"]
+__all__ = [
+    "describe_environment",
+    "max_connections",
+    "passwords_of",
+    "postgresql_version",
+    "server_setting",
+]
 
 
 def _version(package: str) -> str:
@@ -31,15 +38,27 @@ def passwords_of(database_url: str) -> list[str]:
     return []
 
 
-def postgresql_version(database_url: str) -> str | None:
-    engine = create_engine(url_for_driver(database_url, "psycopg2"), poolclass=None)
+def server_setting(database_url: str, name: str) -> str | None:
+    """A setting of the server (``SHOW name``), or None when it cannot be reached."""
+    engine = create_engine(url_for_driver(database_url, "psycopg2"), poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return str(connection.execute(text("SHOW server_version")).scalar_one())
+            # SHOW takes no bind parameters; ``name`` is one of ours, never user input.
+            return str(connection.execute(text(f"SHOW {name}")).scalar_one())
     except SQLAlchemyError:
         return None
     finally:
         engine.dispose()
+
+
+def postgresql_version(database_url: str) -> str | None:
+    return server_setting(database_url, "server_version")
+
+
+def max_connections(database_url: str) -> int | None:
+    """The server's ``max_connections``, or None when it cannot be read."""
+    value = server_setting(database_url, "max_connections")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def describe_environment(database_url: str | None) -> Environment:

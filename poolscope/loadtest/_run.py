@@ -50,6 +50,7 @@ __all__ = [
     "Play",
     "RunIncompleteError",
     "RunOptions",
+    "database_for",
     "play",
     "run_scenario",
     "sigterm_interrupts",
@@ -72,8 +73,9 @@ class RunIncompleteError(PoolscopeError):
         self.paths = list(paths)
 
 
-class _Interrupted(Exception):
-    """SIGTERM, turned into an exception so the cleanup runs."""
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the cleanup runs (and handled as Ctrl-C is,
+    wherever it lands)."""
 
 
 @dataclass
@@ -107,7 +109,7 @@ def run_scenario(
     paths: list[Path] = []
     failures: list[str] = []
     interrupted = False
-    with sigterm_interrupts(), _database(options, reporter) as database_url:
+    with sigterm_interrupts(), database_for(options, reporter) as database_url:
         for variant in chosen:
             run, outcome = play(_scenario_play(scenario, variant, options), options,
                                 database_url, reporter)  # fmt: skip
@@ -181,9 +183,9 @@ def sigterm_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _database(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
-    """The database URL the service uses; the embedded server is started when needed and
-    stopped afterwards if this run started it."""
+def database_for(options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
+    """The database URL the service uses (one for all the runs of a sweep); the embedded
+    server is started when needed and stopped afterwards if this run started it."""
     given = options.database_url or os.environ.get(DATABASE_URL_ENV)
     if options.host is not None or given:
         yield given
@@ -211,16 +213,6 @@ def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOpt
         spawn_rate=options.spawn_rate or scenario.spawn_rate,
         service_settings=None if options.host else scenario.settings_for(variant),
     )
-
-
-def _play_variant(
-    scenario: ScenarioInfo,
-    variant: VariantInfo,
-    options: RunOptions,
-    database_url: str | None,
-    reporter: Reporter,
-) -> tuple[Run, _Outcome]:
-    return play(_scenario_play(scenario, variant, options), options, database_url, reporter)
 
 
 def play(

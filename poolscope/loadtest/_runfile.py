@@ -33,6 +33,7 @@ __all__ = [
     "TimingSummary",
     "count_above",
     "load_run",
+    "write_atomically",
     "write_run",
 ]
 
@@ -246,10 +247,14 @@ class Run(_Model):
 
 
 def write_run(run: Run, path: Path) -> Path:
-    """Write atomically: a reader never sees half a run file."""
+    return write_atomically(path, run.to_json() + "\n")
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """A reader never sees half a file: written beside, then renamed over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(run.to_json() + "\n")
+    partial.write_text(text)
     partial.replace(path)
     return path
 

@@ -68,7 +68,7 @@ def test_dashboard_is_import_ready_with_a_datasource_variable() -> None:
     variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    for name in ("pool", "instance", "route"):
+    for name in ("job", "pool", "instance", "route"):
         assert variables[name]["type"] == "query"
         assert variables[name]["datasource"]["uid"] == "${datasource}"
         assert variables[name]["includeAll"]
@@ -85,8 +85,9 @@ def test_every_panel_says_what_to_look_for() -> None:
         assert panel["targets"], panel["title"]
 
 
-def test_every_pool_query_follows_the_pool_and_instance_variables() -> None:
+def test_every_pool_query_follows_the_job_pool_and_instance_variables() -> None:
     for query in panel_queries(load_dashboard()):
+        assert 'job=~"$job"' in query.expr, query
         assert 'instance=~"$instance"' in query.expr, query
         if metric_names(query.expr) & _names.exposed_names():
             assert 'pool=~"$pool"' in query.expr, query
@@ -132,8 +133,8 @@ def test_use_time_is_broken_down_by_route() -> None:
     assert exprs
     for expr in exprs:
         assert f'{_names.ROUTE_LABEL}=~"$route"' in expr
-        assert f"sum by (le, {_names.POOL_LABEL}, {_names.ROUTE_LABEL})" in expr or (
-            f"sum by ({_names.POOL_LABEL}, {_names.ROUTE_LABEL})" in expr
+        assert f"sum by (le, job, {_names.POOL_LABEL}, {_names.ROUTE_LABEL})" in expr or (
+            f"sum by (job, {_names.POOL_LABEL}, {_names.ROUTE_LABEL})" in expr
         )
 
 

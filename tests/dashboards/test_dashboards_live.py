@@ -310,6 +310,7 @@ def test_the_dashboard_variables_list_pools_instances_and_routes(run: Run) -> No
             start=run.start,
             end=run.end,
         )
+    assert found["job"] == ["poolscope"]
     assert found["pool"] == [ServiceSettings.model_fields["pool_name"].default]
     assert len(found["instance"]) == 1
     assert "/hold" in found["route"]

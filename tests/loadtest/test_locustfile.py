@@ -30,12 +30,13 @@ USER_CLASSES = {
     "OverflowBurstUser": "/hold",
     "DependsUser": "/deadlock/depends/hold",
     "FixedUser": "/deadlock/fixed/hold",
+    "SteadyUser": "/hold",
 }
 
 
 @pytest.fixture(scope="module")
 def service(database_url: str) -> Iterator[ServiceProcess]:
-    # Roomy enough for all eight users at once: pool 5 + overflow 10, short timeout.
+    # Roomy enough for one user of each class at once: pool 5 + overflow 10, short timeout.
     with running_service(
         "--pool-size",
         "5",

@@ -7,14 +7,7 @@ import time
 from pathlib import Path
 
 from poolscope.loadtest._processes import ManagedProcess
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+from tests.support.processes import alive
 
 
 def test_stop_ends_the_child_and_its_own_children(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import Run, load_run
+from tests.support.processes import alive, descendants
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +90,11 @@ def test_session_leak(database_url: str, tmp_path: Path) -> None:
     assert_passed(result, tmp_path, database_url)
 
 
+def test_steady_serves_as_the_pool_allows(database_url: str, tmp_path: Path) -> None:
+    result = poolscope_run(database_url, tmp_path, "steady", "--duration", "5s")
+    assert_passed(result, tmp_path, database_url)
+
+
 def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: Path) -> None:
     result = poolscope_run(
         database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2"
@@ -96,32 +102,6 @@ def test_overflow_burst_with_two_locust_processes(database_url: str, tmp_path: P
     runs = runs_in(tmp_path)
     assert_passed(result, tmp_path, database_url)
     assert runs["default"].configuration.processes == 2
-
-
-def descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def start_and_watch(

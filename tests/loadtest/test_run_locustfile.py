@@ -249,3 +249,20 @@ def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> No
     assert "engine.connect()" in report.borrower
     assert run.configuration.driver == "psycopg2"
     assert (run.configuration.pool, run.configuration.pool_size) == ("own", 3)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("pool-saturation", "--pool", "main"), ["--pool go with --host"]),
+        (("pool-saturation", "--locustfile", "x.py"), ["not both"]),
+        (("--locustfile", "x.py", "--variant", "v"), ["--variant goes with a scenario"]),
+        (
+            ("--locustfile", "x.py", "--expect-workers", "2", "--processes", "2"),
+            ["exclude each other"],
+        ),
+    ],
+    ids=["pool-without-host", "scenario-and-locustfile", "variant", "workers-and-processes"],
+)
+def test_options_that_do_not_go_together(arguments: tuple[str, ...], words: list[str]) -> None:
+    assert_one_line_usage_error(run_poolscope("run", *arguments), *words)

@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from poolscope._errors import PoolscopeError
 from poolscope.cli.run import parse_duration
 from poolscope.loadtest import write_run
 from poolscope.loadtest._catalog import check_runs, find_scenario, list_scenarios
 from poolscope.loadtest._locust_result import LocustFiles, read_locust_totals
+from poolscope.service import ServiceSettings, create_app
+from tests.support.in_process import started
 from tests.support.runs import minimal_run
 
 SCENARIOS = {
@@ -23,6 +26,7 @@ SCENARIOS = {
     "session-leak",
     "overflow-burst",
     "depends-deadlock",
+    "steady",
 }
 
 
@@ -124,3 +128,19 @@ def test_locust_json_is_merged_into_totals(tmp_path: Path) -> None:
     assert totals.requests_per_second == pytest.approx(0.4)
     assert [e.name for e in totals.endpoints] == ["/a", "/b"]
     assert totals.endpoints[0].response_times == {"10": 1, "20": 1, "30": 1}
+
+
+async def test_every_scenarios_probes_pass_on_the_sample_service(database_url: str) -> None:
+    """What `poolscope run SCENARIO --host` sends first: harmless, and a 2xx from the
+    sample service, so only a target without the scenario's routes is refused."""
+    app = create_app(ServiceSettings(database_url=SecretStr(database_url), pool_size=2))
+    async with started(app) as client:
+        for scenario in list_scenarios():
+            assert scenario.probes, scenario.name
+            for probe in scenario.probes:
+                method, _, path = probe.partition(" ")
+                answer = await client.request(method, path)
+                assert 200 <= answer.status_code < 300, (scenario.name, probe, answer.text)
+            pool = (await client.get("/pool")).json()
+            assert pool["state"]["used"] == 0, (scenario.name, pool)
+            assert pool["kept_leaked_sessions"] == 0, scenario.name

@@ -93,7 +93,7 @@ def alert_rules(path: Path = ALERTS) -> list[dict[str, Any]]:
 
 def substitute(expr: str, *, rate_interval: str) -> str:
     """What Grafana sends for the dashboard's variables with "All" selected."""
-    for variable in ("pool", "instance", "route"):
+    for variable in ("job", "pool", "instance", "route"):
         expr = expr.replace(f"${variable}", ".*")
     return expr.replace("$__rate_interval", rate_interval)
 

@@ -1,0 +1,91 @@
+"""The sweep in the terminal (rich): one row per step, then the recommendation."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from poolscope.sweep._model import Step, Sweep
+
+__all__ = ["write_report"]
+
+
+def _ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:.0f}"
+
+
+def _gain(step: Step, previous: Step | None) -> str:
+    if previous is None or previous.throughput <= 0:
+        return ""
+    return f"×{step.throughput / previous.throughput:.2f}"
+
+
+def _table(sweep: Sweep) -> Table:
+    parameter = sweep.configuration.parameter
+    target = sweep.configuration.target_wait_p95
+    title = f"poolscope sweep: {sweep.scenario or sweep.locustfile}" + (
+        " (partial)" if sweep.partial else ""
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("pool" if parameter == "pool_size" else "users", justify="right")
+    table.add_column("users" if parameter == "pool_size" else "pool", justify="right")
+    for heading in (
+        "req/s",
+        "gain",
+        "p50/p95 ms",
+        f"wait p95≈ ms (<{_ms(target)})",
+        "held ms",
+        "L=λ·W",
+        "used avg/max",
+        "pending",
+        "failed",
+    ):
+        table.add_column(heading, justify="right")
+    previous: Step | None = None
+    for step in sweep.steps:
+        first, second = (step.pool_size, step.users)
+        if parameter == "users":
+            first, second = second, first
+        meets = step.wait_p95 is not None and step.wait_p95 < target
+        busy = step.littles_busy
+        table.add_row(
+            f"{first}" + ("" if step.complete else " (incomplete)"),
+            str(second),
+            f"{step.throughput:.1f}",
+            _gain(step, previous),
+            "–"
+            if step.latency_p50_ms is None or step.latency_p95_ms is None
+            else f"{step.latency_p50_ms:.0f}/{step.latency_p95_ms:.0f}",
+            Text(_ms(step.wait_p95), style="green" if meets else "red"),
+            "–" if step.mean_use is None else f"{step.mean_use * 1000:.1f}",
+            "–" if busy is None else f"{busy:.2f}",
+            ("–" if step.mean_used is None else f"{step.mean_used:.2f}") + f"/{step.max_used}",
+            str(step.max_pending),
+            f"{step.failures}/{step.requests}",
+        )
+        previous = step if step.complete else previous
+    return table
+
+
+def write_report(sweep: Sweep, console: Console) -> None:
+    console.print(_table(sweep))
+    console.print(
+        "p50/p95: Locust's latency; wait p95≈: estimated from the pool's wait-time "
+        "histogram; held: the exact mean connection use time; L=λ·W: Little's law, "
+        "checkout rate × mean hold; used avg: the sampled gauge while the load ran.",
+        style="dim",
+        highlight=False,
+    )
+    for warning in sweep.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    if sweep.partial:
+        console.print(Text(f"partial: {sweep.partial_reason}", style="yellow"))
+    if sweep.recommendation is not None:
+        console.print(Text(sweep.recommendation.text, style="bold"))
+    console.print(
+        f"{len(sweep.steps)} step(s) of {sweep.configuration.duration_seconds:g} s in "
+        f"{sweep.wall_seconds:.0f} s",
+        style="dim",
+        highlight=False,
+    )

@@ -1,0 +1,116 @@
+"""`poolscope sweep steady` end to end against the real sample service, Locust and
+PostgreSQL: throughput doubles with the pool while users wait, the recommendation is the
+size that serves them, and Little's law agrees with the sampled gauge. Ctrl-C keeps the
+finished steps."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poolscope._urls import url_for_driver
+from poolscope.loadtest import load_run
+from poolscope.sweep import load_sweep
+from tests.support.processes import alive, descendants
+from tests.support.runs import run_poolscope
+
+pytestmark = pytest.mark.slow
+
+
+def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
+    database_url: str, tmp_path: Path
+) -> None:
+    # 8 users on 50 ms holds: pools of 1, 2 and 4 serve ~20, ~40 and ~80 requests/s. With
+    # 8 users on 4 connections each request waits about one hold: the target allows it.
+    page = tmp_path / "sweep.html"
+    result = run_poolscope(
+        "sweep", "steady", "--out", str(page), "--pool-sizes", "1,2,4", "--users", "8",
+        "--duration", "6s", "--target-wait-p95", "250ms", "--database-url", database_url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (sweep_file,) = tmp_path.glob("steady-sweep-*.json")
+    sweep = load_sweep(sweep_file)
+    assert not sweep.partial
+    assert [step.pool_size for step in sweep.steps] == [1, 2, 4]
+    for step in sweep.steps:
+        run = load_run(tmp_path / step.run_file)  # each step is a poolscope.run/1 file
+        assert run.complete, run.incomplete_reason
+        assert run.configuration.pool_size == step.pool_size
+        assert run.configuration.users == 8
+        assert step.failures == 0
+        # The sample service's sync routes run in a thread pool of 40: never the limit here.
+        assert step.thread_limit == 40
+        assert step.max_busy_threads is not None
+        assert 1 <= step.max_busy_threads <= 8
+    throughputs = [step.throughput for step in sweep.steps]
+    for smaller, larger in itertools.pairwise(throughputs):
+        assert 1.5 <= larger / smaller <= 2.5, throughputs
+    recommendation = sweep.recommendation
+    assert recommendation is not None
+    assert recommendation.recommended == 4, recommendation.text
+    littles = recommendation.littles_law
+    assert littles is not None
+    assert littles.pool_size == 4
+    # The sampled "used" gauge, averaged over the load: measured apart from λ and W.
+    assert littles.measured_mean_used is not None
+    assert littles.busy == pytest.approx(littles.measured_mean_used, rel=0.2)
+    assert "Recommended pool size: 4" in result.stdout.replace("\n", " ")
+    assert sweep.max_connections is not None
+    html = page.read_text()
+    assert html.count("<svg") == 3
+    password = url_for_driver(database_url, "psycopg2").password
+    assert password
+    for text in (result.stdout, result.stderr, sweep_file.read_text(), html):
+        assert password not in text
+
+
+def test_ctrl_c_keeps_the_finished_steps_and_a_partial_sweep_file(
+    database_url: str, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "poolscope", "sweep", "steady", "--out", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--pool-sizes", "1,2,4", "--duration", "4s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "POOLSCOPE_DATABASE_URL": database_url},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 90
+    services: list[int] = []
+    # Interrupted while the second step plays: the first is finished, the third never runs.
+    for line in process.stdout:
+        if match := re.search(r"started the service \(pid (\d+)\)", line):
+            services.append(int(match.group(1)))
+        if (len(services) == 2 and line.startswith("playing")) or time.monotonic() > deadline:
+            break
+    assert len(services) == 2
+    time.sleep(1.5)
+    started = descendants(process.pid)
+    assert services[1] in started
+    assert len(started) >= 2  # the service and Locust
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stdout + stderr
+    assert "partial sweep: interrupted" in stderr
+    (sweep_file,) = tmp_path.glob("steady-sweep-*.json")
+    sweep = load_sweep(sweep_file)
+    assert sweep.partial
+    finished, interrupted = sweep.steps
+    assert (finished.pool_size, finished.complete) == (1, True)
+    assert finished.requests > 0
+    assert (interrupted.pool_size, interrupted.complete) == (2, False)
+    assert interrupted.incomplete_reason == "interrupted"
+    assert sweep.recommendation is not None
+    assert sweep.recommendation.best == 1  # from the finished step alone
+    assert len(list(tmp_path.glob("steady-pool-*.json"))) == 2
+    time.sleep(0.5)
+    assert [pid for pid in started if alive(pid)] == []

@@ -1,0 +1,153 @@
+"""A step's figures from its run file, the sweep file, its HTML page, the CLI's parsing,
+and the max_connections warning read from a real server."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from poolscope._errors import PoolscopeError
+from poolscope.cli.sweep import parse_sizes, parse_wait
+from poolscope.loadtest import PoolSample, write_run
+from poolscope.loadtest._environment import max_connections
+from poolscope.sweep import (
+    Step,
+    Sweep,
+    SweepConfiguration,
+    SweepFileError,
+    connection_warning,
+    load_sweep,
+    load_window,
+    recommend,
+    render_html,
+    step_from_run,
+    write_sweep,
+)
+from tests.support.runs import minimal_run
+
+
+def sample(t: float, checkouts: int, used: int) -> PoolSample:
+    return PoolSample(
+        t=t, used=used, idle=0, pending=0, overflow=0, checkouts=checkouts, timeouts=0,
+        connects=0, pools_created=0, wait_count=checkouts, wait_sum=0.0,
+    )  # fmt: skip
+
+
+# Locust starting (no checkouts), the load (20 checkouts per 0.5 s), its end, the settle.
+SAMPLES = [
+    sample(0.0, 0, 0),
+    sample(0.5, 0, 0),
+    sample(1.0, 10, 2),
+    sample(1.5, 30, 4),
+    sample(2.0, 50, 4),
+    sample(2.5, 70, 4),
+    sample(3.0, 75, 0),
+    sample(3.5, 75, 0),
+]
+
+
+def test_the_load_window_leaves_out_start_up_the_load_s_end_and_the_settle() -> None:
+    assert [s.t for s in load_window(SAMPLES)] == [1.0, 1.5, 2.0, 2.5]
+    assert load_window(SAMPLES[:2]) == []
+
+
+def test_a_step_reads_rate_and_mean_used_over_the_window() -> None:
+    run = minimal_run().model_copy(update={"samples": SAMPLES, "complete": True})
+    figures = step_from_run(run, "run.json")
+    assert figures.checkout_rate == pytest.approx(60 / 1.5)
+    assert figures.mean_used == pytest.approx((2 * 0.5 + 4 * 0.5 + 4 * 0.5) / 1.5)
+    assert figures.pool_size == run.configuration.pool_size
+    assert figures.requests == 0  # no Locust totals in this run
+    assert figures.littles_busy is None  # no use times either
+
+
+def a_sweep(steps: list[Step]) -> Sweep:
+    now = datetime.now(UTC)
+    return Sweep(
+        scenario="steady",
+        partial=False,
+        started_at=now,
+        finished_at=now,
+        wall_seconds=30.0,
+        configuration=SweepConfiguration(
+            parameter="pool_size",
+            values=[s.pool_size for s in steps],
+            duration_seconds=6,
+            users=8,
+            pool_size=None,
+            max_overflow=0,
+            target_wait_p95=0.25,
+            driver="psycopg2",
+            database_url="postgresql://postgres:***@127.0.0.1:5432/postgres",
+            service_workers=1,
+        ),
+        max_connections=100,
+        steps=steps,
+        recommendation=recommend(steps, "pool_size", 0.25),
+    )
+
+
+def figures(pool_size: int, throughput: float, wait_p95: float) -> Step:
+    return Step(
+        pool_size=pool_size, users=8, run_file=f"pool-{pool_size}.json", complete=True,
+        requests=100, failures=0, throughput=throughput, latency_p50_ms=100.0,
+        latency_p95_ms=150.0, wait_p50=wait_p95 / 2, wait_p95=wait_p95, checkouts=100,
+        checkout_rate=throughput, mean_use=0.05, mean_used=float(pool_size), max_used=pool_size,
+        max_pending=8 - pool_size, pool_limit=pool_size, timeouts=0,
+    )  # fmt: skip
+
+
+STEPS = [figures(1, 19.0, 0.4), figures(2, 38.0, 0.2), figures(4, 75.0, 0.09)]
+
+
+def test_the_sweep_file_reads_back_and_refuses_other_files(tmp_path: Path) -> None:
+    sweep = a_sweep(STEPS)
+    path = write_sweep(sweep, tmp_path / "sweep.json")
+    assert '"schema": "poolscope.sweep/1"' in path.read_text()
+    assert load_sweep(path) == sweep
+    run_file = write_run(minimal_run(), tmp_path / "run.json")
+    with pytest.raises(SweepFileError, match=r"run\.json: not a poolscope\.sweep/1 sweep file"):
+        load_sweep(run_file)
+
+
+def test_the_page_charts_each_figure_against_the_pool_sizes() -> None:
+    page = render_html(a_sweep(STEPS))
+    assert page.count("<svg") == 3
+    for title in ("throughput", "latency p50 / p95", "pool wait p95"):
+        assert f"{title} against pool size" in page
+    labels = re.findall(r'text-anchor="middle">(\d+)</text>', page)
+    assert labels[:3] == ["1", "2", "4"]
+    assert "Recommended pool size: 4" in page
+    assert "src=" not in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_cli_values() -> None:
+    assert parse_sizes("1,2,4", "--pool-sizes") == (1, 2, 4)
+    assert parse_wait("50ms") == pytest.approx(0.05)
+    assert parse_wait("0.2s") == pytest.approx(0.2)
+    assert parse_wait("1") == 1.0
+    with pytest.raises(PoolscopeError, match="cannot read --pool-sizes 'a,b'"):
+        parse_sizes("a,b", "--pool-sizes")
+    with pytest.raises(PoolscopeError, match="at least 1"):
+        parse_sizes("0,2", "--pool-sizes")
+    with pytest.raises(PoolscopeError, match="cannot read wait target"):
+        parse_wait("fast")
+
+
+def test_warns_when_the_workers_pools_exceed_the_server_s_max_connections(
+    database_url: str,
+) -> None:
+    server_max = max_connections(database_url)
+    assert server_max is not None
+    assert server_max > 4
+    assert connection_warning(server_max, workers=1, largest_pool=2, overflow=1) is None
+    pools = server_max // 2 + 1
+    warning = connection_warning(server_max, workers=2, largest_pool=pools - 1, overflow=1)
+    assert warning is not None
+    assert f"= {2 * pools} connections exceed the server's max_connections ({server_max})" in (
+        warning
+    )
