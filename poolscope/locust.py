@@ -29,8 +29,9 @@ from flask import Response, jsonify, request
 from locust import events
 
 from poolscope.compare._html import STYLE, pool_charts
+from poolscope.loadtest._histogram import Histogram
 from poolscope.loadtest._sampler import TimedSnapshot, samples_since
-from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
 
 __all__ = ["CHARTS_PATH", "JSON_PATH", "PoolWatch"]
 
@@ -131,9 +132,12 @@ class PoolWatch:
         )
         recent = now.wait.minus(recent_start.wait)
 
-        def ms(histogram: HistogramCounts) -> str:
+        def ms(histogram: Histogram) -> str:
             values = [histogram.quantile(q) for q in (0.5, 0.95, 0.99)]
-            return " / ".join("-" if v is None else f"{v * 1000:.1f} ms" for v in values)
+            values.append(histogram.value_at_rank(histogram.count))
+            text = " / ".join("-" if v is None else f"{v * 1000:.1f} ms" for v in values)
+            # A maximum not known exactly is read from the buckets: say so.
+            return text if histogram.max_exact or not histogram.count else f"{text} (max ≈)"
 
         rows = [
             ("pools", ", ".join(now.pools) or "(no poolscope metrics)"),
@@ -145,8 +149,8 @@ class PoolWatch:
             # Sync routes' threads: all busy while every one waits for a connection is the
             # Depends deadlock (thread starvation), not pool exhaustion.
             ("threads busy / limit, waiting", _threads(now)),
-            (f"wait p50 / p95 / p99 (last {RECENT_SECONDS:.0f} s)", ms(recent)),
-            ("wait p50 / p95 / p99 (this test)", ms(since)),
+            (f"wait p50 / p95 / p99 / max (last {RECENT_SECONDS:.0f} s)", ms(recent)),
+            ("wait p50 / p95 / p99 / max (this test)", ms(since)),
             ("checkouts (this test)", now.checkouts - start.checkouts),
             ("timeouts (this test)", now.timeouts - start.timeouts),
             ("connections opened (this test)", now.connects - start.connects),

@@ -156,18 +156,34 @@ def _timing(which: str, name: str, quantile: float) -> Callable[[Run], Cell]:
         histogram: Histogram | None = getattr(run.pool, f"{which}_histogram")
         if histogram is None:
             return _estimate(getattr(summary, name), None, None)
-        interval = histogram_quantile_interval(histogram.upper_bounds, histogram.counts, quantile)
-        observations = sum(count for count in histogram.counts if count > 0)
-        return _estimate(getattr(summary, name), interval, observations)
+        interval = histogram_quantile_interval(histogram, quantile)
+        return _estimate(getattr(summary, name), interval, histogram.count)
 
     return measure
 
 
 def _timing_max(which: str) -> Callable[[Run], Cell]:
     def measure(run: Run) -> Cell:
-        return _exact(None if run.pool is None else getattr(run.pool, which).max)
+        if run.pool is None:
+            return Cell(value=None)
+        summary: TimingSummary = getattr(run.pool, which)
+        histogram: Histogram | None = getattr(run.pool, f"{which}_histogram")
+        if summary.max_exact or histogram is None:
+            return _exact(summary.max)
+        # Read from the buckets (an older run file, or a target without exact maxima): as
+        # uncertain as the bucket it lies in.
+        bucket = histogram.bucket_at_rank(histogram.count)
+        if bucket is None:
+            return _exact(summary.max)
+        interval = Interval(low=bucket[0], high=bucket[1], observations=histogram.count)
+        return _estimate(summary.max, interval, histogram.count)
 
     return measure
+
+
+def _max_kind(runs: Sequence[Run], which: str) -> Kind:
+    exact = all(run.pool is None or getattr(run.pool, which).max_exact for run in runs)
+    return "exact" if exact else "estimate"
 
 
 def _endpoint_names(runs: Sequence[Run]) -> list[str]:
@@ -212,7 +228,7 @@ def _specs(runs: Sequence[Run]) -> list[_Spec]:
             )  # fmt: skip
         specs.append(
             _spec(key=f"{which}_max", label=f"{title} max", group="pool", unit="seconds",
-                  kind="exact", better="lower", measure=_timing_max(which))
+                  kind=_max_kind(runs, which), better="lower", measure=_timing_max(which))
         )  # fmt: skip
     for key, label, better in (
         ("checkouts", "checkouts", None),

@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from poolscope.loadtest import Histogram
+
 __all__ = [
     "MIN_OBSERVATIONS",
     "Interval",
@@ -86,45 +88,19 @@ def _value_at_rank(values: Sequence[tuple[float, int]], rank: float) -> float:
     return values[-1][0]
 
 
-def histogram_quantile_interval(
-    upper_bounds: Sequence[float], counts: Sequence[int], quantile: float
-) -> Interval | None:
-    """Interval for a percentile of a per-bucket (not cumulative) histogram, in its unit.
-
-    Values inside a bucket are interpolated linearly, as Prometheus' histogram_quantile
-    does, so the interval is comparable with the percentiles the run file reports.
-    """
-    buckets = [
-        (bound, max(count, 0))
-        for bound, count in zip(upper_bounds, counts, strict=False)
-        if not math.isnan(bound) and isinstance(count, int)
-    ]
-    buckets.sort()
-    observations = sum(count for _, count in buckets)
+def histogram_quantile_interval(histogram: Histogram, quantile: float) -> Interval | None:
+    """Interval for a percentile of a run's histogram, in its unit: from the lower bound of
+    the bucket holding the low rank to the upper bound of the one holding the high rank
+    (no higher than the maximum), so it holds the true order statistics for certain."""
+    observations = histogram.count
     if observations < MIN_OBSERVATIONS:
         return None
-    finite_bounds = [bound for bound in upper_bounds if _finite(bound)]
-    top = max(finite_bounds, default=0.0)
     low_rank, high_rank = _rank_bounds(observations, quantile)
-    low = _histogram_value_at_rank(buckets, low_rank, top)
-    high = _histogram_value_at_rank(buckets, high_rank, top)
-    return Interval(low=low, high=high, observations=observations)
-
-
-def _histogram_value_at_rank(
-    buckets: Sequence[tuple[float, int]], rank: float, top: float
-) -> float:
-    seen = 0
-    lower = 0.0
-    for bound, count in buckets:
-        if count and seen + count >= rank:
-            if not _finite(bound):
-                # Prometheus answers with the highest finite bound for the +Inf bucket.
-                return top
-            return lower + (bound - lower) * (rank - seen) / count
-        seen += count
-        lower = bound if _finite(bound) else lower
-    return top
+    low = histogram.bucket_at_rank(math.floor(low_rank))
+    high = histogram.bucket_at_rank(math.ceil(high_rank))
+    if low is None or high is None:
+        return None
+    return Interval(low=low[0], high=high[1], observations=observations)
 
 
 def rate_interval(events: int, rate: float) -> Interval | None:

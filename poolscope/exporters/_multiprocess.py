@@ -65,6 +65,10 @@ class _Metrics:
     wait: Histogram
     use: Histogram
     create: Histogram
+    wait_fine: Histogram
+    use_fine: Histogram
+    wait_max: Gauge
+    use_max: Gauge
 
 
 _metrics: _Metrics | None = None
@@ -94,12 +98,16 @@ def _process_metrics() -> _Metrics:
             return Counter(name, names.HELP[name], [*pool, *extra], registry=None)
 
         def histogram(name: str, *extra: str) -> Histogram:
+            fine = name in names.FINE_HISTOGRAMS
+            buckets = names.FINE_BUCKETS if fine else names.DEFAULT_BUCKETS
             return Histogram(
-                name,
-                names.HELP[name],
-                [*pool, *extra],
-                registry=None,
-                buckets=names.DEFAULT_BUCKETS,
+                name, names.HELP[name], [*pool, *extra], registry=None, buckets=buckets
+            )
+
+        def maximum(name: str, *extra: str) -> Gauge:
+            # Each process writes its own largest value; the scrape shows the largest of all.
+            return Gauge(
+                name, names.HELP[name], [*pool, *extra], registry=None, multiprocess_mode="max"
             )
 
         _metrics = _Metrics(
@@ -120,6 +128,10 @@ def _process_metrics() -> _Metrics:
             wait=histogram(names.CONNECTION_WAIT_TIME),
             use=histogram(names.CONNECTION_USE_TIME, names.ROUTE_LABEL),
             create=histogram(names.CONNECTION_CREATE_TIME),
+            wait_fine=histogram(names.POOL_WAIT_TIME),
+            use_fine=histogram(names.POOL_USE_TIME),
+            wait_max=maximum(names.POOL_WAIT_TIME_MAX),
+            use_max=maximum(names.POOL_USE_TIME_MAX, names.ROUTE_LABEL),
         )
         return _metrics
 
@@ -141,6 +153,11 @@ class MultiprocessRecorder(RawDurations):
         self.idle_max = metrics.idle_max.labels(name)
         self.leaked = metrics.leaked.labels(name)
         self.wait = metrics.wait.labels(name)
+        self._wait_fine = metrics.wait_fine.labels(name)
+        self._use_fine = metrics.use_fine.labels(name)
+        # This process's largest wait and use by route, written when a fold passes them.
+        self._wait_max = _Maximum(metrics.wait_max.labels(name))
+        self._use_max: dict[str, _Maximum] = {}
         self.checkouts = metrics.checkouts.labels(name)
         self._timeouts = metrics.timeouts.labels(name)
         self._create = metrics.create.labels(name)
@@ -164,11 +181,31 @@ class MultiprocessRecorder(RawDurations):
         with self._flush_lock:
             waits = take(self.waits)
             if waits:
-                _add_to_histogram(self.wait, waits)
+                self._add_waits(waits)
                 self.checkouts.inc(len(waits))
+            every_route = Buckets()
             for route, values in list(self.uses.items()):
                 if values:
-                    _add_to_histogram(self._use_child(route), take(values))
+                    buckets = _buckets_of(take(values))
+                    _add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets)
+                    self._use_maximum(route).observe(buckets)
+                    every_route.merge(buckets)
+            if every_route.max is not None:
+                _add_to_histogram(self._use_fine, every_route.counts, every_route)
+
+    def _add_waits(self, waits: list[float]) -> None:
+        buckets = _buckets_of(waits)
+        _add_to_histogram(self.wait, buckets.coarse_counts(), buckets)
+        _add_to_histogram(self._wait_fine, buckets.counts, buckets)
+        self._wait_max.observe(buckets)
+
+    def _use_maximum(self, route: str) -> _Maximum:
+        maximum = self._use_max.get(route)
+        if maximum is None:
+            maximum = self._use_max[route] = _Maximum(
+                self._metrics.use_max.labels(self.name, route)
+            )
+        return maximum
 
     def flush(self) -> None:
         """Everything measured so far into the files: durations and gauges."""
@@ -190,7 +227,8 @@ class MultiprocessRecorder(RawDurations):
             self.pending.dec()
 
     def observe_timeout(self, waited: float) -> None:
-        self.wait.observe(waited)
+        with self._flush_lock:
+            self._add_waits([waited])
         self._timeouts.inc()
 
     def observe_create(self, seconds: float) -> None:
@@ -239,18 +277,37 @@ class MultiprocessRecorder(RawDurations):
             self.leaked.set(0)
 
 
-def _add_to_histogram(histogram: Any, values: list[float]) -> None:
-    """``observe()`` of each value, in one write per bucket and one for the sum.
-
-    prometheus_client keeps a histogram child's per-bucket counts (not cumulative, value
-    <= bound, the same buckets as ``Buckets``) in ``_buckets`` and its sum in ``_sum``.
-    """
+def _buckets_of(values: list[float]) -> Buckets:
     buckets = Buckets()
     buckets.add_all(values)
-    for value, count in zip(histogram._buckets, buckets.counts, strict=True):
+    return buckets
+
+
+def _add_to_histogram(histogram: Any, counts: list[int], buckets: Buckets) -> None:
+    """``observe()`` of each value of ``buckets``, in one write per bucket and one for the sum.
+
+    prometheus_client keeps a histogram child's per-bucket counts (not cumulative, value
+    <= bound; ``counts`` in the same buckets) in ``_buckets`` and its sum in ``_sum``.
+    """
+    for value, count in zip(histogram._buckets, counts, strict=True):
         if count:
             value.inc(count)
     histogram._sum.inc(buckets.sum)
+
+
+class _Maximum:
+    """A max gauge child and the largest value this process has written to it."""
+
+    __slots__ = ("gauge", "largest")
+
+    def __init__(self, gauge: Any) -> None:
+        self.gauge = gauge
+        self.largest: float | None = None
+
+    def observe(self, buckets: Buckets) -> None:
+        if buckets.max is not None and (self.largest is None or buckets.max > self.largest):
+            self.largest = buckets.max
+            self.gauge.set(buckets.max)
 
 
 _recorders: dict[str, MultiprocessRecorder] = {}

@@ -194,6 +194,8 @@ def _families() -> dict[str, Metric]:
     families: dict[str, Metric] = {}
     for name in names.GAUGES:
         labels = [*pool, names.STATE_LABEL] if name == names.CONNECTION_COUNT else pool
+        if name == names.POOL_USE_TIME_MAX:
+            labels = [*pool, names.ROUTE_LABEL]
         families[name] = GaugeMetricFamily(name, names.HELP[name], labels=labels)
     for name in names.COUNTERS:
         labels = [*pool, names.SOFT_LABEL] if name == names.POOL_INVALIDATIONS else pool
@@ -217,7 +219,8 @@ def _add_pool(
 
     def add_histogram(name: str, buckets: Buckets, *extra: str) -> None:
         family: HistogramMetricFamily = families[name]  # type: ignore[assignment]
-        family.add_metric([pool, *extra], buckets.cumulative(), buckets.sum)
+        cumulative = buckets.fine_cumulative() if name in names.FINE_HISTOGRAMS else None
+        family.add_metric([pool, *extra], cumulative or buckets.cumulative(), buckets.sum)
 
     add(names.CONNECTION_COUNT, sum(state.idle for state in states), "idle")
     add(names.CONNECTION_COUNT, sum(state.used for state in states), "used")
@@ -240,8 +243,17 @@ def _add_pool(
     add(names.INSTRUMENTATION_ERRORS, snapshot.errors)
 
     add_histogram(names.CONNECTION_WAIT_TIME, snapshot.wait)
+    add_histogram(names.POOL_WAIT_TIME, snapshot.wait)
+    if snapshot.wait.max is not None:
+        add(names.POOL_WAIT_TIME_MAX, snapshot.wait.max)
+    every_route = Buckets()
     for route, buckets in sorted(snapshot.use.items()):
         add_histogram(names.CONNECTION_USE_TIME, buckets, route)
+        if buckets.max is not None:
+            add(names.POOL_USE_TIME_MAX, buckets.max, route)
+        every_route.merge(buckets)
+    # Per pool only: the fine buckets are many, and poolscope's readers sum the routes.
+    add_histogram(names.POOL_USE_TIME, every_route)
     add_histogram(names.CONNECTION_CREATE_TIME, snapshot.create)
 
 

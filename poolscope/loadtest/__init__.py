@@ -3,6 +3,7 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 
 from __future__ import annotations
 
+from poolscope.loadtest._histogram import count_above
 from poolscope.loadtest._locustfile import run_locustfile
 from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
 from poolscope.loadtest._runfile import (
@@ -21,11 +22,10 @@ from poolscope.loadtest._runfile import (
     RunFileError,
     ScenarioCheck,
     TimingSummary,
-    count_above,
     load_run,
     write_run,
 )
-from poolscope.loadtest._scrape import HistogramCounts, PoolSnapshot, parse_metrics
+from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
 from poolscope.loadtest._starvation import starvation_cause
 from poolscope.loadtest._target import RunInputError
 
@@ -35,7 +35,6 @@ __all__ = [
     "EndpointStats",
     "Environment",
     "Histogram",
-    "HistogramCounts",
     "LatencySummary",
     "LeakReport",
     "LocustTotals",

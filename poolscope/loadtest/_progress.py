@@ -13,7 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from poolscope.loadtest._locust_result import LiveTotals
-from poolscope.loadtest._runfile import Run
+from poolscope.loadtest._runfile import Run, TimingSummary
 from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._starvation import starvation_cause
 
@@ -114,6 +114,13 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
+def _timing(summary: TimingSummary) -> str:
+    """p50 / p95 / max in ms; a maximum read from the buckets, not exact, says so (≈)."""
+    exact = summary.max_exact or summary.max is None
+    largest = _ms(summary.max) if exact else f"≈{_ms(summary.max)}"
+    return f"{_ms(summary.p50)} / {_ms(summary.p95)} / {largest}"
+
+
 def render_summary(console: Console, runs: Sequence[Run]) -> None:
     table = Table(title=f"poolscope run: {runs[0].scenario}" if runs else "poolscope run")
     table.add_column("")
@@ -135,15 +142,8 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         ),
     )
     row("checkouts", *(str(r.pool.checkouts) if r.pool else "-" for r in runs))
-    row(
-        "wait p50 / p95 / max ms",
-        *(
-            f"{_ms(r.pool.wait.p50)} / {_ms(r.pool.wait.p95)} / {_ms(r.pool.wait.max)}"
-            if r.pool
-            else "-"
-            for r in runs
-        ),
-    )
+    row("wait p50 / p95 / max ms", *(_timing(r.pool.wait) if r.pool else "-" for r in runs))
+    row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else "-" for r in runs))
     row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
     row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
     row("pools created", *(str(r.pool.pools_created) if r.pool else "-" for r in runs))

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary
+from poolscope.loadtest._histogram import Histogram
+from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
 from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
 from poolscope.loadtest._starvation import starved_idle_connections, starved_seconds
 
-__all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool"]
+__all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool", "timing_summary"]
 
 MAX_LEAK_REPORTS = 10
 
@@ -197,10 +198,10 @@ def summarize_pool(
     busy = [s.threads_busy for s in snapshots if s.threads_busy is not None]
     waiting = [s.threads_waiting for s in snapshots if s.threads_waiting is not None]
     return PoolSummary(
-        wait=wait.summary(),
-        use=use.summary(),
-        wait_histogram=wait.per_bucket() if wait.cumulative else None,
-        use_histogram=use.per_bucket() if use.cumulative else None,
+        wait=timing_summary(wait),
+        use=timing_summary(use),
+        wait_histogram=wait if wait.counts else None,
+        use_histogram=use if use.counts else None,
         checkouts=last.checkouts - baseline.checkouts,
         timeouts=last.timeouts - baseline.timeouts,
         connects=last.connects - baseline.connects,
@@ -221,4 +222,18 @@ def summarize_pool(
         max_threads_waiting=max(waiting) if waiting else None,
         starved_seconds=starved_seconds([(item.t, item.snapshot) for item in timed]),
         starved_idle_connections=max(starved_idle_connections(s) for s in snapshots),
+    )
+
+
+def timing_summary(histogram: Histogram) -> TimingSummary:
+    """Count, sum, p50/p95/p99 and the maximum of what ``histogram`` holds."""
+    observed = histogram.count > 0
+    return TimingSummary(
+        count=histogram.count,
+        sum=histogram.sum,
+        p50=histogram.quantile(0.5),
+        p95=histogram.quantile(0.95),
+        p99=histogram.quantile(0.99),
+        max=histogram.value_at_rank(histogram.count) if observed else None,
+        max_exact=observed and histogram.max_exact,
     )

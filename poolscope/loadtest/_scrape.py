@@ -3,101 +3,22 @@
 Used by ``poolscope run`` to sample a service and by the Locust plugin's Pool tab. Series
 are summed over every ``route`` label and, unless one ``pool`` is asked for, over every
 ``pool`` label, so a service with several engines, or one that builds an engine per
-request, reads as one pool.
+request, reads as one pool; maxima are the largest.
+Wait and use time are read from poolscope's fine histograms and exact maxima where the
+target exports them, else from the OpenTelemetry histograms alone.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from poolscope import metrics as _names
-from poolscope.loadtest._runfile import Histogram, TimingSummary, count_above
+from poolscope.loadtest._histogram import Histogram
 
-__all__ = ["HistogramCounts", "PoolSettings", "PoolSnapshot", "parse_metrics", "pool_settings"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class HistogramCounts:
-    """Cumulative bucket counts as Prometheus exposes them, ``+Inf`` last."""
-
-    upper_bounds: tuple[float, ...] = ()
-    cumulative: tuple[float, ...] = ()
-    sum: float = 0.0
-
-    @property
-    def count(self) -> int:
-        return round(self.cumulative[-1]) if self.cumulative else 0
-
-    def minus(self, earlier: HistogramCounts) -> HistogramCounts:
-        """The observations made since ``earlier`` (same buckets, or none yet)."""
-        if not earlier.cumulative or earlier.upper_bounds != self.upper_bounds:
-            return self
-        return HistogramCounts(
-            upper_bounds=self.upper_bounds,
-            cumulative=tuple(
-                max(0.0, now - before)
-                for now, before in zip(self.cumulative, earlier.cumulative, strict=True)
-            ),
-            sum=max(0.0, self.sum - earlier.sum),
-        )
-
-    def quantile(self, q: float) -> float | None:
-        """Estimated as Prometheus' ``histogram_quantile`` does: linear within a bucket,
-        the highest finite bound when the rank falls in ``+Inf``."""
-        total = self.cumulative[-1] if self.cumulative else 0.0
-        if total <= 0:
-            return None
-        rank = q * total
-        lower_bound, lower_count = 0.0, 0.0
-        for bound, cumulative in zip(self.upper_bounds, self.cumulative, strict=True):
-            if cumulative >= rank:
-                if math.isinf(bound):
-                    return lower_bound
-                in_bucket = cumulative - lower_count
-                if in_bucket <= 0:
-                    return bound
-                return lower_bound + (bound - lower_bound) * (rank - lower_count) / in_bucket
-            lower_bound, lower_count = bound, cumulative
-        return lower_bound
-
-    def count_above(self, threshold: float) -> int:
-        """Observations in buckets whose lower bound is at least ``threshold``."""
-        return count_above(self.per_bucket(), threshold)
-
-    def highest_bound(self) -> float | None:
-        """The upper bound of the highest non-empty bucket (finite: ``+Inf`` reads as the
-        highest finite bound)."""
-        previous = 0.0
-        highest: float | None = None
-        for bound, cumulative in zip(self.upper_bounds, self.cumulative, strict=True):
-            if cumulative > previous:
-                highest = bound
-            previous = cumulative
-        if highest is not None and math.isinf(highest):
-            finite = [bound for bound in self.upper_bounds if not math.isinf(bound)]
-            return finite[-1] if finite else None
-        return highest
-
-    def summary(self) -> TimingSummary:
-        return TimingSummary(
-            count=self.count,
-            sum=self.sum,
-            p50=self.quantile(0.5),
-            p95=self.quantile(0.95),
-            p99=self.quantile(0.99),
-            max=self.highest_bound(),
-        )
-
-    def per_bucket(self) -> Histogram:
-        counts: list[int] = []
-        previous = 0.0
-        for cumulative in self.cumulative:
-            counts.append(round(cumulative - previous))
-            previous = cumulative
-        return Histogram(upper_bounds=list(self.upper_bounds), counts=counts, sum=self.sum)
+__all__ = ["PoolSettings", "PoolSnapshot", "parse_metrics", "pool_settings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,8 +39,8 @@ class PoolSnapshot:
     invalidations: int = 0
     leaks: int = 0
     gc_reclaimed: int = 0
-    wait: HistogramCounts = HistogramCounts()
-    use: HistogramCounts = HistogramCounts()
+    wait: Histogram = field(default_factory=Histogram)
+    use: Histogram = field(default_factory=Histogram)
     # The thread pool that runs sync routes (None: the target does not export it).
     threads_busy: int | None = None
     thread_limit: int | None = None
@@ -146,7 +67,14 @@ _COUNTERS = {
     f"{_names.POOL_LEAKS}_total": "leaks",
     f"{_names.POOL_GC_RECLAIMED}_total": "gc_reclaimed",
 }
-_HISTOGRAMS = {_names.CONNECTION_WAIT_TIME: "wait", _names.CONNECTION_USE_TIME: "use"}
+# Fine first: the OpenTelemetry histograms are read only from targets without them.
+_HISTOGRAMS = {
+    _names.POOL_WAIT_TIME: "wait",
+    _names.POOL_USE_TIME: "use",
+    _names.CONNECTION_WAIT_TIME: "wait",
+    _names.CONNECTION_USE_TIME: "use",
+}
+_MAXIMA = {_names.POOL_WAIT_TIME_MAX: "wait", _names.POOL_USE_TIME_MAX: "use"}
 _THREADPOOL = {
     _names.THREADPOOL_BUSY_THREADS: "threads_busy",
     _names.THREADPOOL_LIMIT: "thread_limit",
@@ -154,13 +82,36 @@ _THREADPOOL = {
 }
 
 
+@dataclass
+class _Series:
+    """One histogram's samples summed over its labels: cumulative counts by bound."""
+
+    by_bound: dict[float, float]
+    sum: float = 0.0
+
+    def histogram(self, maximum: float | None) -> Histogram:
+        bounds = sorted(self.by_bound)
+        counts: list[int] = []
+        previous = 0.0
+        for bound in bounds:
+            counts.append(round(self.by_bound[bound] - previous))
+            previous = self.by_bound[bound]
+        return Histogram(
+            upper_bounds=tuple(bounds),
+            counts=tuple(counts),
+            sum=self.sum,
+            max=maximum,
+            max_exact=maximum is not None,
+        )
+
+
 def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
     """Parse a Prometheus text exposition into one summed :class:`PoolSnapshot`: of the
     pool named ``pool`` only, or of every pool when it is None."""
     values: dict[str, float] = {}
     pools: set[str] = set()
-    buckets: dict[str, dict[float, float]] = {key: {} for key in _HISTOGRAMS.values()}
-    sums: dict[str, float] = {}
+    series: dict[str, _Series] = {name: _Series({}) for name in _HISTOGRAMS}
+    maxima: dict[str, float] = {}
     threadpool: dict[str, int | None] = dict.fromkeys(_THREADPOOL.values())
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -179,9 +130,11 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
                 key = _GAUGES[name]
             elif name in _COUNTERS:
                 key = _COUNTERS[name]
+            elif name in _MAXIMA:
+                maxima[_MAXIMA[name]] = max(value, maxima.get(_MAXIMA[name], value))
+                continue
             else:
-                key = _histogram_sample(name, labels, value, buckets, sums)
-                if key is not None and pool_label is not None:
+                if _histogram_sample(name, labels, value, series) and pool_label is not None:
                     pools.add(pool_label)
                 continue
             if key is None:
@@ -189,14 +142,11 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
             if pool_label is not None:
                 pools.add(pool_label)
             values[key] = values.get(key, 0.0) + value
-    histograms = {
-        key: HistogramCounts(
-            upper_bounds=tuple(sorted(by_bound)),
-            cumulative=tuple(by_bound[bound] for bound in sorted(by_bound)),
-            sum=sums.get(key, 0.0),
-        )
-        for key, by_bound in buckets.items()
-    }
+    histograms: dict[str, Histogram] = {}
+    for name, key in _HISTOGRAMS.items():
+        if key not in histograms and series[name].by_bound:
+            fine = name in _names.FINE_HISTOGRAMS
+            histograms[key] = series[name].histogram(maxima.get(key) if fine else None)
 
     def count(key: str) -> int:
         return round(values.get(key, 0.0))
@@ -216,28 +166,25 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
         invalidations=count("invalidations"),
         leaks=count("leaks"),
         gc_reclaimed=count("gc_reclaimed"),
-        wait=histograms["wait"],
-        use=histograms["use"],
+        wait=histograms.get("wait", Histogram()),
+        use=histograms.get("use", Histogram()),
         **threadpool,
     )
 
 
 def _histogram_sample(
-    name: str,
-    labels: dict[str, str],
-    value: float,
-    buckets: dict[str, dict[float, float]],
-    sums: dict[str, float],
-) -> str | None:
-    for metric, key in _HISTOGRAMS.items():
+    name: str, labels: dict[str, str], value: float, series: dict[str, _Series]
+) -> bool:
+    """Adds a ``_bucket`` or ``_sum`` sample of a histogram read here; False for others."""
+    for metric, summed in series.items():
         if name == f"{metric}_bucket":
             bound = float(labels["le"])
-            buckets[key][bound] = buckets[key].get(bound, 0.0) + value
-            return key
+            summed.by_bound[bound] = summed.by_bound.get(bound, 0.0) + value
+            return True
         if name == f"{metric}_sum":
-            sums[key] = sums.get(key, 0.0) + value
-            return key
-    return None
+            summed.sum += value
+            return True
+    return False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ from poolscope.compare._stats import (
     rate_interval,
     sample_quantile_interval,
 )
+from poolscope.loadtest import Histogram
 
 INF = float("inf")
 
@@ -39,17 +40,32 @@ def test_too_few_observations_give_no_interval() -> None:
     assert sample_quantile_interval({"not a number": 50}, 0.5) is None
 
 
-def test_histogram_interval_interpolates_like_prometheus() -> None:
-    # 100 observations spread over (0.1, 0.2]: the median interval lies inside that bucket.
-    interval = histogram_quantile_interval([0.1, 0.2, INF], [0, 100, 0], 0.5)
+def test_histogram_interval_spans_the_buckets_that_hold_its_ranks() -> None:
+    # 100 observations in (0.1, 0.2]: the median lies somewhere in that bucket, no closer.
+    interval = histogram_quantile_interval(histogram((0.1, 0.2, INF), (0, 100, 0)), 0.5)
     assert interval is not None
-    assert 0.1 < interval.low < 0.15 < interval.high < 0.2
+    assert (interval.low, interval.high) == (0.1, 0.2)
+    # The same with the exact maximum known: no higher than it.
+    capped = histogram_quantile_interval(histogram((0.1, 0.2, INF), (0, 100, 0), 0.15), 0.5)
+    assert capped is not None
+    assert capped.high == 0.15
 
 
-def test_histogram_inf_bucket_answers_the_highest_finite_bound() -> None:
-    interval = histogram_quantile_interval([0.1, 0.2, INF], [0, 0, 50], 0.99)
+def test_histogram_inf_bucket_answers_the_maximum_else_the_highest_finite_bound() -> None:
+    interval = histogram_quantile_interval(histogram((0.1, 0.2, INF), (0, 0, 50)), 0.99)
     assert interval is not None
     assert interval.high == 0.2
+    known = histogram_quantile_interval(histogram((0.1, 0.2, INF), (0, 0, 50), 75.0), 0.99)
+    assert known is not None
+    assert known.high == 75.0
+
+
+def histogram(
+    bounds: tuple[float, ...], counts: tuple[int, ...], top: float | None = None
+) -> Histogram:
+    return Histogram(
+        upper_bounds=bounds, counts=counts, sum=0.0, max=top, max_exact=top is not None
+    )
 
 
 def test_rate_interval_is_poisson() -> None:

@@ -46,6 +46,7 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
         start_worker(database_url, multiproc_dir, pool="workers", pool_size=3) for _ in range(2)
     ]
     try:
+        asked = time.perf_counter()
         for worker in workers:
             tell(worker, "holding")
         registry = scrape_once_written(
@@ -75,6 +76,17 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
         assert sample(registry, names.CONNECTION_COUNT, "workers", state="used") == 0
         assert sample(registry, names.CONNECTION_COUNT, "workers", state="idle") == 2
         assert sample(registry, use_count, "workers", route="") == 2
+        held = time.perf_counter() - asked
+        # The fine buckets and the exact maxima are in the files too; a maximum is the
+        # largest of the processes' (each held one connection), never their sum.
+        assert sample(registry, f"{names.POOL_USE_TIME}_count", "workers") == 2
+        assert sample(registry, f"{names.POOL_WAIT_TIME}_count", "workers") == 2
+        use_sum = sample(registry, f"{names.CONNECTION_USE_TIME}_sum", "workers", route="")
+        use_max = sample(registry, names.POOL_USE_TIME_MAX, "workers", route="")
+        assert use_sum is not None
+        assert use_max is not None
+        assert use_sum / 2 <= use_max <= held
+        assert sample(registry, f"{names.POOL_USE_TIME}_sum", "workers") == pytest.approx(use_sum)
 
         for worker in workers:
             tell(worker, None)

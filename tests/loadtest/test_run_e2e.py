@@ -19,6 +19,8 @@ from tests.support.processes import alive, descendants
 
 pytestmark = pytest.mark.slow
 
+HOLD = 1.0  # seconds pool-saturation holds each connection
+
 
 def poolscope_run(
     database_url: str, out: Path, *arguments: str
@@ -60,9 +62,24 @@ def assert_passed(result: subprocess.CompletedProcess[str], out: Path, database_
         assert password not in path.read_text()
 
 
-def test_pool_saturation_on_asyncpg(database_url: str, tmp_path: Path) -> None:
+def printed_ms(stdout: str, row: str) -> list[float]:
+    """The p50 / p95 / max figures of a row of the printed summary, in seconds; a maximum
+    read from the buckets would be printed with ``≈`` and fail to parse here."""
+    match = re.search(re.escape(row) + r"\s*\S\s*([\d.]+) / ([\d.]+) / ([\d.]+)", stdout)
+    assert match is not None, f"no {row!r} row in:\n{stdout}"
+    return [float(figure) / 1000 for figure in match.groups()]
+
+
+def within_10_percent(figure: float | None, truth: float) -> bool:
+    return figure is not None and abs(figure - truth) <= 0.10 * truth
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+def test_pool_saturation_figures_match_the_hold(
+    database_url: str, tmp_path: Path, driver: str
+) -> None:
     result = poolscope_run(
-        database_url, tmp_path, "pool-saturation", "--duration", "8s", "--driver", "asyncpg"
+        database_url, tmp_path, "pool-saturation", "--duration", "8s", "--driver", driver
     )
     runs = runs_in(tmp_path)
     assert list(runs) == ["default"]
@@ -73,7 +90,50 @@ def test_pool_saturation_on_asyncpg(database_url: str, tmp_path: Path) -> None:
     assert run.pool is not None
     assert run.pool.max_pending >= 1
     assert "as expected" in result.stdout
-    assert run.configuration.driver == "asyncpg"
+    assert run.configuration.driver == driver
+    # Every connection is held 1.0 s (pg_sleep(1)); the 11th checkout of a wave waits for
+    # the first of them to come back: about 1.0 s too.
+    wait, use = run.pool.wait, run.pool.use
+    assert wait.max_exact
+    assert use.max_exact
+    stored = {"wait max": wait.max, "wait p95": wait.p95, "use p50": use.p50, "use max": use.max}
+    assert all(within_10_percent(figure, HOLD) for figure in stored.values()), stored
+    # Locust's clock agrees: no request was served faster than its hold, and the slowest
+    # one waited for its connection, then held it.
+    latency = run.locust.latency_ms
+    assert latency.min / 1000 >= use.p50 * 0.9
+    assert within_10_percent(wait.max + use.p50, latency.max / 1000), latency
+    wait_p50, wait_p95, wait_max = printed_ms(result.stdout, "wait p50 / p95 / max ms")
+    use_p50, _use_p95, use_max = printed_ms(result.stdout, "use p50 / p95 / max ms")
+    printed = {"wait max": wait_max, "wait p95": wait_p95, "use p50": use_p50, "use max": use_max}
+    assert all(within_10_percent(figure, HOLD) for figure in printed.values()), printed
+    assert wait_p50 < 0.01  # ten of eleven find a connection at once
+
+
+def test_session_leak_waits_last_the_pool_timeout(database_url: str, tmp_path: Path) -> None:
+    # Leaked sessions fill the pool in about a second; from then on every checkout waits
+    # the pool timeout and gives up: most waits are that long.
+    result = poolscope_run(
+        database_url,
+        tmp_path,
+        "session-leak",
+        "--variant",
+        "leaky",
+        "--users",
+        "10",
+        "--duration",
+        "12s",
+    )
+    assert_passed(result, tmp_path, database_url)
+    pool = runs_in(tmp_path)["leaky"].pool
+    assert pool is not None
+    timeout = runs_in(tmp_path)["leaky"].configuration.pool_timeout
+    assert pool.timeouts > pool.wait.count / 2, (pool.timeouts, pool.wait.count)
+    assert within_10_percent(pool.wait.p50, timeout), pool.wait
+    assert within_10_percent(pool.wait.max, timeout), pool.wait
+    wait_p50, _wait_p95, wait_max = printed_ms(result.stdout, "wait p50 / p95 / max ms")
+    assert within_10_percent(wait_p50, timeout), result.stdout
+    assert within_10_percent(wait_max, timeout), result.stdout
 
 
 def test_engine_per_request(database_url: str, tmp_path: Path) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import Histogram as PrometheusHistogram
 
 from poolscope import metrics as _names
-from poolscope.loadtest import HistogramCounts, parse_metrics
+from poolscope.loadtest import Histogram, parse_metrics
 from poolscope.loadtest._sampler import TimedSnapshot, samples_since, summarize_pool
 
 
@@ -20,7 +21,7 @@ def exposition(registry: CollectorRegistry, *, waits: dict[str, list[float]]) ->
     pending = Gauge(_names.CONNECTION_PENDING_REQUESTS, "p", labels, registry=registry)
     overflow = Gauge(_names.POOL_OVERFLOW, "o", labels, registry=registry)
     checkouts = Counter(_names.POOL_CHECKOUTS, "k", labels, registry=registry)
-    wait = Histogram(
+    wait = PrometheusHistogram(
         _names.CONNECTION_WAIT_TIME, "w", labels, buckets=_names.DEFAULT_BUCKETS, registry=registry
     )
     for pool, observed in waits.items():
@@ -51,16 +52,40 @@ def test_text_without_pool_metrics_reads_empty() -> None:
     assert snapshot.wait.quantile(0.5) is None
 
 
-def test_quantile_interpolates_like_prometheus() -> None:
-    histogram = HistogramCounts(
-        upper_bounds=(0.1, 1.0, math.inf), cumulative=(10.0, 20.0, 20.0), sum=5.0
-    )
-    assert histogram.quantile(0.5) == pytest.approx(0.1)
-    assert histogram.quantile(0.75) == pytest.approx(0.55)
-    assert histogram.highest_bound() == 1.0
-    assert histogram.per_bucket().counts == [10, 10, 0]
-    in_inf = HistogramCounts(upper_bounds=(1.0, math.inf), cumulative=(0.0, 4.0), sum=40.0)
+def test_quantile_is_read_from_the_bucket_of_its_rank() -> None:
+    # A target without poolscope's fine buckets or maxima (another exporter, an older
+    # poolscope): the bucket's geometric middle, or half its bound for the first one.
+    histogram = Histogram(upper_bounds=(0.1, 1.0, math.inf), counts=(10, 10, 0), sum=5.0)
+    assert histogram.quantile(0.5) == pytest.approx(0.05)
+    assert histogram.quantile(0.75) == pytest.approx(math.sqrt(0.1))
+    assert histogram.max is None
+    assert histogram.count_above(0.1) == 10
+    in_inf = Histogram(upper_bounds=(1.0, math.inf), counts=(0, 4), sum=40.0)
     assert in_inf.quantile(0.99) == 1.0
+    # With the exact maximum: never above it, and the last rank is the maximum itself.
+    known = Histogram(upper_bounds=(1.0, math.inf), counts=(0, 4), sum=40.0, max=12.5)
+    assert known.quantile(0.5) == 12.5
+    assert known.quantile(1.0) == 12.5
+
+
+def test_fine_buckets_and_maxima_are_read_where_exported(registry: CollectorRegistry) -> None:
+    labels = [_names.POOL_LABEL]
+    fine = PrometheusHistogram(
+        _names.POOL_WAIT_TIME, "w", labels, buckets=_names.FINE_BUCKETS, registry=registry
+    )
+    coarse = PrometheusHistogram(
+        _names.CONNECTION_WAIT_TIME, "w", labels, buckets=_names.DEFAULT_BUCKETS, registry=registry
+    )
+    largest = Gauge(_names.POOL_WAIT_TIME_MAX, "m", labels, registry=registry)
+    for histogram in (fine, coarse):
+        for seconds in (0.0, 1.03, 1.04):
+            histogram.labels("a").observe(seconds)
+    largest.labels("a").set(1.04)
+    snapshot = parse_metrics(generate_latest(registry).decode())
+    assert snapshot.wait.upper_bounds[:-1] == _names.FINE_BUCKETS
+    assert (snapshot.wait.max, snapshot.wait.max_exact) == (1.04, True)
+    assert snapshot.wait.quantile(0.5) == pytest.approx(1.03, rel=0.1)
+    assert snapshot.wait.quantile(0.5) != pytest.approx(1.75, rel=0.1)  # the coarse answer
 
 
 def test_samples_and_summary_are_relative_to_the_baseline(registry: CollectorRegistry) -> None:
