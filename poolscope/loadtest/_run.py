@@ -32,9 +32,10 @@ from poolscope.loadtest._catalog import (
     VariantInfo,
     check_runs,
     find_scenario,
+    incomplete_check,
 )
 from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
-from poolscope.loadtest._environment import describe_environment, password_of
+from poolscope.loadtest._environment import describe_environment, passwords_of
 from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
 from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
@@ -118,8 +119,8 @@ def run_scenario(
             if outcome.interrupted:
                 interrupted = True
                 break
-    if not interrupted:
-        _add_check(scenario.name, paths, reporter)
+    missing = [variant.name for variant in chosen[len(paths) :]]
+    _add_check(scenario.name, paths, missing, reporter)
     if interrupted:
         raise RunIncompleteError("interrupted; run files marked incomplete", paths)
     if failures:
@@ -148,12 +149,18 @@ def _run_path(out_dir: Path, prefix: str, run: Run) -> Path:
     return path
 
 
-def _add_check(scenario: str, paths: list[Path], reporter: Reporter) -> None:
-    try:
-        check = check_runs(scenario, paths)
-    except PoolscopeError as error:
-        reporter.note(f"could not check the runs: {error}")
-        return
+def _add_check(scenario: str, paths: list[Path], missing: list[str], reporter: Reporter) -> None:
+    runs = [load_run(path) for path in paths]
+    if missing or not all(run.complete for run in runs):
+        # The scenario's check would judge part of the evidence as if it were all of it.
+        check = incomplete_check(runs, missing)
+        reporter.note(f"check: {check.verdict}")
+    else:
+        try:
+            check = check_runs(scenario, paths)
+        except PoolscopeError as error:
+            reporter.note(f"could not check the runs: {error}")
+            return
     for path in paths:
         write_run(load_run(path).model_copy(update={"check": check}), path)
 
@@ -225,7 +232,7 @@ def play(
     duration = max(1, round(options.duration_seconds))
     outcome = _Outcome(file_prefix=plan.file_prefix or f"{plan.scenario}-{plan.variant}")
     started_at = datetime.now(UTC)
-    secrets = [password_of(database_url)] if database_url else []
+    secrets = passwords_of(database_url) if database_url else []
     service: ManagedProcess | None = None
     locust: ManagedProcess | None = None
     sampler: MetricsSampler | None = None
@@ -385,5 +392,9 @@ def _stop_all(
     if sampler is not None:
         sampler.stop()
     if service is not None:
+        exit_code = service.poll()
         service.stop(grace_seconds=10)
-        reporter.note(f"stopped the service (pid {service.pid})")
+        if exit_code is None:
+            reporter.note(f"stopped the service (pid {service.pid})")
+        else:
+            reporter.note(f"the service (pid {service.pid}) had died (exit code {exit_code})")

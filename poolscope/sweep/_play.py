@@ -30,7 +30,7 @@ from poolscope._errors import PoolscopeError
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest import LocustfileRecord, load_run
 from poolscope.loadtest._catalog import find_scenario
-from poolscope.loadtest._environment import max_connections, password_of
+from poolscope.loadtest._environment import max_connections, passwords_of
 from poolscope.loadtest._locustfile import describe_locustfile
 from poolscope.loadtest._plan import Play, RunOptions
 from poolscope.loadtest._processes import ManagedProcess
@@ -201,7 +201,7 @@ def _own_service(
     if options.serve_command is None:
         yield options.host, None
         return
-    secrets = [password_of(options.database_url)] if options.database_url else []
+    secrets = passwords_of(options.database_url) if options.database_url else []
     reported: list[PoolSettings] = []
 
     def size(host: str) -> int | None:
