@@ -32,6 +32,11 @@ DEFAULT_POOL_NAME = "default"
 # More pools than this built under one name in one process: an engine per request.
 ENGINE_PER_REQUEST_THRESHOLD = 5
 
+# On a connection record: when its connection was opened, and whether the invalidate
+# event has counted that connection's end.
+_STARTED = "poolscope_started"
+_INVALIDATED = "poolscope_invalidated"
+
 _lock = threading.Lock()
 _pools_built: Counter[str] = Counter()
 _warned: set[str] = set()
@@ -159,7 +164,10 @@ class Instrumentation:
             event.listen(target, "soft_invalidate", self._on_soft_invalidate)
             event.listen(target, "connect", self._leaks.connect)
             # Connections opened before instrument() announce themselves no more.
-            self._leaks.adopt(_idle_records(target))
+            idle = _idle_records(target)
+            self._leaks.adopt(idle)
+            for record in idle:
+                setattr(record, _STARTED, getattr(record, "starttime", None))
             _pools_built[name] += 1
             built = _pools_built[name]
             warn = built > ENGINE_PER_REQUEST_THRESHOLD and name not in _warned
@@ -275,8 +283,25 @@ class Instrumentation:
             started = getattr(connection_record, "starttime", None)
             if started is not None and self._pool_class._poolscope_probe is not None:
                 self.recorder.observe_create(max(0.0, time.time() - started))
+                self._count_pool_wide_invalidation(connection_record, started)
         except Exception as error:
             self.probe.failed(error)
+
+    def _count_pool_wide_invalidation(self, record: Any, started: float) -> None:
+        """A record connecting again replaces a connection. One the invalidate event
+        announced is counted already; one that a pool-wide invalidation (SQLAlchemy's
+        answer to a disconnect error: every connection older than it is stale) made stale
+        is replaced here, at its next checkout, with no event of its own: count it now.
+        Only on this rare path (a new connection), never on a checkout's."""
+        previous: float | None = getattr(record, _STARTED, None)
+        invalidated = getattr(record, _INVALIDATED, False)
+        setattr(record, _STARTED, started)
+        setattr(record, _INVALIDATED, False)
+        if previous is None or invalidated:
+            return
+        pool = getattr(record, "_ConnectionRecord__pool", None)
+        if pool is not None and pool._invalidate_time > previous:
+            self.recorder.count_invalidation(soft=False)
 
     def _on_invalidate(
         self,
@@ -284,6 +309,8 @@ class Instrumentation:
         connection_record: ConnectionPoolEntry,
         exception: BaseException | None,
     ) -> None:
+        # Its replacement, if any, is not counted again.
+        setattr(connection_record, _INVALIDATED, True)
         self._count_invalidation(soft=False)
 
     def _on_soft_invalidate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -18,6 +19,7 @@ __all__ = [
     "is_async",
     "mask_url",
     "url_for_driver",
+    "url_secrets",
 ]
 
 # SQLAlchemy's own dialect names (``postgresql+NAME``): psycopg is psycopg 3.
@@ -40,6 +42,9 @@ def is_async(driver: Driver) -> bool:
     return driver in ASYNC_DRIVERS
 
 
+MASK = "***"
+
+
 def _parse(url: str | URL) -> URL:
     try:
         return make_url(url)
@@ -49,8 +54,26 @@ def _parse(url: str | URL) -> URL:
 
 
 def mask_url(url: str | URL) -> str:
-    """The URL as it may be shown: password replaced by ``***``."""
-    return _parse(url).render_as_string(hide_password=True)
+    """The URL as it may be shown: the password replaced by ``***``, where it is given as
+    userinfo and in a query parameter (``?password=``, ``?sslpassword=``) alike."""
+    parsed = _parse(url)
+    secret = [name for name in parsed.query if "password" in name.lower()]
+    shown = parsed.render_as_string(hide_password=True)
+    if not secret:
+        return shown
+    masked = parsed.update_query_dict(dict.fromkeys(secret, MASK))
+    # SQLAlchemy percent-encodes the mask in a query.
+    return masked.render_as_string(hide_password=True).replace(quote(MASK, safe=""), MASK)
+
+
+def url_secrets(url: str | URL) -> list[str]:
+    """The secrets a URL holds (its password, in any form), to scrub from messages."""
+    parsed = _parse(url)
+    found = [parsed.password] if parsed.password else []
+    for name, value in parsed.query.items():
+        if "password" in name.lower():
+            found.extend([value] if isinstance(value, str) else value)
+    return [str(secret) for secret in found if secret]
 
 
 def url_for_driver(url: str | URL, driver: Driver) -> URL:

@@ -5,9 +5,11 @@ Every problem with the input is a ``CompareInputError``: one line, exit code 2.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from poolscope._errors import PoolscopeError
 from poolscope.loadtest import Run, RunFileError, load_run
@@ -39,9 +41,51 @@ def collect_run_paths(arguments: Sequence[Path]) -> list[Path]:
     return paths
 
 
+# No count or duration in a run file comes near this: a trillion requests, or seconds
+# (milliseconds for latencies) beyond thirty thousand years.
+PLAUSIBLE_LIMIT = 1e12
+# Free-form, or bounds that are infinite by design (a histogram's last bucket is +Inf).
+_NOT_MEASURED = {"extra", "upper_bounds"}
+
+
+def _implausible(value: Any, where: str) -> str | None:
+    """The first number under ``value`` that no run can have measured, as ``where = n``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _NOT_MEASURED and (found := _implausible(item, f"{where}.{key}")):
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if found := _implausible(item, f"{where}[{index}]"):
+                return found
+    elif (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and not (math.isfinite(value) and 0 <= value < PLAUSIBLE_LIMIT)
+    ):
+        return f"{where.lstrip('.')} = {value:.6g}"
+    return None
+
+
+def _check_plausible(path: Path, run: Run) -> None:
+    found = _implausible(run.model_dump(), "")
+    if found is None and run.locust is not None:
+        pairs = [(run.locust.requests, run.locust.failures)]
+        pairs += [(endpoint.requests, endpoint.failures) for endpoint in run.locust.endpoints]
+        for requests, failures in pairs:
+            if failures > requests:
+                found = f"locust failures = {failures} > requests = {requests}"
+                break
+    if found is not None:
+        raise CompareInputError(
+            f"{path}: not a plausible run file: {found} (counts and durations are finite, "
+            "non-negative and below 1e12)"
+        )
+
+
 def _load(path: Path) -> Run:
     try:
-        return load_run(path)
+        run = load_run(path)
     except RunFileError as error:
         raise CompareInputError(str(error)) from None
     except (RecursionError, ValueError, OverflowError) as error:
@@ -49,6 +93,8 @@ def _load(path: Path) -> Run:
         raise CompareInputError(
             f"{path}: not a readable run file ({type(error).__name__})"
         ) from None
+    _check_plausible(path, run)
+    return run
 
 
 def _start_order(item: LoadedRun) -> tuple[float, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._runfile import ScenarioCheck
+from poolscope.loadtest._runfile import Run, ScenarioCheck
 
 __all__ = [
     "ScenarioInfo",
@@ -23,6 +23,7 @@ __all__ = [
     "VariantInfo",
     "check_runs",
     "find_scenario",
+    "incomplete_check",
     "list_scenarios",
     "serve_flags",
 ]
@@ -127,3 +128,21 @@ def check_runs(scenario: str, run_files: Sequence[Path]) -> ScenarioCheck:
     """The scenario's own check over these run files (one per variant)."""
     output = _scenarios_command("check", scenario, *map(str, run_files))
     return ScenarioCheck.model_validate_json(output)
+
+
+def incomplete_check(runs: Sequence[Run], missing: Sequence[str]) -> ScenarioCheck:
+    """The check of a scenario whose runs did not all finish: never passed, and it says
+    what could not be judged (the scenario's own check needs every variant, complete)."""
+    details = [
+        f"{run.variant}: incomplete ({run.incomplete_reason or 'no reason recorded'}); "
+        "its figures cover only part of the run"
+        for run in runs
+        if not run.complete
+    ]
+    details += [f"{name}: not played" for name in missing]
+    unjudged = [run.variant for run in runs if not run.complete] + list(missing)
+    return ScenarioCheck(
+        passed=False,
+        verdict=f"not judged: {', '.join(unjudged)} did not finish",
+        details=details,
+    )

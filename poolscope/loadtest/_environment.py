@@ -11,13 +11,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from poolscope._urls import url_for_driver
+from poolscope._urls import url_for_driver, url_secrets
 from poolscope.loadtest._runfile import Environment
 
 __all__ = [
     "describe_environment",
     "max_connections",
-    "password_of",
+    "passwords_of",
     "postgresql_version",
     "server_setting",
 ]
@@ -31,11 +31,11 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def password_of(database_url: str) -> str:
-    """The URL's password (to mask it in logs shown to the user), or ``""``."""
+def passwords_of(database_url: str) -> list[str]:
+    """The URL's passwords, userinfo and query alike (to mask them in logs shown)."""
     with contextlib.suppress(Exception):
-        return url_for_driver(database_url, "psycopg2").password or ""
-    return ""
+        return url_secrets(database_url)
+    return []
 
 
 def server_setting(database_url: str, name: str) -> str | None:

@@ -24,6 +24,7 @@ class Reporter(Protocol):
     def note(self, message: str) -> None: ...
     def started(self, scenario: str, variant: str, duration: float, host: str) -> None: ...
     def update(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> None: ...
+    def load_ended(self) -> None: ...  # Locust has exited; the pool settles next
     def finished(self) -> None: ...
 
 
@@ -37,6 +38,9 @@ class NullReporter:
         pass
 
     def update(self, elapsed: float, totals: LiveTotals, pool: PoolSnapshot | None) -> None:
+        pass
+
+    def load_ended(self) -> None:
         pass
 
     def finished(self) -> None:
@@ -76,6 +80,9 @@ class RichReporter:
                 f"  {elapsed:4.0f}/{self._duration:g} s  {totals.requests} requests "
                 f"({totals.failures} failed)  p50 {totals.p50_ms:.0f} ms  pool: {used}"
             )
+
+    def load_ended(self) -> None:
+        pass
 
     def finished(self) -> None:
         if self._live is not None:

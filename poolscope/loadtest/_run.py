@@ -32,9 +32,10 @@ from poolscope.loadtest._catalog import (
     VariantInfo,
     check_runs,
     find_scenario,
+    incomplete_check,
 )
 from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
-from poolscope.loadtest._environment import describe_environment, password_of
+from poolscope.loadtest._environment import describe_environment, passwords_of
 from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
 from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
@@ -118,8 +119,8 @@ def run_scenario(
             if outcome.interrupted:
                 interrupted = True
                 break
-    if not interrupted:
-        _add_check(scenario.name, paths, reporter)
+    missing = [variant.name for variant in chosen[len(paths) :]]
+    _add_check(scenario.name, paths, missing, reporter)
     if interrupted:
         raise RunIncompleteError("interrupted; run files marked incomplete", paths)
     if failures:
@@ -148,12 +149,18 @@ def _run_path(out_dir: Path, prefix: str, run: Run) -> Path:
     return path
 
 
-def _add_check(scenario: str, paths: list[Path], reporter: Reporter) -> None:
-    try:
-        check = check_runs(scenario, paths)
-    except PoolscopeError as error:
-        reporter.note(f"could not check the runs: {error}")
-        return
+def _add_check(scenario: str, paths: list[Path], missing: list[str], reporter: Reporter) -> None:
+    runs = [load_run(path) for path in paths]
+    if missing or not all(run.complete for run in runs):
+        # The scenario's check would judge part of the evidence as if it were all of it.
+        check = incomplete_check(runs, missing)
+        reporter.note(f"check: {check.verdict}")
+    else:
+        try:
+            check = check_runs(scenario, paths)
+        except PoolscopeError as error:
+            reporter.note(f"could not check the runs: {error}")
+            return
     for path in paths:
         write_run(load_run(path).model_copy(update={"check": check}), path)
 
@@ -209,16 +216,23 @@ def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOpt
 
 
 def play(
-    plan: Play, options: RunOptions, database_url: str | None, reporter: Reporter
+    plan: Play,
+    options: RunOptions,
+    database_url: str | None,
+    reporter: Reporter,
+    *,
+    spawned: ManagedProcess | None = None,
 ) -> tuple[Run, _Outcome]:
     """Play ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
     target. The run is returned, not written; a target that cannot be recorded (no
     poolscope metrics, several pools and no ``options.pool``) raises :class:`TargetError`
-    with everything stopped."""
+    with everything stopped. ``spawned`` is that service already started with the plan's
+    settings (a sweep starts the next step's while the last one winds down); it is
+    stopped at the end all the same."""
     duration = max(1, round(options.duration_seconds))
     outcome = _Outcome(file_prefix=plan.file_prefix or f"{plan.scenario}-{plan.variant}")
     started_at = datetime.now(UTC)
-    secrets = [password_of(database_url)] if database_url else []
+    secrets = passwords_of(database_url) if database_url else []
     service: ManagedProcess | None = None
     locust: ManagedProcess | None = None
     sampler: MetricsSampler | None = None
@@ -230,7 +244,7 @@ def play(
     unrecordable = False
     try:
         if plan.service_settings is not None:
-            service = start_service(
+            service = spawned or start_service(
                 plan.service_settings,
                 driver=options.driver,
                 workers=options.service_workers,
@@ -328,6 +342,7 @@ def _supervise(
     while True:
         code = locust.poll()
         if code is not None:
+            reporter.load_ended()
             if code != 0:
                 outcome.failure = f"Locust exited with code {code}: {locust.log_tail(3)}"
             return
@@ -377,5 +392,9 @@ def _stop_all(
     if sampler is not None:
         sampler.stop()
     if service is not None:
+        exit_code = service.poll()
         service.stop(grace_seconds=10)
-        reporter.note(f"stopped the service (pid {service.pid})")
+        if exit_code is None:
+            reporter.note(f"stopped the service (pid {service.pid})")
+        else:
+            reporter.note(f"the service (pid {service.pid}) had died (exit code {exit_code})")

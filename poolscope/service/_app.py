@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import mark_process_dead
@@ -28,9 +28,12 @@ from poolscope.service._db import (
     build_sync_engine,
     cancel_running_queries,
     ensure_seeded,
+    terminate_own_backends,
 )
-from poolscope.service._error_handlers import install_error_handlers
+from poolscope.service._error_handlers import error_kind, install_error_handlers
+from poolscope.service._guard import RequestGuard
 from poolscope.service._service_state import ServiceState
+from poolscope.service._sessions import close_async_session, close_sync_session
 from poolscope.service._settings import ServiceSettings
 
 __all__ = ["create_app", "create_app_from_environment"]
@@ -38,6 +41,7 @@ __all__ = ["create_app", "create_app_from_environment"]
 logger = logging.getLogger("poolscope.service")
 
 SHUTDOWN_CANCEL_SECONDS = 5
+STRAGGLER_WAIT_SECONDS = 2
 
 
 def create_app(
@@ -55,7 +59,7 @@ def create_app(
     )
     app = FastAPI(title="poolscope sample service", lifespan=_lifespan)
     app.state.poolscope = state
-    install_error_handlers(app, settings)
+    install_error_handlers(app, settings, state.errors)
     app.include_router(_common_routes.router)
     if is_async(settings.driver):
         app.include_router(_async_routes.router)
@@ -65,6 +69,13 @@ def create_app(
     Instrumentator(registry=state.registry, excluded_handlers=["/metrics"]).instrument(app)
     # Checkouts carry the route template: use_time's route label, leak reports, /pool.
     instrument_app(app)
+    # Outermost: a request abandoned here is abandoned by everything inside.
+    app.add_middleware(
+        RequestGuard,
+        stopping=state.stopping,
+        cancel_tasks=lambda: state.async_engine is not None,
+        stragglers=state.stragglers,
+    )
     return app
 
 
@@ -84,6 +95,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if state.settings.database_url is None:
         url = await to_thread.run_sync(resolve_database_url)
         state.settings = state.settings.model_copy(update={"database_url": SecretStr(url)})
+    state.stopping.watch_signals()
     try:
         await _start_engine(state)
         logger.info(
@@ -96,8 +108,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         yield
     finally:
+        state.stopping.unwatch_signals()
         await _stop_engine(state)
         state.registry.unregister(threadpool)
+        state.errors.flush()
 
 
 async def _start_engine(state: ServiceState) -> None:
@@ -119,42 +133,60 @@ async def _start_engine(state: ServiceState) -> None:
             await connection.run_sync(ensure_seeded)
 
 
-async def _end_cut_off_sync_requests(state: ServiceState) -> None:
-    """Requests that shutdown cut off may still run a query in a worker thread (a /hold
-    lasts up to 30 s), and the process cannot exit before its threads: cancel them, and
-    those that got a connection just after."""
+async def _end_cut_off_requests(state: ServiceState) -> None:
+    """Requests that shutdown abandoned may still run a query (a sync one in a worker
+    thread, which the process cannot exit before; an async one in a task): cancel their
+    queries, and those that got a connection just after, then wait for them to end."""
     deadline = time.monotonic() + SHUTDOWN_CANCEL_SECONDS
     while time.monotonic() < deadline:
         try:
             cancelled = cancel_running_queries(state.settings)
         except DBAPIError as error:
-            logger.warning("could not cancel running queries: %s", type(error.orig).__name__)
-            return
+            logger.warning("could not cancel running queries: %s", error_kind(error))
+            break
         if not cancelled:
-            return
+            break
         logger.info("cancelled %d running queries of requests cut off by shutdown", cancelled)
         await asyncio.sleep(0.1)
+    if state.stragglers:
+        _, pending = await asyncio.wait(set(state.stragglers), timeout=STRAGGLER_WAIT_SECONDS)
+        for task in pending:
+            task.cancel()
+
+
+async def _end_own_backends(state: ServiceState) -> None:
+    """No backend of this process may outlive it: one a cancelled task dropped may still
+    be running its query."""
+    deadline = time.monotonic() + SHUTDOWN_CANCEL_SECONDS
+    try:
+        while terminate_own_backends(state.settings) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    except DBAPIError as error:
+        logger.warning("could not end the service's backends: %s", error_kind(error))
 
 
 async def _stop_engine(state: ServiceState) -> None:
-    if state.sync_engine is not None:
-        await _end_cut_off_sync_requests(state)
+    if state.settings.database_url is not None:
+        await _end_cut_off_requests(state)
     for async_session in state.kept_async_sessions.take_all():
-        await async_session.close()
+        await close_async_session(async_session)
     sync_sessions = state.kept_sync_sessions.take_all()
     if state.sync_engine is not None:
         sync_engine = state.sync_engine
 
         def close_sync() -> None:
             for session in sync_sessions:
-                session.close()
+                close_sync_session(session)
             sync_engine.dispose()
 
-        await to_thread.run_sync(close_sync)
+        # A thread of its own: handlers cut off by shutdown may still take the others.
+        await to_thread.run_sync(close_sync, limiter=CapacityLimiter(1))
         state.sync_engine = None
     if state.async_engine is not None:
         await state.async_engine.dispose()
         state.async_engine = None
+    if state.settings.database_url is not None:
+        await _end_own_backends(state)
     if state.instrumentation is not None:
         state.instrumentation.close()
     if state.multiprocess_dir is not None:

@@ -12,6 +12,7 @@ from poolscope.service._db import build_async_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
 from poolscope.service._routes_shared import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
+from poolscope.service._sessions import close_async_session
 
 __all__ = ["router"]
 
@@ -26,7 +27,7 @@ async def get_session(
     try:
         yield session
     finally:
-        await session.close()
+        await close_async_session(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

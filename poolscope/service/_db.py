@@ -36,9 +36,14 @@ __all__ = [
     "ensure_seeded",
     "items",
     "items_query",
+    "terminate_own_backends",
 ]
 
 SEED_ROWS = 500
+OWN_CONNECT_TIMEOUT_SECONDS = 3
+# The server checks this often (ms) whether the client of a running query is still there:
+# the query of a connection the service dropped (a cancelled request) ends within it.
+CLIENT_CHECK_INTERVAL_MS = 1000
 # Any constant shared by every process seeding the same database: two workers starting
 # together must not both create and fill the table.
 _SEED_LOCK_KEY = 0x706F6F6C73636F70
@@ -80,9 +85,17 @@ def _engine_arguments(settings: ServiceSettings, *, per_request: bool) -> dict[s
 def _connect_args(driver: Driver, pool_name: str) -> dict[str, Any]:
     name = application_name(pool_name)
     if driver == "asyncpg":
-        return {"server_settings": {"application_name": name}}
+        return {
+            "server_settings": {
+                "application_name": name,
+                "client_connection_check_interval": str(CLIENT_CHECK_INTERVAL_MS),
+            }
+        }
     # psycopg2 and psycopg (sync and async) pass keyword arguments on to libpq.
-    return {"application_name": name}
+    return {
+        "application_name": name,
+        "options": f"-c client_connection_check_interval={CLIENT_CHECK_INTERVAL_MS}",
+    }
 
 
 def build_sync_engine(settings: ServiceSettings, *, per_request: bool = False) -> Engine:
@@ -112,20 +125,34 @@ def cancel_running_queries(settings: ServiceSettings) -> int:
 
     Through a connection of its own: the pool may have none to spare.
     """
-    engine = create_engine(url_for_driver(database_url(settings), "psycopg2"), poolclass=NullPool)
+    return _signal_own_backends(settings, "pg_cancel_backend", "AND state = 'active'")
+
+
+def terminate_own_backends(settings: ServiceSettings) -> int:
+    """End every backend of this process's connections; return how many are left
+    (those just told to end, until they have)."""
+    return _signal_own_backends(settings, "pg_terminate_backend", "")
+
+
+def _signal_own_backends(settings: ServiceSettings, function: str, condition: str) -> int:
+    engine = create_engine(
+        url_for_driver(database_url(settings), "psycopg2"),
+        poolclass=NullPool,
+        connect_args={"connect_timeout": OWN_CONNECT_TIMEOUT_SECONDS},
+    )
     try:
         with engine.connect() as connection:
-            cancelled = connection.scalar(
+            signalled = connection.scalar(
                 text(
-                    "SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity"
-                    " WHERE application_name = :name AND state = 'active'"
+                    f"SELECT count(*) FILTER (WHERE {function}(pid)) FROM pg_stat_activity"
+                    f" WHERE application_name = :name {condition}"
                     " AND pid <> pg_backend_pid()"
                 ),
                 {"name": application_name(settings.pool_name)},
             )
     finally:
         engine.dispose()
-    return int(cancelled or 0)
+    return int(signalled or 0)
 
 
 def ensure_seeded(connection: Connection) -> None:

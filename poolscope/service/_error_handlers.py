@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from poolscope.service._guard import ClientGone, work_of
 from poolscope.service._settings import ServiceSettings
 
-__all__ = ["LeakBoundReached", "install_error_handlers"]
+__all__ = ["ErrorLog", "LeakBoundReached", "error_kind", "install_error_handlers"]
 
 logger = logging.getLogger("poolscope.service")
+
+# During an outage every request fails: one line per this many seconds, with counts.
+ERROR_LOG_INTERVAL_SECONDS = 5.0
 
 
 class LeakBoundReached(Exception):
@@ -24,15 +31,61 @@ class LeakBoundReached(Exception):
         self.bound = bound
 
 
-def install_error_handlers(app: FastAPI, settings: ServiceSettings) -> None:
-    async def pool_exhausted(request: Request, error: Exception) -> JSONResponse:
+class ErrorLog:
+    """The 503 warnings: the first at once, then the rest counted and logged as one line
+    per interval while they go on. Used from the event loop only."""
+
+    def __init__(self, interval: float = ERROR_LOG_INTERVAL_SECONDS) -> None:
+        self.interval = interval
+        self._counts: Counter[str] = Counter()
+        self._window: asyncio.TimerHandle | None = None
+
+    def warning(self, message: str) -> None:
+        if self._window is None:
+            logger.warning("%s (503; more within %g s are counted)", message, self.interval)
+            self._open_window()
+        else:
+            self._counts[message] += 1
+
+    def flush(self) -> None:
+        """Log what was counted; the window closes once an interval passes with nothing."""
+        if self._window is not None:
+            self._window.cancel()
+            self._window = None
+        if not self._counts:
+            return
+        counts, self._counts = self._counts, Counter()
         logger.warning(
-            "pool %s exhausted on %s %s: no connection within %ss",
-            settings.pool_name,
-            request.method,
-            request.url.path,
-            settings.pool_timeout,
+            "%d more 503 answers in the last %g s: %s",
+            counts.total(),
+            self.interval,
+            "; ".join(f"{count} x {message}" for message, count in counts.most_common()),
         )
+        self._open_window()
+
+    def _open_window(self) -> None:
+        self._window = asyncio.get_running_loop().call_later(self.interval, self.flush)
+
+
+def error_kind(error: BaseException) -> str:
+    """The class name of what really failed: the driver's error, not a wrapper of it
+    (the message may quote SQL and parameters, and is never shown)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig
+    # SQLAlchemy's asyncpg adapter wraps the driver's exception in a generic class.
+    cause = error.__cause__
+    if type(error).__module__.startswith("sqlalchemy") and cause is not None:
+        error = cause
+    return type(error).__name__
+
+
+def install_error_handlers(app: FastAPI, settings: ServiceSettings, errors: ErrorLog) -> None:
+    async def pool_exhausted(request: Request, error: Exception) -> JSONResponse:
+        if not _abandoned(request):
+            errors.warning(
+                f"pool {settings.pool_name} exhausted on {request.method} {request.url.path}: "
+                f"no connection within {settings.pool_timeout:g}s"
+            )
         limit = settings.pool_size + settings.max_overflow
         return JSONResponse(
             status_code=503,
@@ -52,12 +105,27 @@ def install_error_handlers(app: FastAPI, settings: ServiceSettings) -> None:
         )
 
     async def database_error(request: Request, error: Exception) -> JSONResponse:
-        # The driver's message may quote SQL and parameters; the class name is enough here.
-        kind = type(getattr(error, "orig", None) or error).__name__
-        logger.warning("database error on %s %s: %s", request.method, request.url.path, kind)
+        kind = error_kind(error)
+        if not _abandoned(request):
+            errors.warning(f"database error on {request.method} {request.url.path}: {kind}")
         return JSONResponse(
             status_code=503,
             content={"error": "database_error", "message": f"the database failed: {kind}"},
+            headers={"Retry-After": "1"},
+        )
+
+    async def client_gone(request: Request, error: Exception) -> JSONResponse:
+        # Nobody reads it: the client left, or shutdown answered it already.
+        return JSONResponse(status_code=503, content={"error": "abandoned"})
+
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        # A bug: Starlette logs its traceback after this answer; the client gets JSON.
+        return JSONResponse(
+            status_code=503,
+            content={
+                "error": "unexpected_error",
+                "message": f"the service failed: {type(error).__name__}",
+            },
         )
 
     async def leak_bound_reached(request: Request, error: Exception) -> JSONResponse:
@@ -75,5 +143,15 @@ def install_error_handlers(app: FastAPI, settings: ServiceSettings) -> None:
         )
 
     app.add_exception_handler(PoolTimeoutError, pool_exhausted)
-    app.add_exception_handler(DBAPIError, database_error)
+    # What a failing database raises: SQLAlchemy's errors, and what asyncpg raises on a
+    # connect that SQLAlchemy does not wrap (refused, reset, "starting up", timeouts).
+    for error_class in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(error_class, database_error)
+    app.add_exception_handler(ClientGone, client_gone)
     app.add_exception_handler(LeakBoundReached, leak_bound_reached)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+def _abandoned(request: Request) -> bool:
+    work = work_of(request.scope)
+    return work is not None and work.gone

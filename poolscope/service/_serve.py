@@ -23,11 +23,12 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from poolscope._errors import PoolscopeError
-from poolscope._urls import mask_url, url_for_driver
+from poolscope._urls import mask_url, url_for_driver, url_secrets
 from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.postgres import EmbeddedPostgres, resolve_database_url
 from poolscope.service._app import create_app
 from poolscope.service._db import database_url, ensure_seeded
+from poolscope.service._service_state import SHUTDOWN_GRACE_SECONDS
 from poolscope.service._settings import ServiceSettings
 
 __all__ = ["serve"]
@@ -36,8 +37,9 @@ logger = logging.getLogger("poolscope.service")
 
 APP_FACTORY = "poolscope.service:create_app_from_environment"
 CONNECT_TIMEOUT_SECONDS = 10
-# In-flight requests (a /hold may last 30 s) get this long to finish on shutdown.
-GRACEFUL_SHUTDOWN_SECONDS = 5
+# uvicorn cancels what still runs after this: the app answers and ends its requests in
+# flight (a /hold may last 30 s) after its own grace period, within this.
+GRACEFUL_SHUTDOWN_SECONDS = SHUTDOWN_GRACE_SECONDS + 3
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -139,9 +141,10 @@ def _check_database(settings: ServiceSettings) -> None:
 def _first_line(error: DBAPIError, url: str) -> str:
     message = str(error.orig or error).strip().splitlines()
     line = message[0] if message else type(error.orig or error).__name__
-    password = url_for_driver(url, "psycopg2").password
     # libpq does not echo passwords, but nothing poolscope prints may ever hold one.
-    return line.replace(password, "***") if password else line
+    for secret in url_secrets(url):
+        line = line.replace(secret, "***")
+    return line
 
 
 @contextmanager

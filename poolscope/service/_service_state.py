@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -13,10 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from poolscope._instrument import Instrumentation, instrument
+from poolscope.service._error_handlers import ErrorLog
+from poolscope.service._guard import Stopping
 from poolscope.service._kept_sessions import KeptSessions
 from poolscope.service._settings import ServiceSettings
 
-__all__ = ["ServiceState", "StateDep", "get_state"]
+__all__ = ["SHUTDOWN_GRACE_SECONDS", "ServiceState", "StateDep", "get_state"]
+
+# How long requests in flight may go on once the process is asked to stop; uvicorn's own
+# graceful-shutdown timeout (poolscope serve) leaves room after it to answer them.
+SHUTDOWN_GRACE_SECONDS = 3.0
 
 
 @dataclass(kw_only=True)
@@ -32,6 +39,11 @@ class ServiceState:
     sync_engine: Engine | None = None
     async_engine: AsyncEngine | None = None
     instrumentation: Instrumentation | None = None
+    # Shutdown: set by SIGTERM/SIGINT; the requests in flight get this grace period.
+    stopping: Stopping = field(default_factory=lambda: Stopping(SHUTDOWN_GRACE_SECONDS))
+    # Handlers shutdown abandoned that were still running when their client was answered.
+    stragglers: set[asyncio.Task[None]] = field(default_factory=set)
+    errors: ErrorLog = field(default_factory=ErrorLog)
     kept_sync_sessions: KeptSessions[Session] = field(init=False)
     kept_async_sessions: KeptSessions[AsyncSession] = field(init=False)
 

@@ -19,6 +19,7 @@ from poolscope.service._db import build_sync_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
 from poolscope.service._routes_shared import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
+from poolscope.service._sessions import service_session
 
 __all__ = ["EngineDep", "hold_connection", "router"]
 
@@ -35,13 +36,13 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 @router.get("/items")
 def list_items(engine: EngineDep, limit: Limit = 20) -> dict[str, Any]:
-    with Session(engine) as session:
+    with service_session(engine) as session:
         rows = session.execute(items_query(limit)).all()
     return {"items": item_rows(rows)}
 
 
 def hold_connection(engine: Engine, seconds: float) -> dict[str, Any]:
-    with Session(engine) as session:
+    with service_session(engine) as session:
         session.execute(HOLD, {"seconds": seconds})
     return {"held_seconds": seconds}
 

@@ -30,7 +30,7 @@ from poolscope._errors import PoolscopeError
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest import LocustfileRecord, load_run
 from poolscope.loadtest._catalog import find_scenario
-from poolscope.loadtest._environment import max_connections, password_of
+from poolscope.loadtest._environment import max_connections, passwords_of
 from poolscope.loadtest._locustfile import describe_locustfile
 from poolscope.loadtest._plan import Play, RunOptions
 from poolscope.loadtest._processes import ManagedProcess
@@ -38,6 +38,7 @@ from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._run import database_for, play, sigterm_interrupts, write_outcome
 from poolscope.loadtest._scrape import PoolSettings, pool_settings
 from poolscope.loadtest._target import check_routes, inspect_target, metrics_url_for
+from poolscope.sweep._ahead import Ahead
 from poolscope.sweep._figures import step_from_run
 from poolscope.sweep._model import Parameter, Step, Sweep, SweepConfiguration, write_sweep
 from poolscope.sweep._own_service import start_own_service
@@ -200,7 +201,7 @@ def _own_service(
     if options.serve_command is None:
         yield options.host, None
         return
-    secrets = [password_of(options.database_url)] if options.database_url else []
+    secrets = passwords_of(options.database_url) if options.database_url else []
     reported: list[PoolSettings] = []
 
     def size(host: str) -> int | None:
@@ -257,8 +258,14 @@ def run_sweep(
     server_max: int | None = None
     masked = "(the service's own)"
     overflow = plan.max_overflow
+    ahead = Ahead(
+        lambda value: _step_play(plan, value).service_settings,
+        driver=options.driver,
+        workers=options.service_workers,
+    )
     try:
         with sigterm_interrupts(), _database(plan, run_options, reporter) as database_url:
+            ahead.database_url = database_url
             if database_url:
                 masked = mask_url(database_url)
                 server_max = max_connections(database_url)
@@ -279,8 +286,11 @@ def run_sweep(
                             warnings.append(warning)
                             reporter.note(f"warning: {warning}")
                     step_options = dataclasses.replace(run_options, host=host)
-                    run, outcome = play(_step_play(plan, value), step_options, database_url,
-                                        reporter)  # fmt: skip
+                    following = plan.values[index] if index < len(plan.values) else None
+                    run, outcome = play(
+                        _step_play(plan, value), step_options, database_url,
+                        ahead.reporter(reporter, following), spawned=ahead.spawned(value),
+                    )  # fmt: skip
                 path = write_outcome(run, outcome, options.out_dir, reporter)
                 if options.serve_command is not None:
                     # The service's whole output, named like its run file.
@@ -293,6 +303,8 @@ def run_sweep(
         partial_reason = partial_reason or f"interrupted after {len(steps)} step(s)"
     except PoolscopeError as error:
         partial_reason = f"stopped after {len(steps)} step(s): {error}"
+    finally:
+        ahead.close()
     failed = [f"{s.run_file}: {s.incomplete_reason}" for s in steps if not s.complete]
     if partial_reason is None and failed:
         partial_reason = "; ".join(failed)

@@ -121,12 +121,28 @@ def test_a_directory_stands_for_its_runs_in_start_order(runs_dir: Path) -> None:
     assert [run.label for run in comparison.runs] == ["global", "per-request"]
 
 
+def _with_locust(text: str, **values: float) -> str:
+    data = json.loads(text)
+    data["locust"].update(values)
+    return json.dumps(data)
+
+
+def _with_pool_wait(text: str, **values: float | str) -> str:
+    data = json.loads(text)
+    data["pool"]["wait"].update(values)
+    return json.dumps(data)
+
+
 def damaged(tmp_path: Path, good: Path) -> dict[str, Path]:
     text = good.read_text()
     files = {
         "truncated": text[: len(text) // 2],
         "not a run": json.dumps({"hello": "world"}),
         "unknown schema": text.replace("poolscope.run/1", "poolscope.run/7"),
+        "negative count": _with_locust(text, requests=-5),
+        "absurd failures": _with_locust(text, failures=10**30),
+        "more failures than requests": _with_locust(text, failures=10**9),
+        "infinite duration": _with_pool_wait(text, sum="Infinity"),
     }
     paths = {}
     for name, content in files.items():
@@ -142,6 +158,10 @@ def damaged(tmp_path: Path, good: Path) -> dict[str, Path]:
         ("truncated", "not JSON, or truncated"),
         ("not a run", "not a poolscope run file"),
         ("unknown schema", "unknown run file schema 'poolscope.run/7'"),
+        ("negative count", "not a plausible run file: locust.requests = -5"),
+        ("absurd failures", "not a plausible run file: locust.failures = 1e+30"),
+        ("more failures than requests", "locust failures = 1000000000 > requests"),
+        ("infinite duration", "not a plausible run file: pool.wait.sum = inf"),
         ("empty directory", "no run files"),
         ("one run", "compare needs two or more runs; got 1"),
         ("no runs", "compare needs two or more runs; got 0"),

@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import (
     AssertionPool,
@@ -116,6 +117,16 @@ def test_timeout_is_counted_and_reraised_unchanged(make_engine, registry) -> Non
     assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "timeouts") == 0
 
 
+def terminate(database_url: str, pids: list[int]) -> None:
+    admin = psycopg2.connect(database_url)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (pids,))
+    finally:
+        admin.close()
+    time.sleep(0.05)
+
+
 def test_terminated_backend_is_counted_as_invalidation(
     make_engine, registry, database_url: str
 ) -> None:
@@ -125,13 +136,7 @@ def test_terminated_backend_is_counted_as_invalidation(
         pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     assert sample(registry, names.CONNECTION_COUNT, "terminated", state="idle") == 1
 
-    admin = psycopg2.connect(database_url)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    finally:
-        admin.close()
-    time.sleep(0.05)
+    terminate(database_url, [pid])
 
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
@@ -145,6 +150,34 @@ def test_terminated_backend_is_counted_as_invalidation(
     assert sample(registry, names.CONNECTION_COUNT, "terminated", state="used") == 0
     assert sample(registry, names.CONNECTION_COUNT, "terminated", state="idle") == 1
     assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "terminated") == 2
+
+
+def test_every_connection_a_pool_wide_invalidation_discards_is_counted(
+    make_engine, registry, database_url: str
+) -> None:
+    engine = make_engine(pool_size=5, max_overflow=0)
+    instrument(engine, pool="pool-wide", registry=registry)
+    held = [engine.connect() for _ in range(5)]
+    pids = [connection.execute(text("SELECT pg_backend_pid()")).scalar_one() for connection in held]
+    for connection in held:
+        connection.close()
+    terminate(database_url, pids)
+    # The first checkout meets a dead connection: SQLAlchemy invalidates it and marks every
+    # connection as old as it stale; the other four are replaced at their next checkout.
+    with pytest.raises(DBAPIError), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    again = [engine.connect() for _ in range(5)]
+    for connection in again:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() not in pids
+        connection.close()
+    invalidations = f"{names.POOL_INVALIDATIONS}_total"
+    assert sample(registry, invalidations, "pool-wide", soft="false") == 5
+    assert sample(registry, invalidations, "pool-wide", soft="true") == 0
+    # Replacements of connections that were never stale are not counted.
+    engine.dispose()
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert sample(registry, invalidations, "pool-wide", soft="false") == 5
 
 
 def test_close_removes_every_series_and_listener(

@@ -13,6 +13,12 @@ def test_mask_url_hides_the_password() -> None:
     assert masked == "postgresql://app:***@db.local:5432/shop"
 
 
+def test_mask_url_hides_a_password_given_as_a_query_parameter() -> None:
+    masked = mask_url("postgresql://app@db.local/shop?sslmode=disable&password=S3cr%40t&PassWord=x")
+    assert "S3cr" not in masked
+    assert masked == "postgresql://app@db.local/shop?PassWord=***&password=***&sslmode=disable"
+
+
 def test_url_for_driver_keeps_credentials_and_server() -> None:
     url = url_for_driver("postgresql://app:pw@127.0.0.1:6543/shop", "asyncpg")
     assert url.drivername == "postgresql+asyncpg"

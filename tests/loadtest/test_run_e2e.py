@@ -223,6 +223,13 @@ def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: P
     assert not run.complete
     assert run.incomplete_reason is not None
     assert "exited" in run.incomplete_reason
+    # An incomplete run is never judged as passed, and says what could not be judged.
+    assert run.check is not None
+    assert not run.check.passed
+    assert run.check.verdict.startswith("not judged")
+    assert any("incomplete" in detail for detail in run.check.details)
+    assert f"the service (pid {service_pid}) had died" in stdout + stderr
+    assert "stopped the service" not in stdout + stderr
     assert run.samples  # what was sampled before the crash is kept
     assert len(list(tmp_path.glob("*.service.log"))) == 1  # beside the run file, to debug
     time.sleep(0.5)
@@ -243,6 +250,9 @@ def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
     (run,) = runs_in(tmp_path).values()
     assert not run.complete
     assert run.incomplete_reason == "interrupted"
+    assert run.check is not None
+    assert not run.check.passed
+    assert "interrupted" in " ".join(run.check.details)
     assert run.locust is not None  # Locust's statistics so far, written as it stopped
     assert run.locust.requests > 0
     time.sleep(0.5)

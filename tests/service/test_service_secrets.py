@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 
 from poolscope._urls import DRIVERS
-from tests.support.service_process import running_service
+from tests.support.service_process import running_service, serve_command
 
 PASSWORD = "Quokka-7781-distinctive"
 ROLE = "poolscope_secret_tester"
@@ -69,5 +71,67 @@ def test_password_never_leaves_the_service(distinctive_url: str, driver: str) ->
     # The service really used the distinctive role, and shows it masked.
     assert f"{ROLE}:***@" in pool["database_url"]
     assert "pool_exhausted" in seen[8]
+    for text_seen in seen:
+        assert PASSWORD not in text_seen
+
+
+URL_FORMS = ["userinfo", "query parameter", "query parameter in the environment", "PGPASSWORD"]
+
+
+def _service_start(distinctive_url: str, form: str) -> tuple[list[str], dict[str, str]]:
+    """The database part of ``poolscope serve``'s command line and environment."""
+    url = make_url(distinctive_url)
+    bare = url.set(password=None).render_as_string(hide_password=False)
+    with_query = f"{bare}?password={PASSWORD}"
+    if form == "userinfo":
+        return ["--database-url", distinctive_url], {}
+    if form == "query parameter":
+        return ["--database-url", with_query], {}
+    if form == "query parameter in the environment":
+        return [], {"POOLSCOPE_DATABASE_URL": with_query}
+    return ["--database-url", bare], {"PGPASSWORD": PASSWORD}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
+@pytest.mark.parametrize("form", URL_FORMS)
+def test_no_url_form_shows_the_password(distinctive_url: str, driver: str, form: str) -> None:
+    arguments, env = _service_start(distinctive_url, form)
+    seen: list[str] = []
+    with (
+        running_service(
+            *arguments,
+            "--driver",
+            driver,
+            "--pool-size",
+            "1",
+            "--pool-timeout",
+            "0.3",
+            "--log-level",
+            "debug",
+            env=env,
+        ) as service,  # fmt: skip
+        httpx.Client(base_url=service.base_url, timeout=30) as client,
+    ):
+        first = client.get("/pool")
+        for path in ("/pool", "/items", "/hold?seconds=0.1", "/metrics"):
+            response = client.get(path)
+            assert response.status_code == 200, response.text
+            seen.append(f"{response.headers}\n{response.text}")
+        pool = first.json()
+    seen.append(service.log())
+    assert pool["database_url"].startswith(f"postgresql://{ROLE}")
+    # A database that does not exist: the one-line error names the URL, masked.
+    missing = [part.replace(DATABASE, "poolscope_no_such_db") for part in arguments]
+    env_missing = {
+        name: value.replace(DATABASE, "poolscope_no_such_db") for name, value in env.items()
+    }
+    failed = subprocess.run(
+        serve_command(*missing, "--driver", driver),
+        capture_output=True, text=True, timeout=60, env={**os.environ, **env_missing},
+    )  # fmt: skip
+    assert failed.returncode == 1
+    assert "poolscope_no_such_db" in failed.stderr
+    seen.append(failed.stdout + failed.stderr)
     for text_seen in seen:
         assert PASSWORD not in text_seen

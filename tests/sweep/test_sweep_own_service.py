@@ -74,7 +74,7 @@ def test_a_service_that_ignores_the_pool_size_is_one_line(
 def test_host_alone_sweeps_the_users(database_url: str, tmp_path: Path) -> None:
     with running_example(database_url, pool_size=2) as host:
         result = sweep(
-            database_url, "--host", host, "--users", "1,4", "--target-wait-p95", "100ms",
+            database_url, "--host", host, "--users", "1,6", "--target-wait-p95", "100ms",
             "--out", str(tmp_path),
         )  # fmt: skip
         # A built-in scenario needs the sample service's routes: one line, nothing played.
@@ -86,9 +86,9 @@ def test_host_alone_sweeps_the_users(database_url: str, tmp_path: Path) -> None:
     (sweep_file,) = tmp_path.glob("orders-sweep-*.json")
     sweep_ = load_sweep(sweep_file)
     assert sweep_.configuration.parameter == "users"
-    assert [(step.users, step.pool_size) for step in sweep_.steps] == [(1, 2), (4, 2)]
-    one, four = sweep_.steps
+    assert [(step.users, step.pool_size) for step in sweep_.steps] == [(1, 2), (6, 2)]
+    one, six = sweep_.steps
     assert one.max_pending == 0  # one user never waits for a pool of 2
-    assert four.max_pending > 0
+    assert six.max_pending > 0
     assert sweep_.recommendation is not None
     assert sweep_.recommendation.recommended == 1

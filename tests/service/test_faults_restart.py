@@ -1,0 +1,75 @@
+"""PostgreSQL stopped for seconds, then started again: answers stay 200 or JSON 503, the
+server keeps its port, and the service serves again without a restart of its own."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from poolscope.postgres import EmbeddedPostgres
+from tests.support.faults import (
+    DRIVERS,
+    POOL_ARGUMENTS,
+    Outcomes,
+    assert_clean_log,
+    keep_requesting,
+    pool_state,
+    wait_for,
+)
+from tests.support.service_process import running_service
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+OUTAGE_SECONDS = 3
+
+
+@pytest.fixture
+def own_server() -> Iterator[EmbeddedPostgres]:
+    """A server of this test's own: the session's one must not stop under other tests.
+    Under /tmp itself: the server's system user (when tests run as root) cannot enter
+    pytest's 0700 base directory."""
+    root = Path(tempfile.mkdtemp(prefix="poolscope-restart-"))
+    server = EmbeddedPostgres(root / "pg")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_database_restart(own_server: EmbeddedPostgres, driver: str) -> None:
+    url = own_server.start()
+    outcomes = Outcomes()
+    done = threading.Event()
+    with running_service("--database-url", url, "--driver", driver,
+                         *POOL_ARGUMENTS, "--pool-timeout", "5") as service:  # fmt: skip
+        clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
+        time.sleep(1)
+        assert own_server.stop()
+        time.sleep(OUTAGE_SECONDS)
+        # Closed connections left TIME_WAIT on the old port; the server gets it back.
+        assert own_server.start() == url
+        wait_for(lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
+                 timeout=15)  # fmt: skip
+        done.set()
+        for client in clients:
+            client.join(timeout=30)
+        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+    outcomes.assert_only_200_or_json_503()
+    errors = {error for status, error in outcomes.answers if status == 503}
+    assert errors == {"database_error"}
+    assert outcomes.count(503) > 0
+    log = service.log()
+    assert_clean_log(log)
+    # Hundreds of 503s, a few lines: the first at once, then one per interval with a count.
+    warnings = [line for line in log.splitlines() if line.startswith("WARNING")]
+    assert outcomes.count(503) > 3 * len(warnings), warnings
+    assert any("more 503 answers" in line for line in warnings), warnings
