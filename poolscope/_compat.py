@@ -16,8 +16,8 @@ from poolscope._errors import PoolscopeError
 
 __all__ = ["SUPPORTED_SQLALCHEMY", "check_sqlalchemy"]
 
-SUPPORTED_SQLALCHEMY = ">=2.0.30,<2.2"
-_LOWEST = (2, 0, 30)
+SUPPORTED_SQLALCHEMY = ">=2.0.50,<2.2"
+_LOWEST = (2, 0, 50)
 _ABOVE = (2, 2)
 _RELEASE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -30,7 +30,7 @@ def check_sqlalchemy(version: str) -> None:
         if (major, minor, patch) >= _LOWEST and (major, minor) < _ABOVE:
             return
     raise PoolscopeError(
-        f"poolscope supports SQLAlchemy {SUPPORTED_SQLALCHEMY} (2.0.30 and later 2.0 "
+        f"poolscope supports SQLAlchemy {SUPPORTED_SQLALCHEMY} (2.0.50 and later 2.0 "
         f"releases, and 2.1); this environment has SQLAlchemy {version}: "
         f"pip install 'sqlalchemy{SUPPORTED_SQLALCHEMY}'"
     )

@@ -27,18 +27,18 @@ def test_the_supported_range_is_the_one_the_package_declares() -> None:
     assert sqlalchemy == f"sqlalchemy{poolscope.SUPPORTED_SQLALCHEMY}"
 
 
-@pytest.mark.parametrize("version", ["2.0.30", "2.0.58", "2.1.0", "2.1.0b2", "2.1.9"])
+@pytest.mark.parametrize("version", ["2.0.50", "2.0.58", "2.1.0", "2.1.0b2", "2.1.9"])
 def test_supported_versions_pass(version: str) -> None:
     check_sqlalchemy(version)
 
 
-@pytest.mark.parametrize("version", ["1.3.24", "1.4.54", "2.0.0", "2.0.29", "2.2.0", "3.0.0"])
+@pytest.mark.parametrize("version", ["1.3.24", "1.4.54", "2.0.0", "2.0.49", "2.2.0", "3.0.0"])
 def test_versions_outside_the_range_are_refused_by_name(version: str) -> None:
     with pytest.raises(poolscope.PoolscopeError) as raised:
         check_sqlalchemy(version)
     assert str(raised.value) == (
-        "poolscope supports SQLAlchemy >=2.0.30,<2.2 (2.0.30 and later 2.0 releases, and 2.1);"
-        f" this environment has SQLAlchemy {version}: pip install 'sqlalchemy>=2.0.30,<2.2'"
+        "poolscope supports SQLAlchemy >=2.0.50,<2.2 (2.0.50 and later 2.0 releases, and 2.1);"
+        f" this environment has SQLAlchemy {version}: pip install 'sqlalchemy>=2.0.50,<2.2'"
     )
 
 
@@ -64,7 +64,7 @@ def test_import_on_sqlalchemy_1_4_is_one_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line == (
-        "poolscope._errors.PoolscopeError: poolscope supports SQLAlchemy >=2.0.30,<2.2 (2.0.30 "
+        "poolscope._errors.PoolscopeError: poolscope supports SQLAlchemy >=2.0.50,<2.2 (2.0.50 "
         "and later 2.0 releases, and 2.1); this environment has SQLAlchemy 1.4.54: "
-        "pip install 'sqlalchemy>=2.0.30,<2.2'"
+        "pip install 'sqlalchemy>=2.0.50,<2.2'"
     )
