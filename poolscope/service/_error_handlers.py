@@ -119,13 +119,16 @@ def install_error_handlers(app: FastAPI, settings: ServiceSettings, errors: Erro
         return JSONResponse(status_code=503, content={"error": "abandoned"})
 
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
-        # A bug: Starlette logs its traceback after this answer; the client gets JSON.
+        # A bug: Starlette raises it again after this answer, for the server to log, and
+        # the server then closes the connection; "close" tells a keep-alive client not to
+        # send its next request on it (it would be reset, unanswered).
         return JSONResponse(
             status_code=503,
             content={
                 "error": "unexpected_error",
                 "message": f"the service failed: {type(error).__name__}",
             },
+            headers={"Connection": "close"},
         )
 
     async def leak_bound_reached(request: Request, error: Exception) -> JSONResponse:
@@ -144,8 +147,15 @@ def install_error_handlers(app: FastAPI, settings: ServiceSettings, errors: Erro
 
     app.add_exception_handler(PoolTimeoutError, pool_exhausted)
     # What a failing database raises: SQLAlchemy's errors, and what asyncpg raises on a
-    # connect that SQLAlchemy does not wrap (refused, reset, "starting up", timeouts).
-    for error_class in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    # connect that SQLAlchemy does not wrap (refused, reset, "starting up", timeouts, and
+    # a backend terminated while the new connection is being set up).
+    for error_class in (
+        SQLAlchemyError,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    ):
         app.add_exception_handler(error_class, database_error)
     app.add_exception_handler(ClientGone, client_gone)
     app.add_exception_handler(LeakBoundReached, leak_bound_reached)

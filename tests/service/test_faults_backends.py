@@ -47,7 +47,8 @@ def test_terminated_backends_never_cost_an_answer(database_url: str, driver: str
         wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
         assert pool_state(service.base_url)["pending"] == 0
     assert terminated >= 12
+    # The log first: a crashed request shows there why a client got no answer.
+    assert_clean_log(service.log())
     outcomes.assert_only_200_or_json_503()
     assert outcomes.count(200) > 0
     assert outcomes.count(503) > 0, "no termination reached a request: the test saw no fault"
-    assert_clean_log(service.log())
