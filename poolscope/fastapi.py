@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from poolscope import metrics as names
 from poolscope._instrument import Instrumentation
 from poolscope._route_context import attribute_routes, current_route
+from poolscope.exporters import multiprocess_enabled, write_threadpool_files
 
 __all__ = [
     "RouteMiddleware",
@@ -261,18 +262,31 @@ class ThreadPoolCollector(Collector):
 
     def __init__(self, limiter: CapacityLimiter) -> None:
         self.limiter = limiter
+        self._close: Callable[[], None] | None = None
+
+    def reading(self) -> tuple[int, int, int]:
+        """Busy threads, the limit, calls waiting for a thread: now."""
+        statistics = self.limiter.statistics()
+        return (
+            statistics.borrowed_tokens,
+            int(statistics.total_tokens),
+            statistics.tasks_waiting,
+        )
 
     def describe(self) -> Iterable[Metric]:
         return [_family(name, None) for name in names.THREADPOOL_GAUGES]
 
     def collect(self) -> Iterable[Metric]:
-        statistics = self.limiter.statistics()
-        values = {
-            names.THREADPOOL_BUSY_THREADS: statistics.borrowed_tokens,
-            names.THREADPOOL_LIMIT: statistics.total_tokens,
-            names.THREADPOOL_WAITING: statistics.tasks_waiting,
-        }
-        return [_family(name, float(values[name])) for name in names.THREADPOOL_GAUGES]
+        return [
+            _family(name, float(value))
+            for name, value in zip(names.THREADPOOL_GAUGES, self.reading(), strict=True)
+        ]
+
+    def close(self) -> None:
+        """Stop exporting: leave the registry, or stop writing the multiprocess files."""
+        close, self._close = self._close, None
+        if close is not None:
+            close()
 
 
 def _family(name: str, value: float | None) -> GaugeMetricFamily:
@@ -283,16 +297,25 @@ def _family(name: str, value: float | None) -> GaugeMetricFamily:
 
 
 def instrument_threadpool(
-    *, registry: CollectorRegistry = REGISTRY, limiter: CapacityLimiter | None = None
+    *,
+    registry: CollectorRegistry = REGISTRY,
+    limiter: CapacityLimiter | None = None,
+    multiprocess: bool | None = None,
 ) -> ThreadPoolCollector:
-    """Export the thread pool that runs sync routes to ``registry``.
+    """Export the thread pool that runs sync routes to ``registry`` until ``close()``.
 
     Without ``limiter``, call it inside the event loop that serves the app (its lifespan,
-    for example): anyio's default thread limiter belongs to that loop. Undo it with
-    ``registry.unregister(collector)``.
+    for example): anyio's default thread limiter belongs to that loop. ``multiprocess``
+    (default: whether ``PROMETHEUS_MULTIPROC_DIR`` is set) writes the gauges to
+    prometheus_client's multiprocess files instead, as ``instrument()`` does the pool's:
+    a scrape then shows the sum over the worker processes.
     """
     if limiter is None:
         limiter = to_thread.current_default_thread_limiter()
     collector = ThreadPoolCollector(limiter)
-    registry.register(collector)
+    if multiprocess_enabled() if multiprocess is None else multiprocess:
+        collector._close = write_threadpool_files(collector.reading)
+    else:
+        registry.register(collector)
+        collector._close = lambda: registry.unregister(collector)
     return collector

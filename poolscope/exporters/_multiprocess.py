@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,14 @@ from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, take
 from poolscope._recorder import LivePool, RawDurations
 
-__all__ = ["MULTIPROC_DIR_ENV", "MultiprocessRecorder", "multiprocess_enabled", "recorder_for"]
+__all__ = [
+    "MULTIPROC_DIR_ENV",
+    "MultiprocessRecorder",
+    "multiprocess_enabled",
+    "recorder_for",
+    "require_multiprocess_values",
+    "write_at_each_flush",
+]
 
 # prometheus_client's own variable: set, it switches the whole process to multiprocess mode.
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -44,6 +52,15 @@ logger = logging.getLogger("poolscope.instrument")
 
 def multiprocess_enabled() -> bool:
     return bool(os.environ.get(MULTIPROC_DIR_ENV))
+
+
+def require_multiprocess_values() -> None:
+    """Raise :class:`PoolscopeError` unless prometheus_client writes values to files."""
+    if values.ValueClass is values.MutexValue:
+        raise PoolscopeError(
+            f"multiprocess mode needs {MULTIPROC_DIR_ENV} set before prometheus_client "
+            "is first imported"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +99,7 @@ def _process_metrics() -> _Metrics:
     with _metrics_lock:
         if _metrics is not None:
             return _metrics
-        if values.ValueClass is values.MutexValue:
-            raise PoolscopeError(
-                f"multiprocess mode needs {MULTIPROC_DIR_ENV} set before prometheus_client "
-                "is first imported"
-            )
+        require_multiprocess_values()
         pool = [names.POOL_LABEL]
 
         def gauge(name: str, *extra: str) -> Gauge:
@@ -311,18 +324,41 @@ class _Maximum:
 
 
 _recorders: dict[str, MultiprocessRecorder] = {}
+# What else this process writes at each flush (the thread-pool gauges).
+_writers: list[Callable[[], None]] = []
 _recorders_lock = threading.Lock()
 _flusher: threading.Thread | None = None
+
+
+def write_at_each_flush(writer: Callable[[], None]) -> Callable[[], None]:
+    """Call ``writer`` at each flush of this process, and at its exit, until the returned
+    function is called."""
+    with _recorders_lock:
+        _writers.append(writer)
+    _start_flushing()
+
+    def stop() -> None:
+        with _recorders_lock:
+            if writer in _writers:
+                _writers.remove(writer)
+
+    return stop
 
 
 def _flush_all() -> None:
     with _recorders_lock:
         recorders = list(_recorders.values())
+        writers = list(_writers)
     for recorder in recorders:
         try:
             recorder.flush()
         except Exception:  # the application must never pay for a poolscope bug
             logger.exception("poolscope could not write pool %r's measurements", recorder.name)
+    for writer in writers:
+        try:
+            writer()
+        except Exception:
+            logger.exception("poolscope could not write its measurements (%r)", writer)
 
 
 def _flush_forever() -> None:
@@ -346,7 +382,7 @@ def _forget_flusher() -> None:
     global _flusher, _recorders_lock
     _flusher = None
     _recorders_lock = threading.Lock()
-    if _recorders:
+    if _recorders or _writers:
         _start_flushing()
 
 

@@ -109,8 +109,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.stopping.unwatch_signals()
+        # First: _stop_engine marks a worker's multiprocess files dead.
+        threadpool.close()
         await _stop_engine(state)
-        state.registry.unregister(threadpool)
         state.errors.flush()
 
 

@@ -13,7 +13,7 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from poolscope import metrics as names
 from poolscope.exporters._multiprocess import FLUSH_SECONDS
-from tests.support.multiprocess_worker import scrape, start_worker, tell
+from tests.support.multiprocess_worker import scrape, start_threadpool_worker, start_worker, tell
 from tests.support.pool_metrics import sample
 
 
@@ -97,6 +97,56 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
         # Live gauges leave with their processes; counters stay, as prometheus_client keeps them.
         assert not sample(registry, names.CONNECTION_COUNT, "workers", state="idle")
         assert sample(registry, f"{names.POOL_CHECKOUTS}_total", "workers") == 2
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.communicate()
+
+
+def threadpool_totals(path: str) -> tuple[float | None, float | None, float | None]:
+    registry = scrape(path)
+    return (
+        registry.get_sample_value(names.THREADPOOL_BUSY_THREADS),
+        registry.get_sample_value(names.THREADPOOL_LIMIT),
+        registry.get_sample_value(names.THREADPOOL_WAITING),
+    )
+
+
+def threadpool_once_written(
+    path: str, expected: tuple[float, float, float]
+) -> tuple[float | None, float | None, float | None]:
+    """The thread-pool gauges once every worker's flush has written ``expected``."""
+    deadline = time.monotonic() + 4 * FLUSH_SECONDS + 2
+    while (found := threadpool_totals(path)) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.slow
+def test_thread_pools_of_two_workers_are_summed(multiproc_dir: str) -> None:
+    workers = [start_threadpool_worker(multiproc_dir, limit=limit) for limit in (2, 3)]
+    try:
+        for worker in workers:
+            tell(worker, "busy")
+        # Each worker: every thread busy, one call waiting for a thread.
+        assert threadpool_once_written(multiproc_dir, (5, 5, 2)) == (5, 5, 2)
+        for worker in workers:
+            tell(worker, None)
+            tell(worker, "released")
+        assert threadpool_once_written(multiproc_dir, (0, 5, 0)) == (0, 5, 0)
+        # close() takes a worker's share out at once, its process still running.
+        tell(workers[0], None)
+        tell(workers[0], "closed")
+        assert threadpool_totals(multiproc_dir) == (0, 3, 0)
+        tell(workers[1], None)
+        tell(workers[1], "closed")
+        assert threadpool_totals(multiproc_dir) == (0, 0, 0)
+        for worker in workers:
+            tell(worker, None)
+            worker.communicate(timeout=30)
+            assert worker.returncode == 0
+            mark_process_dead(worker.pid, multiproc_dir)
+        assert threadpool_totals(multiproc_dir) == (None, None, None)
     finally:
         for worker in workers:
             worker.kill()

@@ -67,5 +67,5 @@ async def test_the_default_limiter_shows_a_sync_route_on_its_thread(
         assert threadpool(registry) == (1.0, limit, 0.0)
         release.set()
         assert (await request).json() == "done"
-    registry.unregister(collector)
+    collector.close()
     assert threadpool(registry) == (None, None, None)

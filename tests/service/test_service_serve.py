@@ -185,7 +185,9 @@ def test_engine_per_request_builds_a_pool_and_a_connection_each_time(
 
 @pytest.mark.slow
 def test_two_workers_share_one_metrics_view(database_url: str) -> None:
-    with running_service("--database-url", database_url, "--workers", "2") as service:
+    with running_service(
+        "--database-url", database_url, "--workers", "2", "--thread-limit", "4"
+    ) as service:
         base = service.base_url
         # A fresh connection per request lets the kernel hand requests to either worker,
         # once both have started.
@@ -207,6 +209,24 @@ def test_two_workers_share_one_metrics_view(database_url: str) -> None:
                 break
             time.sleep(0.05)
         scrapes = [httpx.get(f"{base}/metrics").text for _ in range(6)]
+        # Both workers' thread pools (sync routes): the limit, and the threads 3 holds take.
+        holds = [
+            threading.Thread(
+                target=httpx.get, args=(f"{base}/hold?seconds=4",), kwargs={"timeout": 30}
+            )
+            for _ in range(3)
+        ]
+        for hold in holds:
+            hold.start()
+        deadline = time.monotonic() + 3.5
+        busy = 0.0
+        while busy != 3 and time.monotonic() < deadline:
+            busy = sample_total(httpx.get(f"{base}/metrics").text, names.THREADPOOL_BUSY_THREADS)
+            time.sleep(0.05)
+        for hold in holds:
+            hold.join()
+        assert busy == 3
+        assert sample_total(scrapes[-1], names.THREADPOOL_LIMIT) == 2 * 4
     assert len(pids) == 2
     for exposition in scrapes:
         # Whichever worker answers, it reports the requests both of them served:

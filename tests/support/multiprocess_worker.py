@@ -38,6 +38,54 @@ engine.dispose()
 """
 
 
+# In an event loop: a thread limiter of the given size, one more blocking call than it has
+# threads; then, each when told, release them all, and stop exporting. argv: limit.
+_THREADPOOL_WORKER = """
+import asyncio, sys, threading
+import anyio
+from anyio import to_thread
+from poolscope.fastapi import instrument_threadpool
+
+async def main():
+    limit = int(sys.argv[1])
+    limiter = anyio.CapacityLimiter(limit)
+    collector = instrument_threadpool(limiter=limiter)
+    release = threading.Event()
+    lines = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    threading.Thread(
+        target=lambda: [loop.call_soon_threadsafe(lines.put_nowait, line) for line in sys.stdin],
+        daemon=True,
+    ).start()
+    async with anyio.create_task_group() as group:
+        for _ in range(limit + 1):
+            group.start_soon(lambda: to_thread.run_sync(release.wait, limiter=limiter))
+        while limiter.statistics().tasks_waiting < 1:
+            await asyncio.sleep(0.01)
+        print("busy", flush=True)
+        await lines.get()
+        release.set()
+    print("released", flush=True)
+    await lines.get()
+    collector.close()
+    print("closed", flush=True)
+    await lines.get()
+
+asyncio.run(main())
+"""
+
+
+def start_threadpool_worker(multiproc_dir: str, *, limit: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _THREADPOOL_WORKER, str(limit)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": multiproc_dir},
+    )
+
+
 def start_worker(
     database_url: str,
     multiproc_dir: str,

@@ -1,0 +1,73 @@
+"""The thread-pool gauges in prometheus_client's multiprocess mode.
+
+A scrape reads one worker's registry, so the collector that reads a limiter at scrape time
+would show that worker's threads only; instead each process writes its limiters' figures
+to its files at every flush (``FLUSH_SECONDS``), as the pool gauges are, and the scrape
+shows the sum over the live processes (``livesum``): the busy threads and the limit of the
+whole service.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from prometheus_client import Gauge
+
+from poolscope import metrics as names
+from poolscope.exporters._multiprocess import require_multiprocess_values, write_at_each_flush
+
+__all__ = ["ThreadPoolReading", "write_threadpool_files"]
+
+# Busy threads, the limit, calls waiting for a thread: what one limiter reads now.
+ThreadPoolReading = Callable[[], tuple[int, int, int]]
+
+_lock = threading.Lock()
+_readings: list[ThreadPoolReading] = []
+_gauges: tuple[Gauge, Gauge, Gauge] | None = None
+_stop_writing: Callable[[], None] | None = None
+
+
+def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
+    """Write what ``reading`` returns, summed with this process's other limiters, at each
+    flush; returns the function that stops it (the gauges then drop its share)."""
+    global _gauges, _stop_writing
+    require_multiprocess_values()
+    with _lock:
+        if _gauges is None:
+            # One object per metric and process: two would overwrite each other's entry.
+            _gauges = (
+                _gauge(names.THREADPOOL_BUSY_THREADS),
+                _gauge(names.THREADPOOL_LIMIT),
+                _gauge(names.THREADPOOL_WAITING),
+            )
+        _readings.append(reading)
+        if _stop_writing is None:
+            _stop_writing = write_at_each_flush(_write)
+    _write()
+
+    def stop() -> None:
+        with _lock:
+            if reading in _readings:
+                _readings.remove(reading)
+        _write()
+
+    return stop
+
+
+def _gauge(name: str) -> Gauge:
+    return Gauge(name, names.HELP[name], registry=None, multiprocess_mode="livesum")
+
+
+def _write() -> None:
+    with _lock:
+        readings = list(_readings)
+        gauges = _gauges
+    if gauges is None:
+        return
+    totals = [0, 0, 0]
+    for reading in readings:
+        for index, value in enumerate(reading()):
+            totals[index] += value
+    for gauge, total in zip(gauges, totals, strict=True):
+        gauge.set(total)
