@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -27,21 +28,25 @@ def _table(sweep: Sweep) -> Table:
     title = f"poolscope sweep: {sweep.scenario or sweep.locustfile}" + (
         " (partial)" if sweep.partial else ""
     )
-    table = Table(title=title, title_justify="left")
+    # Eleven columns within 80 characters: no borders, the box's blank divider as the only
+    # space between columns, and cells never cut (a figure shown as "0/1…" is lost).
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False
+    )
     table.add_column("pool" if parameter == "pool_size" else "users", justify="right")
     table.add_column("users" if parameter == "pool_size" else "pool", justify="right")
     for heading in (
         "req/s",
         "gain",
-        "p50/p95 ms",
-        f"wait p95≈ ms (<{_ms(target)})",
-        "held ms",
+        "p50/p95\nms",
+        "wait\np95≈ ms",
+        "held\nms",
         "L=λ·W",
-        "used avg/max",
-        "pending",
+        "used\navg/max",
+        "pend",
         "failed",
     ):
-        table.add_column(heading, justify="right")
+        table.add_column(heading, justify="right", no_wrap=True)
     previous: Step | None = None
     for step in sweep.steps:
         first, second = (step.pool_size, step.users)
@@ -72,7 +77,8 @@ def write_report(sweep: Sweep, console: Console) -> None:
     console.print(_table(sweep))
     console.print(
         "p50/p95: Locust's latency; wait p95≈: estimated from the pool's wait-time "
-        "histogram; held: the exact mean connection use time; L=λ·W: Little's law, "
+        f"histogram (target: under {_ms(sweep.configuration.target_wait_p95)} ms); "
+        "held: the exact mean connection use time; L=λ·W: Little's law, "
         "checkout rate × mean hold; used avg: the sampled gauge while the load ran.",
         style="dim",
         highlight=False,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from poolscope._errors import PoolscopeError
 from poolscope.cli.sweep import parse_sizes, parse_wait
@@ -24,6 +25,7 @@ from poolscope.sweep import (
     recommend,
     render_html,
     step_from_run,
+    write_report,
     write_sweep,
 )
 from tests.support.runs import minimal_run
@@ -123,6 +125,37 @@ def test_the_page_charts_each_figure_against_the_pool_sizes() -> None:
     assert "Recommended pool size: 4" in page
     assert "src=" not in page
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_the_terminal_report_shows_every_figure_whole_in_80_columns() -> None:
+    steps = [
+        figures(1, 19.1, 0.489),
+        figures(2, 38.0, 0.243),
+        figures(16, 1240.5, 0.0),
+    ]
+    steps[2] = steps[2].model_copy(
+        update={"requests": 12000, "failures": 120, "latency_p95_ms": 1500.0, "max_pending": 0}
+    )
+    console = Console(width=80, record=True, force_terminal=False)
+    write_report(a_sweep(steps), console)
+    report = console.export_text()
+    assert "…" not in report
+    table = report.split("p50/p95: Locust")[0]
+    assert max(len(line.rstrip()) for line in table.splitlines()) <= 80
+    row = next(line.split() for line in table.splitlines() if line.lstrip().startswith("16 "))
+    assert row == [
+        "16",
+        "8",
+        "1240.5",
+        "×32.64",
+        "100/1500",
+        "0",
+        "50.0",
+        "62.03",
+        "16.00/16",
+        "0",
+        "120/12000",
+    ]
 
 
 def test_cli_values() -> None:
