@@ -24,12 +24,15 @@ def _change_text(change: Change | None, text: str) -> Text:
 def render_table(comparison: Comparison) -> Table:
     baseline = comparison.baseline.label
     table = Table(title=f"poolscope compare (baseline: {baseline})", title_justify="left")
-    table.add_column("figure")
+    table.add_column("figure", no_wrap=True)
     first = comparison.baseline
-    table.add_column(f"{baseline} (baseline)\n{format_pool(first)}", justify="right")
+    # A narrow terminal folds a long run name over lines: cut, two names could read alike.
+    table.add_column(
+        f"{baseline} (baseline)\n{format_pool(first)}", justify="right", overflow="fold"
+    )
     for column in comparison.runs[1:]:
-        table.add_column(f"{column.label}\n{format_pool(column)}", justify="right")
-        table.add_column(f"vs {baseline}", justify="right")
+        table.add_column(f"{column.label}\n{format_pool(column)}", justify="right", overflow="fold")
+        table.add_column("vs baseline", justify="right", overflow="fold")
     rows = comparison.rows
     for index, row in enumerate(rows):
         cells: list[str | Text] = [row.label, format_value(row.cells[0].value, row.unit)]

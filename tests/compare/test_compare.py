@@ -4,6 +4,7 @@ same thing, bad input is one line and exit 2, ``--fail-if`` gates exactly."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -67,6 +68,37 @@ def test_table_shows_ratios_and_differences(pair: tuple[Path, Path], tmp_path: P
     rps = other.locust.requests_per_second / base.locust.requests_per_second
     assert format_ratio(rps) in lines["requests/s"]
     assert "per-request vs global:" in out.read_text()
+
+
+def test_a_narrow_terminal_shows_long_run_names_whole(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Two runs of one variant: the columns are named by file, long names alike but for
+    # their ends, which a cut would hide.
+    base, _ = pair
+    names = [
+        "engine-per-request-global-20261130T100000",
+        "engine-per-request-global-20261130T100100",
+    ]
+    for name in names:
+        shutil.copy(base, tmp_path / f"{name}.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "poolscope", "compare", *(str(tmp_path / f"{n}.json") for n in names)],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("~ = within noise")[0]
+    assert "…" not in table
+    assert max(len(line) for line in table.splitlines()) <= 80
+    # Each name, read down its column: the folds keep every character.
+    header_rows = [
+        line.split("┃")[1:-1] for line in table.split("┡")[0].splitlines() if "┃" in line
+    ]
+    columns = [
+        "".join(cell.strip() for cell in column) for column in zip(*header_rows, strict=True)
+    ]
+    assert columns[1].startswith(f"{names[0]}(baseline)")
+    assert columns[2].startswith(names[1])
 
 
 def test_verdict_names_the_engine_per_request_costs(pair: tuple[Path, Path]) -> None:
