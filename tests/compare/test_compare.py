@@ -82,8 +82,9 @@ def test_a_narrow_terminal_shows_long_run_names_whole(
     ]
     for name in names:
         shutil.copy(base, tmp_path / f"{name}.json")
+    paths = [str(tmp_path / f"{name}.json") for name in names]
     result = subprocess.run(
-        [sys.executable, "-m", "poolscope", "compare", *(str(tmp_path / f"{n}.json") for n in names)],
+        [sys.executable, "-m", "poolscope", "compare", *paths],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
