@@ -235,9 +235,9 @@ def _specs(runs: Sequence[Run]) -> list[_Spec]:
         ("timeouts", "checkout timeouts", "lower"),
         ("connects", "connections opened", "lower"),
         ("pools_created", "pools created", "lower"),
-        ("max_used", "max used connections", None),
-        ("max_pending", "max pending checkouts", "lower"),
-        ("max_overflow", "max overflow", "lower"),
+        ("max_used", "max used connections (sampled)", None),
+        ("max_pending", "max pending checkouts (sampled)", "lower"),
+        ("max_overflow", "max overflow (sampled)", "lower"),
         ("leaks", "leaks detected", "lower"),
         ("gc_reclaimed", "reclaimed by GC", "lower"),
     ):

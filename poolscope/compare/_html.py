@@ -81,7 +81,8 @@ def _table(comparison: Comparison) -> str:
         f'<table class="comparison"><thead><tr>{"".join(head)}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
         f'<p class="meta">{NOISE_MARK} within noise: the 95 % intervals overlap or there are '
-        "too few observations to tell.</p>"
+        "too few observations to tell. Sampled: the most the run's reads of /metrics "
+        "showed (a shorter peak can fall between two reads).</p>"
     )
 
 

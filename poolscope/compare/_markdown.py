@@ -37,7 +37,10 @@ def render_markdown(comparison: Comparison) -> str:
             cells.append(text)
         lines.append(_row(cells))
     lines.append("")
-    lines.append(f"`{NOISE_MARK}` within noise (95 % intervals overlap); **bold**: worse.")
+    lines.append(
+        f"`{NOISE_MARK}` within noise (95 % intervals overlap); **bold**: worse; sampled: the "
+        "most the run's reads of /metrics showed (a shorter peak can fall between two reads)."
+    )
     lines.append("")
     lines.extend(f"- {_text(line)}" for line in comparison.verdicts)
     lines.extend(f"- warning: {_text(warning)}" for warning in comparison.warnings)

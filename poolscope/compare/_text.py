@@ -47,7 +47,9 @@ def render_table(comparison: Comparison) -> Table:
 def write_table(comparison: Comparison, console: Console) -> None:
     console.print(render_table(comparison))
     console.print(
-        f"{NOISE_MARK} = within noise: the 95 % intervals overlap or too few observations",
+        f"{NOISE_MARK} = within noise: the 95 % intervals overlap or too few observations; "
+        "sampled: the most the run's reads of /metrics showed (a shorter peak can fall "
+        "between two reads)",
         style="dim",
     )
     for line in comparison.verdicts:

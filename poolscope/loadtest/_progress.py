@@ -155,7 +155,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
     row("pools created", *(str(r.pool.pools_created) if r.pool else "-" for r in runs))
     row(
-        "max used / pending / overflow",
+        "max used / pending / overflow (sampled)",
         *(
             f"{r.pool.max_used} / {r.pool.max_pending} / {r.pool.max_overflow}" if r.pool else "-"
             for r in runs
@@ -163,7 +163,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     )
     if any(r.pool is not None and r.pool.max_threads_busy is not None for r in runs):
         row(
-            "max threads busy / limit",
+            "max threads busy (sampled) / limit",
             *(
                 f"{r.pool.max_threads_busy} / {r.pool.thread_limit if r.pool.thread_limit else '-'}"
                 if r.pool and r.pool.max_threads_busy is not None
@@ -171,8 +171,18 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
                 for r in runs
             ),
         )
-        row("thread-starved s", *(f"{r.pool.starved_seconds:.1f}" if r.pool else "-" for r in runs))
+        row(
+            "thread-starved s (sampled)",
+            *(f"{r.pool.starved_seconds:.1f}" if r.pool else "-" for r in runs),
+        )
     console.print(table)
+    console.print(
+        "sampled: the most /metrics showed in its reads while the load ran, a few per "
+        "second (a shorter peak can fall between two); the other pool figures count "
+        "every checkout.",
+        style="dim",
+        highlight=False,
+    )
     for run in runs:
         cause = starvation_cause(run.pool)
         if cause is not None:

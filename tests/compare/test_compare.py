@@ -95,9 +95,7 @@ def test_a_narrow_terminal_shows_long_run_names_whole(
     header_rows = [
         line.split("┃")[1:-1] for line in table.split("┡")[0].splitlines() if "┃" in line
     ]
-    columns = [
-        "".join(cell.strip() for cell in column) for column in zip(*header_rows, strict=True)
-    ]
+    columns = ["".join("".join(column).split()) for column in zip(*header_rows, strict=True)]
     assert columns[1].startswith(f"{names[0]}(baseline)")
     assert columns[2].startswith(names[1])
 
