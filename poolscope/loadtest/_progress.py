@@ -154,8 +154,10 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
     row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
     row("pools created", *(str(r.pool.pools_created) if r.pool else "-" for r in runs))
+    # What only the periodic reads of /metrics saw, apart from the exact counts above.
+    row("sampled:", *("" for _ in runs))
     row(
-        "max used / pending / overflow (sampled)",
+        "  max used / pending / overflow",
         *(
             f"{r.pool.max_used} / {r.pool.max_pending} / {r.pool.max_overflow}" if r.pool else "-"
             for r in runs
@@ -163,7 +165,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     )
     if any(r.pool is not None and r.pool.max_threads_busy is not None for r in runs):
         row(
-            "max threads busy (sampled) / limit",
+            "  max threads busy / limit",
             *(
                 f"{r.pool.max_threads_busy} / {r.pool.thread_limit if r.pool.thread_limit else '-'}"
                 if r.pool and r.pool.max_threads_busy is not None
@@ -172,7 +174,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
             ),
         )
         row(
-            "thread-starved s (sampled)",
+            "  thread-starved s",
             *(f"{r.pool.starved_seconds:.1f}" if r.pool else "-" for r in runs),
         )
     console.print(table)
