@@ -134,8 +134,8 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     for run in runs:
         table.add_column(run.variant + ("" if run.complete else " (incomplete)"), justify="right")
 
-    def row(label: str, *cells: str) -> None:
-        table.add_row(label, *cells)
+    def row(label: str, *cells: str, end_section: bool = False) -> None:
+        table.add_row(label, *cells, end_section=end_section)
 
     row(
         "requests (failed)",
@@ -153,11 +153,15 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else "-" for r in runs))
     row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
     row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
-    row("pools created", *(str(r.pool.pools_created) if r.pool else "-" for r in runs))
+    row(
+        "pools created",
+        *(str(r.pool.pools_created) if r.pool else "-" for r in runs),
+        end_section=True,
+    )
     # What only the periodic reads of /metrics saw, apart from the exact counts above.
     row("sampled:", *("" for _ in runs))
     row(
-        "  max used / pending / overflow",
+        "max used / pending / overflow",
         *(
             f"{r.pool.max_used} / {r.pool.max_pending} / {r.pool.max_overflow}" if r.pool else "-"
             for r in runs
@@ -165,7 +169,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     )
     if any(r.pool is not None and r.pool.max_threads_busy is not None for r in runs):
         row(
-            "  max threads busy / limit",
+            "max threads busy / limit",
             *(
                 f"{r.pool.max_threads_busy} / {r.pool.thread_limit if r.pool.thread_limit else '-'}"
                 if r.pool and r.pool.max_threads_busy is not None
@@ -174,7 +178,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
             ),
         )
         row(
-            "  thread-starved s",
+            "thread-starved s",
             *(f"{r.pool.starved_seconds:.1f}" if r.pool else "-" for r in runs),
         )
     console.print(table)
