@@ -25,13 +25,13 @@ ThreadPoolReading = Callable[[], tuple[int, int, int]]
 _lock = threading.Lock()
 _readings: list[ThreadPoolReading] = []
 _gauges: tuple[Gauge, Gauge, Gauge] | None = None
-_stop_writing: Callable[[], None] | None = None
+_flushed = False
 
 
 def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
     """Write what ``reading`` returns, summed with this process's other limiters, at each
     flush; returns the function that stops it (the gauges then drop its share)."""
-    global _gauges, _stop_writing
+    global _gauges, _flushed
     require_multiprocess_values()
     with _lock:
         if _gauges is None:
@@ -42,15 +42,17 @@ def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
                 _gauge(names.THREADPOOL_WAITING),
             )
         _readings.append(reading)
-        if _stop_writing is None:
-            _stop_writing = write_at_each_flush(_write)
+        if not _flushed:
+            # For the process's life: with no limiter left, it writes zeros.
+            write_at_each_flush(_write)
+            _flushed = True
     _write()
 
     def stop() -> None:
         with _lock:
             if reading in _readings:
                 _readings.remove(reading)
-        _write()
+            _write_locked()
 
     return stop
 
@@ -60,14 +62,18 @@ def _gauge(name: str) -> Gauge:
 
 
 def _write() -> None:
+    # One write at a time: a flush that read a limiter just before stop() removed it must
+    # not write its total after stop()'s.
     with _lock:
-        readings = list(_readings)
-        gauges = _gauges
-    if gauges is None:
+        _write_locked()
+
+
+def _write_locked() -> None:
+    if _gauges is None:
         return
     totals = [0, 0, 0]
-    for reading in readings:
+    for reading in _readings:
         for index, value in enumerate(reading()):
             totals[index] += value
-    for gauge, total in zip(gauges, totals, strict=True):
+    for gauge, total in zip(_gauges, totals, strict=True):
         gauge.set(total)
