@@ -330,19 +330,11 @@ _recorders_lock = threading.Lock()
 _flusher: threading.Thread | None = None
 
 
-def write_at_each_flush(writer: Callable[[], None]) -> Callable[[], None]:
-    """Call ``writer`` at each flush of this process, and at its exit, until the returned
-    function is called."""
+def write_at_each_flush(writer: Callable[[], None]) -> None:
+    """Call ``writer`` at each flush of this process and at its exit, for its life."""
     with _recorders_lock:
         _writers.append(writer)
     _start_flushing()
-
-    def stop() -> None:
-        with _recorders_lock:
-            if writer in _writers:
-                _writers.remove(writer)
-
-    return stop
 
 
 def _flush_all() -> None:

@@ -9,6 +9,7 @@ whole service.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -25,13 +26,13 @@ ThreadPoolReading = Callable[[], tuple[int, int, int]]
 _lock = threading.Lock()
 _readings: list[ThreadPoolReading] = []
 _gauges: tuple[Gauge, Gauge, Gauge] | None = None
-_flushed = False
+_writing = False
 
 
 def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
     """Write what ``reading`` returns, summed with this process's other limiters, at each
     flush; returns the function that stops it (the gauges then drop its share)."""
-    global _gauges, _flushed
+    global _gauges, _writing
     require_multiprocess_values()
     with _lock:
         if _gauges is None:
@@ -42,10 +43,10 @@ def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
                 _gauge(names.THREADPOOL_WAITING),
             )
         _readings.append(reading)
-        if not _flushed:
+        if not _writing:
             # For the process's life: with no limiter left, it writes zeros.
             write_at_each_flush(_write)
-            _flushed = True
+            _writing = True
     _write()
 
     def stop() -> None:
@@ -55,6 +56,15 @@ def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
             _write_locked()
 
     return stop
+
+
+def _forget_lock() -> None:
+    # A forked child has the parent's readings but not its threads, nor their locks.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_lock)
 
 
 def _gauge(name: str) -> Gauge:
