@@ -106,7 +106,7 @@ def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any)
     fate = (
         "discarded it (an async pool cannot take it back)"
         if detached
-        else ("returned it to the pool")
+        else "returned it to the pool"
     )
     logger.warning(
         "Connection of pool %r (route %r) was never closed: the garbage collector %s "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import (
     Column,
     Connection,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -27,6 +29,7 @@ from poolscope._urls import Driver, is_async, url_for_driver
 from poolscope.service._settings import ServiceSettings
 
 __all__ = [
+    "DATABASE_ERRORS",
     "SEED_ROWS",
     "application_name",
     "build_async_engine",
@@ -40,6 +43,16 @@ __all__ = [
 ]
 
 SEED_ROWS = 500
+# What a failing database raises: SQLAlchemy's errors, the network's, and what asyncpg
+# raises where SQLAlchemy does not wrap it (refused, reset, "starting up", timeouts, and a
+# backend terminated while a new connection is being set up).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 OWN_CONNECT_TIMEOUT_SECONDS = 3
 # The server checks this often (ms) whether the client of a running query is still there:
 # the query of a connection the service dropped (a cancelled request) ends within it.

@@ -6,12 +6,12 @@ import asyncio
 import logging
 from collections import Counter
 
-import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from poolscope.service._db import DATABASE_ERRORS
 from poolscope.service._guard import ClientGone, work_of
 from poolscope.service._settings import ServiceSettings
 
@@ -146,16 +146,7 @@ def install_error_handlers(app: FastAPI, settings: ServiceSettings, errors: Erro
         )
 
     app.add_exception_handler(PoolTimeoutError, pool_exhausted)
-    # What a failing database raises: SQLAlchemy's errors, and what asyncpg raises on a
-    # connect that SQLAlchemy does not wrap (refused, reset, "starting up", timeouts, and
-    # a backend terminated while the new connection is being set up).
-    for error_class in (
-        SQLAlchemyError,
-        OSError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-    ):
+    for error_class in DATABASE_ERRORS:
         app.add_exception_handler(error_class, database_error)
     app.add_exception_handler(ClientGone, client_gone)
     app.add_exception_handler(LeakBoundReached, leak_bound_reached)

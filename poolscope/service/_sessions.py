@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, event
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from poolscope.service._db import DATABASE_ERRORS
 from poolscope.service._guard import Work, current_work
 
 __all__ = ["GuardedSession", "close_async_session", "close_sync_session", "service_session"]
@@ -25,8 +25,6 @@ __all__ = ["GuardedSession", "close_async_session", "close_sync_session", "servi
 logger = logging.getLogger("poolscope.service")
 
 WORK_INFO_KEY = "poolscope.work"
-# What a failed close may raise: the driver's errors come wrapped, the network's not always.
-CLOSE_ERRORS = (SQLAlchemyError, OSError)
 
 
 class GuardedSession(Session):
@@ -64,16 +62,16 @@ def close_sync_session(session: Session) -> None:
         work.finished()
     try:
         session.close()
-    except CLOSE_ERRORS as error:
+    except DATABASE_ERRORS as error:
         logger.debug("closing a session failed (its connection is replaced): %r", error)
-        with contextlib.suppress(*CLOSE_ERRORS):
+        with contextlib.suppress(*DATABASE_ERRORS):
             session.invalidate()
 
 
 async def close_async_session(session: AsyncSession) -> None:
     try:
         await session.close()
-    except CLOSE_ERRORS as error:
+    except DATABASE_ERRORS as error:
         logger.debug("closing a session failed (its connection is replaced): %r", error)
-        with contextlib.suppress(*CLOSE_ERRORS):
+        with contextlib.suppress(*DATABASE_ERRORS):
             await session.invalidate()
