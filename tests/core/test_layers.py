@@ -1,8 +1,8 @@
 """The layers hold: no import cycle among poolscope's modules (type-only imports too), the
 core library imports no tool layer nor any tool dependency, and each tool layer imports
 only the layers below it (core < postgres < service < loadtest < compare < sweep < cli <
-locust: the Locust plugin is imported by locustfiles inside Locust's processes, never by
-poolscope).
+locust < scenarios: the Locust plugin and the scenarios are imported by locustfiles inside
+Locust's processes, never by the rest of poolscope).
 
 Read from the source with ``ast``, so that an import under ``if TYPE_CHECKING:`` or inside
 a function counts as much as one at the top.
@@ -18,7 +18,17 @@ import pytest
 import poolscope
 
 PACKAGE_DIR = Path(poolscope.__file__).parent
-LAYERS = ("core", "postgres", "service", "loadtest", "compare", "sweep", "cli", "locust")
+LAYERS = (
+    "core",
+    "postgres",
+    "service",
+    "loadtest",
+    "compare",
+    "sweep",
+    "cli",
+    "locust",
+    "scenarios",
+)
 TOOL_DEPENDENCIES = frozenset(
     {
         "locust",

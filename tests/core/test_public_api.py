@@ -79,13 +79,18 @@ def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_no_poolscope_module_but_the_plugin_imports_locust() -> None:
+def test_no_poolscope_module_but_the_plugin_and_scenarios_imports_locust() -> None:
     # Every module of the package, the CLI's and the runner's included; only the Locust
-    # plugin (imported by locustfiles, inside Locust's processes) may import Locust.
+    # plugin and the scenario modules (locustfiles, imported inside Locust's processes)
+    # may import Locust. The scenarios' package and its describe/check command may not.
     code = (
         "import pkgutil, importlib, sys, poolscope\n"
+        "locust_side = ('poolscope.locust', 'poolscope.__main__')\n"
+        "plain = ('poolscope.scenarios.__main__', 'poolscope.scenarios._scenario')\n"
         "for module in pkgutil.walk_packages(poolscope.__path__, 'poolscope.'):\n"
-        "    if module.name not in ('poolscope.locust', 'poolscope.__main__'):\n"
+        "    if module.name.startswith('poolscope.scenarios.') and module.name not in plain:\n"
+        "        continue\n"
+        "    if module.name not in locust_side:\n"
         "        importlib.import_module(module.name)\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'locust'\n"
         "             or name == 'poolscope.locust'))"

@@ -1,6 +1,6 @@
 """What a scenario declares: the service settings it needs, its variants and its check.
 
-Plain data, no Locust: ``python -m scenarios describe`` prints it as JSON so that
+Plain data, no Locust: ``python -m poolscope.scenarios describe`` prints it as JSON so that
 ``poolscope run`` learns it without importing Locust into its own process.
 """
 

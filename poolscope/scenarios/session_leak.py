@@ -10,7 +10,7 @@ from urllib.request import Request, urlopen
 from locust import FastHttpUser, between, events, tag, task
 
 from poolscope.loadtest import Run, ScenarioCheck
-from scenarios._scenario import Scenario, Variant, verdict
+from poolscope.scenarios._scenario import Scenario, Variant, verdict
 
 
 class FixedSessionUser(FastHttpUser):
