@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._runfile import Run, ScenarioCheck
+from poolscope.readings import Run, ScenarioCheck
 
 __all__ = [
     "ScenarioInfo",

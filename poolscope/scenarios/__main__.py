@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest import load_run
+from poolscope.readings import load_run
 from poolscope.scenarios import MODULES, load
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolscope.loadtest import Run, ScenarioCheck
+from poolscope.readings import Run, ScenarioCheck
 
 Setting = int | float | str | None
 Check = Callable[[Mapping[str, Run]], ScenarioCheck]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from locust import FastHttpUser, between, tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck
+from poolscope.readings import Run, ScenarioCheck
 from poolscope.scenarios._scenario import Scenario, Variant, verdict
 
 

@@ -9,7 +9,7 @@ from urllib.request import Request, urlopen
 
 from locust import FastHttpUser, between, events, tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck
+from poolscope.readings import Run, ScenarioCheck
 from poolscope.scenarios._scenario import Scenario, Variant, verdict
 
 

@@ -97,3 +97,48 @@ def test_no_poolscope_module_but_the_plugin_and_scenarios_imports_locust() -> No
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_reading_layer_names() -> None:
+    import poolscope.loadtest
+    import poolscope.readings
+
+    # Sorted as ruff sorts __all__: constants, then classes, then functions.
+    assert poolscope.readings.__all__ == [
+        "SCHEMA",
+        "Configuration",
+        "EndpointStats",
+        "Environment",
+        "Histogram",
+        "LatencySummary",
+        "LeakReport",
+        "LocustTotals",
+        "LocustfileRecord",
+        "MetricsSampler",
+        "PoolSample",
+        "PoolSettings",
+        "PoolSnapshot",
+        "PoolSummary",
+        "Run",
+        "RunFileError",
+        "ScenarioCheck",
+        "TimedSnapshot",
+        "TimingSummary",
+        "count_above",
+        "load_run",
+        "parse_metrics",
+        "pool_settings",
+        "samples_since",
+        "starvation_cause",
+        "starved_idle_connections",
+        "starved_seconds",
+        "summarize_pool",
+        "timing_summary",
+        "write_atomically",
+        "write_run",
+    ]
+    for name in poolscope.readings.__all__:
+        module = getattr(getattr(poolscope.readings, name), "__module__", "poolscope.readings._")
+        assert module.startswith("poolscope.readings._"), name
+    # The run file's model stays importable from the runner, as before.
+    assert poolscope.loadtest.Run is poolscope.readings.Run
