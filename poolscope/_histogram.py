@@ -14,7 +14,7 @@ from prometheus_client.utils import floatToGoString
 
 from poolscope.metrics import DEFAULT_BUCKETS, FINE_BUCKETS
 
-__all__ = ["BOUNDS", "FINE_BOUNDS", "Buckets", "take"]
+__all__ = ["BOUNDS", "FINE_BOUNDS", "Buckets", "pop_all"]
 
 BOUNDS: tuple[float, ...] = DEFAULT_BUCKETS
 FINE_BOUNDS: tuple[float, ...] = FINE_BUCKETS
@@ -30,7 +30,7 @@ _FINE_LE = _le(FINE_BOUNDS)
 _COARSE_ENDS = [FINE_BOUNDS.index(bound) + 1 for bound in BOUNDS] + [len(FINE_BOUNDS) + 1]
 
 
-def take(values: list[float]) -> list[float]:
+def pop_all(values: list[float]) -> list[float]:
     """Remove and return what ``values`` holds now; appends made meanwhile stay in it
     (each of the two list operations is atomic, and appends land past the slice)."""
     count = len(values)

@@ -19,7 +19,7 @@ from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
 from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden_methods
 from poolscope._pool_state import PoolState, read_pool_state
-from poolscope._recorder import Probe, Recorder
+from poolscope._recorder import PoolMeasurements, Recorder
 from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._urls import SYNC_DRIVERS
 from poolscope.exporters import multiprocess_enabled, recorder_for
@@ -121,7 +121,7 @@ class Instrumentation:
         self._engine = weakref.ref(sync_engine)
         self._closed = False
         self.recorder: Recorder = recorder_for(name, registry=registry, multiprocess=multiprocess)
-        self.probe = Probe(self.recorder)
+        self.probe = PoolMeasurements(self.recorder)
         self._leaks = LeakTracker(
             pool_name=name,
             leak_threshold=leak_threshold,

@@ -52,7 +52,8 @@ CHECKOUT_ATTRIBUTE = "poolscope_checkout"
 
 
 class CheckinProbe(Protocol):
-    """What a checkin asks of the measuring of its pool, on its rare paths (``Probe``)."""
+    """What a checkin asks of the measuring of its pool, on its rare paths
+    (``PoolMeasurements``)."""
 
     def drain(self) -> None: ...
 

@@ -39,7 +39,7 @@ from sqlalchemy.util.queue import Empty, Full
 
 from poolscope import _route_context
 from poolscope._leaks import CHECKOUT_ATTRIBUTE, Checkout
-from poolscope._recorder import DRAIN_AT, Probe
+from poolscope._recorder import DRAIN_AT, PoolMeasurements
 from poolscope._route_context import current_route
 
 try:
@@ -67,7 +67,7 @@ class InstrumentedQueuePool(QueuePool):
     """
 
     # Set on the per-instrumentation subclass instrument() builds; None = not measured.
-    _poolscope_probe: ClassVar[Probe | None] = None
+    _poolscope_probe: ClassVar[PoolMeasurements | None] = None
 
     def _do_get(self) -> ConnectionPoolEntry:
         try:
@@ -116,7 +116,7 @@ class InstrumentedQueuePool(QueuePool):
     _return_conn = _do_return_conn
 
 
-def measuring_connect(probe: Probe) -> Callable[[QueuePool], PoolProxiedConnection]:
+def measuring_connect(probe: PoolMeasurements) -> Callable[[QueuePool], PoolProxiedConnection]:
     """The ``connect()`` of the pool class that ``instrument()`` builds around ``probe``.
 
     Built per instrumentation, so that the probe is at hand with no lookup, and taken off
@@ -166,14 +166,14 @@ def measuring_connect(probe: Probe) -> Callable[[QueuePool], PoolProxiedConnecti
     return connect_recording_the_borrower
 
 
-def _new_checkout(probe: Probe, record: Any) -> Checkout:
+def _new_checkout(probe: PoolMeasurements, record: Any) -> Checkout:
     """A connection's first Checkout (or the one after a reported leak)."""
     probe.track(record)
     checkout = record.poolscope_checkout = Checkout(probe, probe.uses_for(""))
     return checkout
 
 
-def _unusual_checkout(probe: Probe, record: Any, checkout: Checkout) -> Checkout:
+def _unusual_checkout(probe: PoolMeasurements, record: Any, checkout: Checkout) -> Checkout:
     """connect() for a Checkout with its ``unusual`` mark: counts the checkout unless
     _wait_for_connection() did, and replaces a reported leak's Checkout (the tracker keeps
     it, to see it come back). Returns the Checkout to stamp."""
@@ -189,7 +189,7 @@ def _unusual_checkout(probe: Probe, record: Any, checkout: Checkout) -> Checkout
     return checkout
 
 
-def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
+def _wait_for_connection(pool: QueuePool, probe: PoolMeasurements) -> ConnectionPoolEntry:
     """No idle connection: wait for one or open one, through the pool's own ``_do_get``."""
     me = _current()
     pending = probe.pending
@@ -218,14 +218,14 @@ def _wait_for_connection(pool: QueuePool, probe: Probe) -> ConnectionPoolEntry:
     return record
 
 
-def _waiting(probe: Probe, *, started: bool) -> None:
+def _waiting(probe: PoolMeasurements, *, started: bool) -> None:
     try:
         probe.recorder.waiting(started=started)
     except Exception as error:
         probe.failed(error)
 
 
-def _timed_out(probe: Probe, waited: float) -> None:
+def _timed_out(probe: PoolMeasurements, waited: float) -> None:
     try:
         probe.recorder.observe_timeout(waited)
     except Exception as error:

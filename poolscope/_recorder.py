@@ -1,5 +1,5 @@
 """The ``Recorder`` protocol both exporters implement, and the small object each
-instrumented pool carries (``Probe``).
+instrumented pool carries (``PoolMeasurements``).
 
 The hot path (checkout, checkin) takes no lock and searches no bucket: it appends each
 duration to a list (``list.append`` is atomic), and an exporter folds them into buckets
@@ -22,7 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from poolscope._leaks import Checkout, log_gc_reclaimed
 from poolscope._pool_state import PoolState
 
-__all__ = ["DRAIN_AT", "LivePool", "Probe", "RawDurations", "Recorder"]
+__all__ = ["DRAIN_AT", "LivePool", "PoolMeasurements", "RawDurations", "Recorder"]
 
 # Raw durations kept before the checkin that notices folds them into buckets: sorting
 # them costs more per value once a list outgrows the CPU cache.
@@ -94,7 +94,7 @@ class RawDurations:
             return self.uses.setdefault(route, [])
 
 
-class Probe:
+class PoolMeasurements:
     """The per-engine object an instrumented pool class carries: the lists the hot path
     appends to, the hook leak detection attaches to a checkout, and gc reporting."""
 

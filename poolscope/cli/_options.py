@@ -30,7 +30,7 @@ Locustfile = Annotated[
     typer.Option(
         "--locustfile",
         "-f",
-        help="Play this Locust test instead of a scenario (against --host, or a service "
+        help="RunPlan this Locust test instead of a scenario (against --host, or a service "
         "sweep starts with --serve-cmd).",
         show_default=False,
     ),

@@ -86,7 +86,7 @@ def compare(
         str | None,
         typer.Option(
             "--scenario",
-            help="Play every variant of this scenario (as `poolscope run` does), then "
+            help="RunPlan every variant of this scenario (as `poolscope run` does), then "
             "compare them; its first variant is the baseline.",
             show_default=False,
         ),

@@ -109,7 +109,7 @@ def run(
     workers: Workers = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Play SCENARIO (one run file per variant), or --locustfile FILE against --host URL
+    """RunPlan SCENARIO (one run file per variant), or --locustfile FILE against --host URL
     (one run file), headless; then print a summary and verdict.
 
     Exit codes: 0 done, 1 a run did not finish or a scenario's check failed, 2 bad input.

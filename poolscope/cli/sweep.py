@@ -104,7 +104,7 @@ def sweep(
     workers: Workers = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Play SCENARIO (or --locustfile) once per pool size; report throughput, latency and
+    """RunPlan SCENARIO (or --locustfile) once per pool size; report throughput, latency and
     pool wait per size, and recommend the smallest size that serves the best throughput
     within the wait target.
 

@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
-from poolscope._histogram import Buckets, take
+from poolscope._histogram import Buckets, pop_all
 from poolscope._recorder import LivePool, RawDurations
 from poolscope.exporters._prometheus_internals import add_to_histogram, values_live_in_files
 
@@ -193,14 +193,14 @@ class MultiprocessRecorder(RawDurations):
     def drain(self) -> None:
         """Fold the raw durations into the files: a few writes per bucket, not per value."""
         with self._flush_lock:
-            waits = take(self.waits)
+            waits = pop_all(self.waits)
             if waits:
                 self._add_waits(waits)
                 self.checkouts.inc(len(waits))
             every_route = Buckets()
             for route, values in list(self.uses.items()):
                 if values:
-                    buckets = _buckets_of(take(values))
+                    buckets = _buckets_of(pop_all(values))
                     add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets.sum)
                     self._use_maximum(route).observe(buckets)
                     every_route.merge(buckets)

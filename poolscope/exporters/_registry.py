@@ -24,7 +24,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from poolscope import metrics as names
-from poolscope._histogram import Buckets, take
+from poolscope._histogram import Buckets, pop_all
 from poolscope._pool_state import PoolState
 from poolscope._recorder import LivePool, RawDurations
 
@@ -73,12 +73,12 @@ class PoolRecorder(RawDurations):
             self._drain_locked()
 
     def _drain_locked(self) -> None:
-        waits = take(self.waits)
+        waits = pop_all(self.waits)
         self._checkouts += len(waits)
         self._wait.add_all(waits)
         for route, values in list(self.uses.items()):
             if values:
-                self._use.setdefault(route, Buckets()).add_all(take(values))
+                self._use.setdefault(route, Buckets()).add_all(pop_all(values))
 
     def waiting(self, *, started: bool) -> None:
         # The pending gauge is read from the pools at scrape time.

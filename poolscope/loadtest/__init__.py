@@ -12,7 +12,7 @@ from poolscope.loadtest._children import start_service
 from poolscope.loadtest._environment import max_connections, passwords_of
 from poolscope.loadtest._locust_result import LiveTotals
 from poolscope.loadtest._locustfile import describe_locustfile, run_locustfile
-from poolscope.loadtest._plan import Play
+from poolscope.loadtest._plan import RunPlan
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter, RichReporter, render_summary
 from poolscope.loadtest._run import (
@@ -24,7 +24,13 @@ from poolscope.loadtest._run import (
     sigterm_interrupts,
     write_outcome,
 )
-from poolscope.loadtest._target import RunInputError, check_routes, inspect_target, metrics_url_for
+from poolscope.loadtest._target import (
+    RunInputError,
+    check_routes,
+    inspect_target,
+    metrics_url_for,
+    reported_pool,
+)
 from poolscope.readings import (
     SCHEMA,
     Configuration,
@@ -62,7 +68,6 @@ __all__ = [
     "LocustfileRecord",
     "ManagedProcess",
     "NullReporter",
-    "Play",
     "PoolSample",
     "PoolSnapshot",
     "PoolSummary",
@@ -73,6 +78,7 @@ __all__ = [
     "RunIncompleteError",
     "RunInputError",
     "RunOptions",
+    "RunPlan",
     "ScenarioCheck",
     "Setting",
     "TimingSummary",
@@ -90,6 +96,7 @@ __all__ = [
     "passwords_of",
     "play",
     "render_summary",
+    "reported_pool",
     "run_locustfile",
     "run_scenario",
     "serve_flags",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from poolscope.loadtest._plan import Play, RunOptions
+from poolscope.loadtest._plan import RunOptions, RunPlan
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._run import RunIncompleteError, play, sigterm_interrupts, write_outcome
 from poolscope.loadtest._target import RunInputError, TargetError, inspect_target
@@ -96,7 +96,7 @@ def run_locustfile(
     label: str | None = None,
     reporter: Reporter | None = None,
 ) -> Path:
-    """Play ``locustfile`` against ``options.host`` and return the run file written
+    """RunPlan ``locustfile`` against ``options.host`` and return the run file written
     (``OUT/LABEL-TIMESTAMP.json``; the label defaults to the locustfile's stem).
 
     Bad input (the locustfile, no poolscope metrics at the target, an ambiguous pool) is
@@ -112,7 +112,7 @@ def run_locustfile(
     if not name or "/" in name:
         raise RunInputError(f"cannot name a run {name!r}; give --label NAME")
     users = options.users or DEFAULT_USERS
-    plan = Play(
+    plan = RunPlan(
         scenario=locustfile.stem,
         variant=name,
         locustfile=info.path,

@@ -13,7 +13,7 @@ from poolscope.loadtest._children import MasterOptions
 from poolscope.loadtest._target import Target
 from poolscope.readings import Configuration, LocustfileRecord
 
-__all__ = ["Play", "RunOptions", "configuration", "master_options"]
+__all__ = ["RunOptions", "RunPlan", "configuration", "master_options"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +39,7 @@ class RunOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Play:
+class RunPlan:
     """One Locust test played once, recorded as one run file."""
 
     scenario: str
@@ -65,7 +65,7 @@ def master_options(options: RunOptions) -> MasterOptions | None:
 
 
 def configuration(
-    plan: Play,
+    plan: RunPlan,
     options: RunOptions,
     target: Target | None,
     settings: Mapping[str, Setting],

@@ -37,7 +37,7 @@ from poolscope.loadtest._catalog import (
 from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
 from poolscope.loadtest._environment import describe_environment, passwords_of
 from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
-from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
+from poolscope.loadtest._plan import RunOptions, RunPlan, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
@@ -53,9 +53,9 @@ from poolscope.readings import (
 )
 
 __all__ = [
-    "Play",
     "RunIncompleteError",
     "RunOptions",
+    "RunPlan",
     "database_for",
     "play",
     "run_scenario",
@@ -99,7 +99,7 @@ def run_scenario(
     *,
     reporter: Reporter | None = None,
 ) -> list[Path]:
-    """Play ``name``'s variants (all when none is named); return the run files written.
+    """RunPlan ``name``'s variants (all when none is named); return the run files written.
 
     Raises :class:`RunIncompleteError` (after writing) when a variant did not finish.
     """
@@ -209,8 +209,8 @@ def database_for(options: RunOptions, reporter: Reporter) -> Iterator[str | None
             reporter.note("stopped the embedded PostgreSQL")
 
 
-def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOptions) -> Play:
-    return Play(
+def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOptions) -> RunPlan:
+    return RunPlan(
         scenario=scenario.name,
         variant=variant.name,
         locustfile=scenario.locustfile,
@@ -222,14 +222,14 @@ def _scenario_play(scenario: ScenarioInfo, variant: VariantInfo, options: RunOpt
 
 
 def play(
-    plan: Play,
+    plan: RunPlan,
     options: RunOptions,
     database_url: str | None,
     reporter: Reporter,
     *,
     spawned: ManagedProcess | None = None,
 ) -> tuple[Run, _Outcome]:
-    """Play ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
+    """RunPlan ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
     target. The run is returned, not written; a target that cannot be recorded (no
     poolscope metrics, several pools and no ``options.pool``) raises :class:`TargetError`
     with everything stopped. ``spawned`` is that service already started with the plan's

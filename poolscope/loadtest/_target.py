@@ -20,6 +20,7 @@ __all__ = [
     "check_routes",
     "inspect_target",
     "metrics_url_for",
+    "reported_pool",
 ]
 
 HOW_TO_INSTRUMENT = (
@@ -87,6 +88,23 @@ def _pool_answer(client: httpx.Client, host: str, pool: str) -> dict[str, Any]:
     if not isinstance(body, dict) or body.get("pool", pool) != pool:
         return {}
     return body
+
+
+def reported_pool(
+    host: str, *, metrics_url: str | None = None, pool: str | None = None, timeout: float = 2.0
+) -> PoolSettings | None:
+    """The pool the target reports now, or None while its metrics do not answer with it
+    (a service still starting); a :class:`TargetError` when it exports several pools and
+    ``pool`` names none of them."""
+    url = metrics_url_for(host, metrics_url)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+            settings = pool_settings(_get(client, url).text)
+    except (TargetError, ValueError):
+        return None
+    if not settings or (pool is not None and pool not in settings):
+        return None
+    return _choose(settings, pool, url)
 
 
 def inspect_target(

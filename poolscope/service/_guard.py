@@ -5,7 +5,7 @@ client meanwhile. When the client disconnects, or when shutdown's grace period e
 request is *abandoned*: an async handler is cancelled (it gives its connection back at
 once); a sync handler, which runs in a worker thread and cannot be cancelled, has its
 query cancelled by the database and never checks out a connection again (see
-:class:`Work`). A client still connected when the grace ends gets a JSON 503.
+:class:`RequestHold`). A client still connected when the grace ends gets a JSON 503.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from anyio import CapacityLimiter, to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ClientGone", "RequestGuard", "Stopping", "Work", "current_work", "work_of"]
+__all__ = ["ClientGone", "RequestGuard", "RequestHold", "Stopping", "current_work", "work_of"]
 
 logger = logging.getLogger("poolscope.service")
 
@@ -41,7 +41,7 @@ class ClientGone(Exception):
     """The request was abandoned (client gone, or shutdown): its work must not go on."""
 
 
-class Work:
+class RequestHold:
     """One request's hold on the database, as far as abandoning it needs to know.
 
     Sync handlers register the DBAPI connection they run on (:meth:`running`) and forget
@@ -89,12 +89,12 @@ class Work:
                     logger.debug("could not cancel an abandoned query: %r", error)
 
 
-current_work: ContextVar[Work | None] = ContextVar("poolscope_work", default=None)
+current_work: ContextVar[RequestHold | None] = ContextVar("poolscope_work", default=None)
 
 
-def work_of(scope: Scope) -> Work | None:
+def work_of(scope: Scope) -> RequestHold | None:
     work = scope.get(WORK_KEY)
-    return work if isinstance(work, Work) else None
+    return work if isinstance(work, RequestHold) else None
 
 
 class Stopping:
@@ -150,7 +150,7 @@ class RequestGuard:
 
     ``cancel_tasks``: the handlers are ``async def`` (cancelling their task stops them);
     sync handlers are never cancelled (their worker thread would go on with a session the
-    cancellation closes) and are stopped through their :class:`Work` instead.
+    cancellation closes) and are stopped through their :class:`RequestHold` instead.
     """
 
     def __init__(
@@ -182,7 +182,7 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         request = _GuardedRequest(scope, body, send)
-        # The handler's task (and the worker thread of a sync route) sees its Work.
+        # The handler's task (and the worker thread of a sync route) sees its RequestHold.
         token = current_work.set(request.work)
         try:
             handler = asyncio.ensure_future(self.app(request.scope, request.receive, request.send))
@@ -247,7 +247,7 @@ def _quiet(task: asyncio.Future[None]) -> None:
 
 class _GuardedRequest:
     def __init__(self, scope: Scope, body: list[Message], send: Send) -> None:
-        self.work = Work()
+        self.work = RequestHold()
         self.scope = {**scope, WORK_KEY: self.work}
         self._body = body
         self._send = send

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from poolscope.service._db import DATABASE_ERRORS
-from poolscope.service._guard import Work, current_work
+from poolscope.service._guard import RequestHold, current_work
 
 __all__ = ["GuardedSession", "close_async_session", "close_sync_session", "service_session"]
 
@@ -29,7 +29,7 @@ WORK_INFO_KEY = "poolscope.work"
 
 class GuardedSession(Session):
     """A sync session that refuses to start work for an abandoned request, and lets the
-    request's :class:`Work` (that of the request being served) cancel the query it runs."""
+    request's :class:`RequestHold` (that of the request being served) cancel the query it runs."""
 
     def __init__(self, bind: Any) -> None:
         work = current_work.get()
@@ -51,14 +51,14 @@ def _connection_taken(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
     work = session.info.get(WORK_INFO_KEY)
-    if isinstance(work, Work):
+    if isinstance(work, RequestHold):
         # Raises ClientGone once abandoned; the session's close() gives the connection back.
         work.running(connection.connection.dbapi_connection)
 
 
 def close_sync_session(session: Session) -> None:
     work = session.info.get(WORK_INFO_KEY)
-    if isinstance(work, Work):
+    if isinstance(work, RequestHold):
         work.finished()
     try:
         session.close()

@@ -21,7 +21,8 @@ from poolscope.sweep._model import (
     load_sweep,
     write_sweep,
 )
-from poolscope.sweep._play import SweepOptions, SweepResult, connection_warning, run_sweep
+from poolscope.sweep._plan import SweepOptions, connection_warning
+from poolscope.sweep._play import SweepResult, run_sweep
 from poolscope.sweep._recommend import NEAR_BEST, recommend, saturated_resource
 from poolscope.sweep._text import write_report
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from poolscope.loadtest import LiveTotals, ManagedProcess, Reporter, Setting, start_service
 from poolscope.readings import PoolSnapshot
 
-__all__ = ["Ahead"]
+__all__ = ["ServicesAhead"]
 
 
-class Ahead:
+class ServicesAhead:
     """Services started ahead of their step, by pool size; ``settings_for`` says a step's
     ``poolscope serve`` settings (None: poolscope does not start that step's service)."""
 

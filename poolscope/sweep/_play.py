@@ -1,4 +1,4 @@
-"""``poolscope sweep``: one run per pool size (or per user count), then the sweep file.
+"""The sweep loop: one run per pool size (or per user count), then the sweep file.
 
 Three ways to play the steps:
 
@@ -23,184 +23,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from poolscope._errors import PoolscopeError
 from poolscope._redact import redact
-from poolscope._urls import Driver, mask_url
+from poolscope._urls import mask_url
 from poolscope.loadtest import (
-    LocustfileRecord,
     ManagedProcess,
     NullReporter,
-    Play,
     Reporter,
     RunOptions,
-    check_routes,
     database_for,
-    describe_locustfile,
-    find_scenario,
     inspect_target,
     load_run,
     max_connections,
-    metrics_url_for,
     passwords_of,
     play,
+    reported_pool,
     sigterm_interrupts,
     write_outcome,
 )
-from poolscope.readings import PoolSettings, pool_settings
-from poolscope.sweep._ahead import Ahead
+from poolscope.readings import PoolSettings
+from poolscope.sweep._ahead import ServicesAhead
 from poolscope.sweep._figures import step_from_run
-from poolscope.sweep._model import Parameter, Step, Sweep, SweepConfiguration, write_sweep
+from poolscope.sweep._model import Step, Sweep, SweepConfiguration, write_sweep
 from poolscope.sweep._own_service import start_own_service
+from poolscope.sweep._plan import SweepOptions, SweepPlan, connection_warning, plan_sweep, step_plan
 from poolscope.sweep._recommend import recommend
 
-__all__ = ["SweepOptions", "SweepResult", "connection_warning", "run_sweep"]
-
-DEFAULT_USERS = 10  # with --locustfile, as `poolscope run --locustfile`
-DEFAULT_USER_STEPS = (5, 10, 20, 40)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SweepOptions:
-    pool_sizes: tuple[int, ...] = (1, 2, 4, 8, 16)
-    # Pool-size sweeps: one value (default: the scenario's); --host sweeps: one per step.
-    users: tuple[int, ...] = ()
-    duration_seconds: float = 20.0
-    target_wait_p95: float = 0.05
-    driver: Driver = "psycopg2"
-    out_dir: Path = Path("sweeps")
-    database_url: str | None = None  # else $POOLSCOPE_DATABASE_URL, else the embedded server
-    service_workers: int = 1
-    # Twice as often as `poolscope run`: more samples of the used gauge in short steps.
-    sample_interval: float = 0.25
-    locustfile: Path | None = None  # instead of a scenario
-    user_classes: tuple[str, ...] = ()  # with locustfile; empty: as Locust picks
-    serve_command: str | None = None  # a user's service, started per step
-    host: str | None = None  # a running target: the steps vary the users
-    metrics_url: str | None = None  # default: HOST/metrics
-    pool: str | None = None  # the pool to record when the target exports several
+__all__ = ["SweepResult", "run_sweep"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class SweepResult:
     path: Path  # the sweep file
     sweep: Sweep
-
-
-def connection_warning(
-    server_max: int | None, workers: int, largest_pool: int, overflow: int
-) -> str | None:
-    """The warning for a sweep whose largest step needs more connections than the server
-    allows: what follows "just raise pool_size" in production."""
-    needed = workers * (largest_pool + overflow)
-    if server_max is None or needed <= server_max:
-        return None
-    return (
-        f"{workers} worker(s) × (pool {largest_pool} + overflow {overflow}) = {needed} "
-        f"connections exceed the server's max_connections ({server_max}): the largest steps "
-        "will fail to connect, as production would"
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Plan:
-    """What every step shares; a step changes the pool size or the users."""
-
-    name: str  # in file names
-    play: Play  # users and service settings are set per step
-    parameter: Parameter
-    values: tuple[int, ...]
-    max_overflow: int | None  # None: read from the target
-
-
-def _plan(scenario: str | None, options: SweepOptions) -> _Plan:
-    if (scenario is None) == (options.locustfile is None):
-        raise PoolscopeError("give one of: a scenario name, or --locustfile FILE")
-    if options.serve_command and options.host:
-        raise PoolscopeError("give --serve-cmd (a service per step) or --host, not both")
-    parameter: Parameter = "users" if options.host else "pool_size"
-    if parameter == "pool_size" and len(options.users) > 1:
-        raise PoolscopeError("one --users value per pool-size sweep; several go with --host")
-    if options.locustfile is not None:
-        if not (options.serve_command or options.host):
-            raise PoolscopeError(
-                "--locustfile needs --serve-cmd 'CMD {port} {pool_size}' or --host"
-            )
-        info = describe_locustfile(options.locustfile, options.user_classes)
-        # examples/orders/locustfile.py reads better as "orders" in file names.
-        stem = options.locustfile.stem
-        name = info.path.parent.name if stem == "locustfile" else stem
-        base = Play(
-            scenario=name, variant="sweep", locustfile=info.path,
-            user_classes=options.user_classes, users=DEFAULT_USERS,
-            spawn_rate=float(DEFAULT_USERS),
-            record=LocustfileRecord(
-                path=str(info.path), sha256=info.sha256, user_classes=list(options.user_classes)
-            ),
-        )  # fmt: skip
-        overflow = None
-    else:
-        assert scenario is not None
-        found = find_scenario(scenario)
-        if options.host is not None:
-            # A target that is not the sample service would answer every request with a 404.
-            check_routes(options.host, found.probes, scenario=found.name)
-        variant = found.variants[0]
-        settings = found.settings_for(variant)
-        name = found.name
-        base = Play(
-            scenario=found.name, variant=variant.name, locustfile=found.locustfile,
-            user_classes=variant.user_classes, users=found.users, spawn_rate=found.spawn_rate,
-            service_settings=None if options.serve_command or options.host else settings,
-        )  # fmt: skip
-        overflow = None if base.service_settings is None else int(settings.get("max_overflow") or 0)
-    if parameter == "users":
-        values = tuple(sorted(set(options.users or DEFAULT_USER_STEPS)))
-    else:
-        values = tuple(sorted(set(options.pool_sizes)))
-        if options.users:
-            base = dataclasses.replace(base, users=options.users[0])
-    if not values:
-        raise PoolscopeError("give at least one step")
-    return _Plan(name=name, play=base, parameter=parameter, values=values, max_overflow=overflow)
-
-
-def _step_play(plan: _Plan, value: int) -> Play:
-    if plan.parameter == "users":
-        return dataclasses.replace(
-            plan.play, users=value, spawn_rate=max(plan.play.spawn_rate, float(value)),
-            file_prefix=f"{plan.name}-users-{value}",
-        )  # fmt: skip
-    settings = plan.play.service_settings
-    return dataclasses.replace(
-        plan.play,
-        service_settings=None if settings is None else {**settings, "pool_size": value},
-        file_prefix=f"{plan.name}-pool-{value}",
-    )
-
-
-def _target_pool(host: str, options: SweepOptions) -> PoolSettings | None:
-    """The pool the target reports, or None while its metrics do not answer with one."""
-    try:
-        response = httpx.get(
-            metrics_url_for(host, options.metrics_url), timeout=2, follow_redirects=True
-        )
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
-        return None
-    try:
-        pools = pool_settings(response.text)
-    except ValueError:
-        return None
-    if options.pool is not None:
-        return pools.get(options.pool)
-    if len(pools) > 1:
-        raise PoolscopeError(
-            f"{host} exports several pools ({', '.join(pools)}); choose one with --pool NAME"
-        )
-    return next(iter(pools.values()), None)
 
 
 @contextmanager
@@ -215,7 +70,7 @@ def _own_service(
     reported: list[PoolSettings] = []
 
     def size(host: str) -> int | None:
-        pool = _target_pool(host, options)
+        pool = reported_pool(host, metrics_url=options.metrics_url, pool=options.pool)
         if pool is not None:
             reported[:] = [pool]
         return None if pool is None else pool.pool_size
@@ -239,13 +94,13 @@ def _stop(service: ManagedProcess, reporter: Reporter) -> None:
 def run_sweep(
     scenario: str | None, options: SweepOptions, *, reporter: Reporter | None = None
 ) -> SweepResult:
-    """Play the steps and write the sweep file beside their run files.
+    """RunPlan the steps and write the sweep file beside their run files.
 
     A sweep stopped by Ctrl-C, SIGTERM or a failing step still returns, its file marked
     partial; input that cannot be swept raises a one-line :class:`PoolscopeError` first.
     """
     reporter = reporter or NullReporter()
-    plan = _plan(scenario, options)
+    plan = plan_sweep(scenario, options)
     if options.host is not None:
         # Before anything runs: a target without pool metrics cannot be swept.
         inspect_target(options.host, metrics_url=options.metrics_url, pool=options.pool)
@@ -268,8 +123,8 @@ def run_sweep(
     server_max: int | None = None
     masked = "(the service's own)"
     overflow = plan.max_overflow
-    ahead = Ahead(
-        lambda value: _step_play(plan, value).service_settings,
+    ahead = ServicesAhead(
+        lambda value: step_plan(plan, value).service_settings,
         driver=options.driver,
         workers=options.service_workers,
     )
@@ -298,7 +153,7 @@ def run_sweep(
                     step_options = dataclasses.replace(run_options, host=host)
                     following = plan.values[index] if index < len(plan.values) else None
                     run, outcome = play(
-                        _step_play(plan, value), step_options, database_url,
+                        step_plan(plan, value), step_options, database_url,
                         ahead.reporter(reporter, following), spawned=ahead.spawned(value),
                     )  # fmt: skip
                 path = write_outcome(run, outcome, options.out_dir, reporter)
@@ -352,7 +207,7 @@ def run_sweep(
 
 
 @contextmanager
-def _database(plan: _Plan, options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
+def _database(plan: SweepPlan, options: RunOptions, reporter: Reporter) -> Iterator[str | None]:
     """The sample service's database, started once for the sweep; a user's service has
     its own (``--database-url`` names it, to check max_connections)."""
     if plan.play.service_settings is None:
