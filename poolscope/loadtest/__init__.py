@@ -8,8 +8,8 @@ below that come from there stay importable from here, as they always were.
 from __future__ import annotations
 
 from poolscope.loadtest._catalog import Setting, find_scenario, list_scenarios, serve_flags
-from poolscope.loadtest._children import start_service
 from poolscope.loadtest._environment import max_connections, passwords_of
+from poolscope.loadtest._launch import start_service
 from poolscope.loadtest._locust_result import LiveTotals
 from poolscope.loadtest._locustfile import describe_locustfile, run_locustfile
 from poolscope.loadtest._plan import RunPlan

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest._catalog import Setting
-from poolscope.loadtest._children import MasterOptions
+from poolscope.loadtest._launch import MasterOptions
 from poolscope.loadtest._target import Target
 from poolscope.readings import Configuration, LocustfileRecord
 

@@ -34,8 +34,8 @@ from poolscope.loadtest._catalog import (
     find_scenario,
     incomplete_check,
 )
-from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
 from poolscope.loadtest._environment import describe_environment, passwords_of
+from poolscope.loadtest._launch import locust_command, start_service, wait_until_ready
 from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
 from poolscope.loadtest._plan import RunOptions, RunPlan, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from poolscope.service._db import build_async_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
-from poolscope.service._routes_shared import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
+from poolscope.service._route_parts import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
 from poolscope.service._sessions import close_async_session
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from poolscope.service._routes_shared import HOLD, Seconds
+from poolscope.service._route_parts import HOLD, Seconds
 from poolscope.service._service_state import ServiceState, get_state
 from poolscope.service._sync_routes import EngineDep, hold_connection
 

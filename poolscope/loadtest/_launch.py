@@ -1,4 +1,5 @@
-"""The processes ``poolscope run`` starts for each variant: the sample service and Locust."""
+"""Launching what `poolscope run` plays each variant against: the sample service and
+Locust (their commands, and waiting until the service listens)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Query parameters and answers the sync and async routes share."""
+"""Parts the sync and async routes share: query parameters, the statements, the answer rows."""
 
 from __future__ import annotations
 
