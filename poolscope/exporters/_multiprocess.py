@@ -1,9 +1,10 @@
-"""prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): real metric objects
-whose values live in per-process files that ``MultiProcessCollector`` sums at scrape time.
+"""The multiprocess recorder: each pool name's measurements written to prometheus_client's
+per-process files (``PROMETHEUS_MULTIPROC_DIR``), which ``MultiProcessCollector`` sums at
+scrape time, through one metric object per metric and process.
 
 Every value written there takes a lock and a file write, far more than a checkout may
 spend, so the checkout path does here what it does in single-process mode: it appends
-durations to lists. A background thread per process folds them into the files every
+durations to lists. The flush thread (``_flush``) folds them into the files every
 ``FLUSH_SECONDS`` (and so does a checkin past ``DRAIN_AT`` values, ``close()`` and the
 interpreter's exit), and writes the gauges from the pools' state (``read_pool_state``,
 as the registry exporter reads them), in ``livesum``
@@ -16,12 +17,8 @@ to 0.
 
 from __future__ import annotations
 
-import atexit
-import logging
 import os
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +28,9 @@ from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, pop_all
 from poolscope._recorder import LivePool, RawDurations
+from poolscope.exporters._flush import start_flushing, write_at_each_flush
 from poolscope.exporters._prometheus_internals import add_to_histogram, values_live_in_files
+from poolscope.exporters._table import MAXIMA, buckets_of, labels_of
 
 __all__ = [
     "MULTIPROC_DIR_ENV",
@@ -44,11 +43,6 @@ __all__ = [
 
 # prometheus_client's own variable: set, it switches the whole process to multiprocess mode.
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-# How often this process's measurements are written to its files.
-FLUSH_SECONDS = 0.25
-
-logger = logging.getLogger("poolscope.instrument")
 
 
 def multiprocess_enabled() -> bool:
@@ -101,31 +95,27 @@ def _process_metrics() -> _Metrics:
         if _metrics is not None:
             return _metrics
         require_multiprocess_values()
-        pool = [names.POOL_LABEL]
 
-        def gauge(name: str, *extra: str) -> Gauge:
+        def gauge(name: str) -> Gauge:
+            # Summed over live processes; a maximum is the largest any process wrote.
             return Gauge(
-                name, names.HELP[name], [*pool, *extra], registry=None, multiprocess_mode="livesum"
+                name,
+                names.HELP[name],
+                labels_of(name),
+                registry=None,
+                multiprocess_mode="max" if name in MAXIMA else "livesum",
             )
 
-        def counter(name: str, *extra: str) -> Counter:
-            return Counter(name, names.HELP[name], [*pool, *extra], registry=None)
+        def counter(name: str) -> Counter:
+            return Counter(name, names.HELP[name], labels_of(name), registry=None)
 
-        def histogram(name: str, *extra: str) -> Histogram:
-            fine = name in names.FINE_HISTOGRAMS
-            buckets = names.FINE_BUCKETS if fine else names.DEFAULT_BUCKETS
+        def histogram(name: str) -> Histogram:
             return Histogram(
-                name, names.HELP[name], [*pool, *extra], registry=None, buckets=buckets
-            )
-
-        def maximum(name: str, *extra: str) -> Gauge:
-            # Each process writes its own largest value; the scrape shows the largest of all.
-            return Gauge(
-                name, names.HELP[name], [*pool, *extra], registry=None, multiprocess_mode="max"
+                name, names.HELP[name], labels_of(name), registry=None, buckets=buckets_of(name)
             )
 
         _metrics = _Metrics(
-            count=gauge(names.CONNECTION_COUNT, names.STATE_LABEL),
+            count=gauge(names.CONNECTION_COUNT),
             max=gauge(names.CONNECTION_MAX),
             idle_max=gauge(names.CONNECTION_IDLE_MAX),
             pending=gauge(names.CONNECTION_PENDING_REQUESTS),
@@ -134,18 +124,18 @@ def _process_metrics() -> _Metrics:
             timeouts=counter(names.CONNECTION_TIMEOUTS),
             checkouts=counter(names.POOL_CHECKOUTS),
             connects=counter(names.POOL_CONNECTS),
-            invalidations=counter(names.POOL_INVALIDATIONS, names.SOFT_LABEL),
+            invalidations=counter(names.POOL_INVALIDATIONS),
             pools_created=counter(names.POOLS_CREATED),
             leaks=counter(names.POOL_LEAKS),
             gc_reclaimed=counter(names.POOL_GC_RECLAIMED),
             errors=counter(names.INSTRUMENTATION_ERRORS),
             wait=histogram(names.CONNECTION_WAIT_TIME),
-            use=histogram(names.CONNECTION_USE_TIME, names.ROUTE_LABEL),
+            use=histogram(names.CONNECTION_USE_TIME),
             create=histogram(names.CONNECTION_CREATE_TIME),
             wait_fine=histogram(names.POOL_WAIT_TIME),
             use_fine=histogram(names.POOL_USE_TIME),
-            wait_max=maximum(names.POOL_WAIT_TIME_MAX),
-            use_max=maximum(names.POOL_USE_TIME_MAX, names.ROUTE_LABEL),
+            wait_max=gauge(names.POOL_WAIT_TIME_MAX),
+            use_max=gauge(names.POOL_USE_TIME_MAX),
         )
         return _metrics
 
@@ -269,7 +259,7 @@ class MultiprocessRecorder(RawDurations):
             self.pools[id(live_pool)] = live_pool
             self._pools_created.inc()
         self.write_gauges()
-        _start_flushing()
+        start_flushing()
 
     def detach(self, live_pool: LivePool) -> None:
         with self.lock:
@@ -313,62 +303,16 @@ class _Maximum:
 
 
 _recorders: dict[str, MultiprocessRecorder] = {}
-# What else this process writes at each flush (the thread-pool gauges).
-_writers: list[Callable[[], None]] = []
 _recorders_lock = threading.Lock()
-_flusher: threading.Thread | None = None
 
 
-def write_at_each_flush(writer: Callable[[], None]) -> None:
-    """Call ``writer`` at each flush of this process and at its exit, for its life."""
-    with _recorders_lock:
-        _writers.append(writer)
-    _start_flushing()
-
-
-def _flush_all() -> None:
-    with _recorders_lock:
-        recorders = list(_recorders.values())
-        writers = list(_writers)
-    for recorder in recorders:
-        try:
-            recorder.flush()
-        except Exception:  # the application must never pay for a poolscope bug
-            logger.exception("poolscope could not write pool %r's measurements", recorder.name)
-    for writer in writers:
-        try:
-            writer()
-        except Exception:
-            logger.exception("poolscope could not write its measurements (%r)", writer)
-
-
-def _flush_forever() -> None:
-    while True:
-        time.sleep(FLUSH_SECONDS)
-        _flush_all()
-
-
-def _start_flushing() -> None:
-    """Start this process's flushing thread, once (again in a forked child)."""
-    global _flusher
-    with _recorders_lock:
-        if _flusher is not None and _flusher.is_alive():
-            return
-        _flusher = threading.Thread(target=_flush_forever, name="poolscope-flush", daemon=True)
-        _flusher.start()
-
-
-def _forget_flusher() -> None:
+def _forget_lock() -> None:
     # A forked child has the parent's recorders but not its threads (nor their locks).
-    global _flusher, _recorders_lock
-    _flusher = None
+    global _recorders_lock
     _recorders_lock = threading.Lock()
-    if _recorders or _writers:
-        _start_flushing()
 
 
-atexit.register(_flush_all)
-os.register_at_fork(after_in_child=_forget_flusher)
+os.register_at_fork(after_in_child=_forget_lock)
 
 
 def recorder_for(name: str) -> MultiprocessRecorder:
@@ -377,4 +321,5 @@ def recorder_for(name: str) -> MultiprocessRecorder:
         recorder = _recorders.get(name)
         if recorder is None:
             recorder = _recorders[name] = MultiprocessRecorder(name)
+            write_at_each_flush(recorder.flush, what=f"pool {name!r}'s measurements")
         return recorder

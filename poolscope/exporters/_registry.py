@@ -27,6 +27,7 @@ from poolscope import metrics as names
 from poolscope._histogram import Buckets, pop_all
 from poolscope._pool_state import PoolState
 from poolscope._recorder import LivePool, RawDurations
+from poolscope.exporters._table import labels_of
 
 __all__ = ["PoolRecorder", "RecorderSnapshot", "RegistryExporter", "exporter_for"]
 
@@ -190,19 +191,13 @@ class RegistryExporter(Collector):
 
 
 def _families() -> dict[str, Metric]:
-    pool = [names.POOL_LABEL]
     families: dict[str, Metric] = {}
     for name in names.GAUGES:
-        labels = [*pool, names.STATE_LABEL] if name == names.CONNECTION_COUNT else pool
-        if name == names.POOL_USE_TIME_MAX:
-            labels = [*pool, names.ROUTE_LABEL]
-        families[name] = GaugeMetricFamily(name, names.HELP[name], labels=labels)
+        families[name] = GaugeMetricFamily(name, names.HELP[name], labels=labels_of(name))
     for name in names.COUNTERS:
-        labels = [*pool, names.SOFT_LABEL] if name == names.POOL_INVALIDATIONS else pool
-        families[name] = CounterMetricFamily(name, names.HELP[name], labels=labels)
+        families[name] = CounterMetricFamily(name, names.HELP[name], labels=labels_of(name))
     for name in names.HISTOGRAMS:
-        labels = [*pool, names.ROUTE_LABEL] if name == names.CONNECTION_USE_TIME else pool
-        families[name] = HistogramMetricFamily(name, names.HELP[name], labels=labels)
+        families[name] = HistogramMetricFamily(name, names.HELP[name], labels=labels_of(name))
     return families
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from prometheus_client import Gauge
 
 from poolscope import metrics as names
-from poolscope.exporters._multiprocess import require_multiprocess_values, write_at_each_flush
+from poolscope.exporters._flush import write_at_each_flush
+from poolscope.exporters._multiprocess import require_multiprocess_values
 
 __all__ = ["ThreadPoolReading", "write_threadpool_files"]
 
@@ -45,7 +46,7 @@ def write_threadpool_files(reading: ThreadPoolReading) -> Callable[[], None]:
         _readings.append(reading)
         if not _writing:
             # For the process's life: with no limiter left, it writes zeros.
-            write_at_each_flush(_write)
+            write_at_each_flush(_write, what="the thread-pool gauges")
             _writing = True
     _write()
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import mark_process_dead
 
 from poolscope import metrics as names
-from poolscope.exporters._multiprocess import FLUSH_SECONDS
+from poolscope.exporters._flush import FLUSH_SECONDS
 from tests.support.multiprocess_worker import scrape, start_threadpool_worker, start_worker, tell
 from tests.support.pool_metrics import sample
 

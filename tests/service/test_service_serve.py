@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 
 from poolscope import metrics as names
 from poolscope._urls import DRIVERS
-from poolscope.exporters._multiprocess import FLUSH_SECONDS
+from poolscope.exporters._flush import FLUSH_SECONDS
 from tests.support.service_process import ServiceProcess, running_service, serve_command
 
 
