@@ -74,7 +74,7 @@ def test_poolscope_run_plays_its_own_scenario(user_folder: Path, database_url: s
     out = user_folder / "runs"
     result = poolscope_in(
         user_folder,
-        *("run", "steady", "--duration", "3s", "--users", "2", "--out", str(out)),
+        *("run", "steady", "--duration", "8s", "--users", "2", "--out", str(out)),
         *("--database-url", database_url),
     )
     assert result.returncode in (0, 1), result.stdout + result.stderr
