@@ -25,7 +25,9 @@ from poolscope._pool_state import PoolState
 from poolscope._recorder import LivePool, RawDurations
 
 try:
+    from opentelemetry.context import Context
     from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+    from opentelemetry.trace import INVALID_SPAN, set_span_in_context
     from opentelemetry.util.types import Attributes
 except ImportError as error:  # pragma: no cover - the test environment has the extra
     raise PoolscopeError(
@@ -38,6 +40,10 @@ __all__ = ["OtelExporter", "OtelRecorder", "exporter_for"]
 logger = logging.getLogger("poolscope.instrument")
 
 _POOL = names.OTEL_POOL_NAME_ATTRIBUTE
+# The context folded durations are recorded in. They are recorded after the fact, in
+# whichever thread folds them (a collection, or some other request's checkin): the span
+# current there is not theirs, and must not become their exemplar.
+_AFTER_THE_FACT = set_span_in_context(INVALID_SPAN, Context())
 
 
 class _Instruments:
@@ -123,14 +129,14 @@ class OtelRecorder(RawDurations):
             if waits:
                 record = self._instruments.wait_time
                 for wait in waits:
-                    record(wait, self.attributes)
+                    record(wait, self.attributes, _AFTER_THE_FACT)
                 self._instruments.checkouts(len(waits), self.attributes)
             for route, values in list(self.uses.items()):
                 if values:
                     record = self._instruments.use_time
                     attributes = self._attributes_of(route)
                     for use in take(values):
-                        record(use, attributes)
+                        record(use, attributes, _AFTER_THE_FACT)
 
     def _attributes_of(self, route: str) -> Attributes:
         """The pool name, and ``http.route`` for a checkout made serving a request."""

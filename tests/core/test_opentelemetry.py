@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.semconv._incubating.attributes import db_attributes
 from opentelemetry.semconv._incubating.metrics import db_metrics
 from opentelemetry.semconv.attributes import http_attributes
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from poolscope import PoolscopeError, instrument
 from poolscope import metrics as names
+from poolscope._recorder import DRAIN_AT
 from poolscope._route_context import attribute_routes, current_route
 from poolscope._urls import Driver, url_for_driver
 from tests.support.otel_metrics import (
@@ -345,6 +347,29 @@ def test_close_ends_the_gauges_and_an_engine_of_the_same_name_continues_the_coun
     assert value(collected, names.POOLS_CREATED, "otel-again") == 2
     assert value(collected, names.CONNECTION_COUNT, "otel-again", **{STATE: "idle"}) == 1
     assert assert_same_as_prometheus(collected, registry, "otel-again") >= 15
+
+
+def test_a_request_span_is_never_the_exemplar_of_other_checkouts(
+    make_engine, otel: OtelReading
+) -> None:
+    engine = make_engine(pool_size=2)
+    instrument(engine, pool="otel-exemplars", registry=None, meter_provider=otel.provider)
+    tracer = TracerProvider().get_tracer("test")
+    # Checkouts outside any request, then one request whose checkin folds them all (it
+    # finds more than DRAIN_AT durations waiting): none of them is that request's.
+    for _ in range(DRAIN_AT):
+        with engine.connect():
+            pass
+    with tracer.start_as_current_span("request") as span:
+        with engine.connect():
+            pass
+        trace_id = span.get_span_context().trace_id
+    collected = otel.collect()
+    for metric in (names.CONNECTION_WAIT_TIME, names.CONNECTION_USE_TIME):
+        point = histogram(collected, metric, "otel-exemplars")
+        assert point is not None
+        assert point.count == DRAIN_AT + 1
+        assert [e for e in point.exemplars if e.trace_id == trace_id] == [], metric
 
 
 def test_nowhere_to_record_is_refused(make_engine) -> None:
