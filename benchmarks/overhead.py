@@ -11,7 +11,10 @@ exact figure, the same on every run, that CPU time follows closely on these mach
 
 Variants: ``none``; ``poolscope`` (single-process mode, the default; no leak threshold);
 ``poolscope-leak`` (the same with ``leak_threshold=60`` and ``stack_capture="site"``);
-``poolscope-mp`` (prometheus_client multiprocess mode); ``otel``
+``poolscope-mp`` (prometheus_client multiprocess mode); ``poolscope-otel`` (poolscope
+recording through the OpenTelemetry SDK only: ``registry=None, meter_provider=...``, an
+in-memory reader; its durations reach the SDK's histograms at each checkin past
+``DRAIN_AT``, one ``record()`` each, as they would between two exports); ``otel``
 (opentelemetry-instrumentation-sqlalchemy with SDK tracer and meter providers; it wraps
 ``Engine.connect`` globally, so it is switched on only around its own batches; its 0.66b1
 release declares sqlalchemy<2.1 and instruments nothing on 2.1 without
@@ -55,6 +58,7 @@ from sqlalchemy import Engine, create_engine  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
+from poolscope import metrics as names  # noqa: E402
 from poolscope._urls import (  # noqa: E402
     ASYNC_DRIVERS,
     DRIVERS,
@@ -64,7 +68,8 @@ from poolscope._urls import (  # noqa: E402
 )
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
-VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
+OTEL_WAIT_TIME = names.OTEL_NAMES[names.CONNECTION_WAIT_TIME]
+VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "poolscope-otel", "otel")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50
 
@@ -99,6 +104,9 @@ class _Otel:
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
         self.instrumentor = SQLAlchemyInstrumentor()
+        # poolscope's own OpenTelemetry path (the poolscope-otel variant), apart.
+        self.poolscope_reader = InMemoryMetricReader()
+        self.poolscope_provider = MeterProvider(metric_readers=[self.poolscope_reader])
 
     def on(self, engine: Engine) -> None:
         tracer = self.instrumentor.instrument(
@@ -135,7 +143,17 @@ class _Otel:
                         points += sum(
                             1 for point in metric.data.data_points if point.value is not None
                         )
-        return f"otel produced {self.exporter.spans} spans, {points} connections.usage points"
+        checkouts = 0
+        data = self.poolscope_reader.get_metrics_data()
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == OTEL_WAIT_TIME:
+                        checkouts += sum(point.count for point in metric.data.data_points)
+        return (
+            f"otel produced {self.exporter.spans} spans, {points} connections.usage points; "
+            f"poolscope-otel recorded {checkouts} waits in {OTEL_WAIT_TIME}"
+        )
 
 
 Timing = tuple[float, float]  # (CPU µs, wall-clock µs) per cycle
@@ -190,6 +208,17 @@ class Results:
                 f"  OpenTelemetry adds {added['otel'] / added['poolscope']:.1f}x the CPU time "
                 "poolscope adds"
             )
+            print(
+                "  poolscope through the OpenTelemetry SDK adds "
+                f"{added['poolscope-otel'] / added['poolscope']:.1f}x the CPU time it adds "
+                "through prometheus_client"
+            )
+        if added["poolscope-otel"] > 0:
+            print(
+                f"  opentelemetry-instrumentation-sqlalchemy adds "
+                f"{added['otel'] / added['poolscope-otel']:.1f}x the CPU time poolscope adds "
+                "through the OpenTelemetry SDK"
+            )
         base = self.bytecodes["none"]
         print("  Python bytecode instructions per cycle (deterministic):")
         for variant, count in self.bytecodes.items():
@@ -220,7 +249,11 @@ async def _async_batch(engine: AsyncEngine, cycles: int) -> Timing:
     )
 
 
-def _instrument(variant: str, engine: Engine | AsyncEngine) -> Any:
+def _instrument(variant: str, engine: Engine | AsyncEngine, otel: _Otel) -> Any:
+    if variant == "poolscope-otel":
+        return poolscope.instrument(
+            engine, pool=variant, registry=None, meter_provider=otel.poolscope_provider
+        )
     if variant == "poolscope":
         return poolscope.instrument(
             engine, pool=variant, registry=CollectorRegistry(), multiprocess=False
@@ -251,7 +284,7 @@ def _schedule(rounds: int) -> list[str]:
 
 def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
     engines = {v: create_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
-    handles = [_instrument(v, e) for v, e in engines.items()]
+    handles = [_instrument(v, e, otel) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
         _sync_batch(engine, 50)
@@ -273,7 +306,7 @@ def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) 
 
 async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
     engines = {v: create_async_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
-    handles = [_instrument(v, e) for v, e in engines.items()]
+    handles = [_instrument(v, e, otel) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
         await _async_batch(engine, 50)
