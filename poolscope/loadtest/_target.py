@@ -25,7 +25,7 @@ __all__ = [
 HOW_TO_INSTRUMENT = (
     "instrument its engine with poolscope.instrument(engine, registry=REGISTRY) and serve "
     'that registry, e.g. app.mount("/metrics", make_asgi_app()) '
-    "(README: Load-test your own service)"
+    "(docs/own-service.md)"
 )
 
 
