@@ -17,6 +17,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from importlib import metadata
 
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
@@ -46,11 +47,19 @@ _POOL = names.OTEL_POOL_NAME_ATTRIBUTE
 _AFTER_THE_FACT = set_span_in_context(INVALID_SPAN, Context())
 
 
+def _version() -> str | None:
+    """poolscope's version, for the meter's instrumentation scope (None if not installed)."""
+    try:
+        return metadata.version("poolscope")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 class _Instruments:
     """The meter's synchronous instruments; the observable ones live in the meter only."""
 
     def __init__(self, exporter: OtelExporter, meter_provider: MeterProvider) -> None:
-        meter = meter_provider.get_meter(names.OTEL_METER)
+        meter = meter_provider.get_meter(names.OTEL_METER, _version())
 
         def described(metric: str) -> dict[str, str]:
             return {

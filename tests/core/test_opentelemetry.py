@@ -5,11 +5,14 @@ Prometheus series of the same workload (both recorded at once), sync and async."
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -28,6 +31,7 @@ from poolscope import metrics as names
 from poolscope._recorder import DRAIN_AT
 from poolscope._route_context import attribute_routes, current_route
 from poolscope._urls import Driver, url_for_driver
+from poolscope.exporters import MULTIPROC_DIR_ENV
 from tests.support.otel_metrics import (
     Instrument,
     OtelReading,
@@ -388,3 +392,85 @@ def test_importing_poolscope_does_not_import_opentelemetry() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+# In a process of its own: multiprocess mode is chosen before prometheus_client is
+# imported. Prints the Prometheus files' figures and the OpenTelemetry ones, once the
+# background flush has written all six checkouts (or after 5 s).
+_MULTIPROCESS_AND_OTEL = """
+import json, sys, time
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import create_engine, text
+import poolscope
+from poolscope import metrics as names
+from poolscope._urls import url_for_driver
+
+reader = InMemoryMetricReader()
+provider = MeterProvider(metric_readers=[reader])
+engine = create_engine(url_for_driver(sys.argv[1], "psycopg2"), pool_size=2, max_overflow=0)
+instrumentation = poolscope.instrument(engine, pool="mp-otel", meter_provider=provider)
+assert instrumentation.multiprocess
+for _ in range(5):
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+held = engine.connect()
+labels = {names.POOL_LABEL: "mp-otel"}
+deadline = time.monotonic() + 5
+while True:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    checkouts = registry.get_sample_value(f"{names.POOL_CHECKOUTS}_total", labels)
+    if checkouts == 6 or time.monotonic() > deadline:
+        break
+    time.sleep(0.05)
+prometheus = {
+    "checkouts": checkouts,
+    "waits": registry.get_sample_value(f"{names.CONNECTION_WAIT_TIME}_count", labels),
+    "uses": registry.get_sample_value(
+        f"{names.CONNECTION_USE_TIME}_count", {**labels, names.ROUTE_LABEL: ""}
+    ),
+    "used": registry.get_sample_value(names.CONNECTION_COUNT, {**labels, "state": "used"}),
+}
+points = {
+    metric.name: {
+        tuple(sorted(dict(point.attributes).items())): getattr(point, "value", None)
+        if hasattr(point, "value") else point.count
+        for point in metric.data.data_points
+    }
+    for resource in reader.get_metrics_data().resource_metrics
+    for scope in resource.scope_metrics
+    for metric in scope.metrics
+}
+pool = ((names.OTEL_POOL_NAME_ATTRIBUTE, "mp-otel"),)
+state = ((names.OTEL_POOL_NAME_ATTRIBUTE, "mp-otel"), (names.OTEL_STATE_ATTRIBUTE, "used"))
+otel = {
+    "checkouts": points[names.OTEL_NAMES[names.POOL_CHECKOUTS]][pool],
+    "waits": points[names.OTEL_NAMES[names.CONNECTION_WAIT_TIME]][pool],
+    "uses": points[names.OTEL_NAMES[names.CONNECTION_USE_TIME]][pool],
+    "used": points[names.OTEL_NAMES[names.CONNECTION_COUNT]][state],
+}
+held.close()
+instrumentation.close()
+engine.dispose()
+print(json.dumps({"prometheus": prometheus, "otel": otel}))
+"""
+
+
+@pytest.mark.slow
+def test_multiprocess_files_and_opentelemetry_at_once(database_url: str, tmp_path: Path) -> None:
+    environment = {**os.environ, MULTIPROC_DIR_ENV: str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", _MULTIPROCESS_AND_OTEL, database_url],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    expected = {"checkouts": 6, "waits": 6, "uses": 5, "used": 1}
+    assert figures["prometheus"] == expected
+    assert figures["otel"] == expected

@@ -7,6 +7,7 @@ import gzip
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 from typing import Any
 
 import pytest
@@ -110,6 +111,13 @@ def test_an_otlp_exporter_pushes_the_pool_metrics(collector: Collector, engine: 
     assert collector.requests, "the exporter sent nothing"
     assert collector.paths[0] == "/v1/metrics"
     request = collector.requests[0]
+    (scope,) = [
+        scope.scope
+        for resource in request.resource_metrics
+        for scope in resource.scope_metrics
+        if scope.scope.name == names.OTEL_METER
+    ]
+    assert scope.version == metadata.version("poolscope")
     metrics = {
         metric.name: metric
         for resource in request.resource_metrics
