@@ -4,8 +4,9 @@
 and the newest psycopg2, psycopg and asyncpg), then `nox`, which runs the instrumentation,
 leak, in-process service and driver tests (MATRIX_TESTS) in one virtualenv per older set:
 
-- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy and the three
-  drivers), read from the file, so a bound cannot claim a version CI does not run;
+- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy, the three drivers
+  and prometheus-client, whose private histogram attributes the multiprocess exporter
+  writes through), read from the file, so a bound cannot claim a version CI does not run;
 - ``sqlalchemy-2.0``: the newest SQLAlchemy 2.0.x, with the newest drivers;
 - ``opentelemetry-lowest``: the OpenTelemetry exporter's tests (OTEL_TESTS) on the lower
   bounds of OpenTelemetry's packages (the ``otel`` and ``test`` extras). A session of its
@@ -51,7 +52,7 @@ MATRIX_TESTS = [
 ]
 OTEL_TESTS = ["tests/core/test_opentelemetry.py", "tests/core/test_opentelemetry_otlp.py"]
 # The distributions whose lower bounds CI proves, as pyproject.toml names them.
-PROVEN = ("sqlalchemy", "psycopg2-binary", "psycopg", "asyncpg")
+PROVEN = ("sqlalchemy", "psycopg2-binary", "psycopg", "asyncpg", "prometheus-client")
 PROVEN_OTEL = (
     "opentelemetry-api",
     "opentelemetry-sdk",

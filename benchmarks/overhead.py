@@ -53,7 +53,7 @@ from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import FrameType  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Literal  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 from sqlalchemy import Engine, create_engine  # noqa: E402
@@ -61,24 +61,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E40
 
 import poolscope  # noqa: E402
 from poolscope import metrics as names  # noqa: E402
-from poolscope._recorder import DRAIN_AT  # noqa: E402
-from poolscope._urls import (  # noqa: E402
-    ASYNC_DRIVERS,
-    DRIVERS,
-    SYNC_DRIVERS,
-    Driver,
-    url_for_driver,
-)
+from poolscope import url_for_driver  # noqa: E402
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
+# The drivers as SQLAlchemy names them in a URL, as poolscope.url_for_driver takes them.
+Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async"]
+SYNC_DRIVERS: tuple[Driver, ...] = ("psycopg2", "psycopg")
+ASYNC_DRIVERS: tuple[Driver, ...] = ("asyncpg", "psycopg_async")
+DRIVERS: tuple[Driver, ...] = (*SYNC_DRIVERS, *ASYNC_DRIVERS)
 OTEL_WAIT_TIME = names.OTEL_NAMES[names.CONNECTION_WAIT_TIME]
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "poolscope-otel", "otel")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50
-# Cycles traced again to count the fold too: any DRAIN_AT + 1 consecutive checkins fold
-# the lists exactly once (one record() per value through OpenTelemetry, a few C-level
+# Cycles traced again to count the fold too: a checkin that finds more than DRAIN_AT
+# (1,024, private to poolscope) durations waiting folds them, so any 1,025 consecutive
+# checkins fold exactly once (one record() per value through OpenTelemetry, a few C-level
 # passes per bucket through prometheus_client).
-_FOLDED_CYCLES = DRAIN_AT + 1
+_FOLDED_CYCLES = 1025
 _FOLDED_VARIANTS = ("none", "poolscope", "poolscope-otel")
 
 

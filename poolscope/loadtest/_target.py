@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._scrape import PoolSettings, pool_settings
+from poolscope.readings import PoolSettings, pool_settings
 
 __all__ = [
     "RunInputError",
