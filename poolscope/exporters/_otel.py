@@ -30,7 +30,7 @@ try:
     from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
     from opentelemetry.trace import INVALID_SPAN, set_span_in_context
     from opentelemetry.util.types import Attributes
-except ImportError as error:  # pragma: no cover - the test environment has the extra
+except ImportError as error:  # tests/core/test_library_install.py: a venv without it
     raise PoolscopeError(
         "instrument(meter_provider=...) records through OpenTelemetry, which is not "
         "installed: pip install 'poolscope[otel]'"
