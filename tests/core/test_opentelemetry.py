@@ -14,7 +14,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -29,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from poolscope import PoolscopeError, instrument
 from poolscope import metrics as names
 from poolscope._recorder import DRAIN_AT
-from poolscope._route_context import attribute_routes, current_route
 from poolscope._urls import Driver, url_for_driver
 from poolscope.exporters import MULTIPROC_DIR_ENV
+from poolscope.fastapi import instrument_app
 from tests.support.otel_metrics import (
     Instrument,
     OtelReading,
@@ -298,20 +300,24 @@ async def test_a_leak_is_counted_and_shown_while_it_lasts(
     instrumentation.close()
 
 
-def test_route_attribution_adds_http_route(
+async def test_route_attribution_adds_http_route(
     make_engine, otel: OtelReading, registry: CollectorRegistry
 ) -> None:
     engine = make_engine(pool_size=2)
     instrument(engine, pool="otel-routes", registry=registry, meter_provider=otel.provider)
-    attribute_routes()  # what the route middleware does
-    token = current_route.set("/items/{item_id}")
-    try:
+    app = FastAPI()
+    instrument_app(app)
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int) -> dict[str, int]:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    finally:
-        current_route.reset(token)
+            return {"one": connection.execute(text("SELECT 1")).scalar_one()}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/items/42")).json() == {"one": 1}
     with engine.connect():
-        pass
+        pass  # outside a request
     collected = otel.collect()
     served = histogram(
         collected,
