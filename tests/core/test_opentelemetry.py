@@ -382,6 +382,26 @@ def test_a_request_span_is_never_the_exemplar_of_other_checkouts(
         assert [e for e in point.exemplars if e.trace_id == trace_id] == [], metric
 
 
+def test_both_exporters_get_each_value_once_whichever_folds_first(
+    make_engine, otel: OtelReading, registry: CollectorRegistry
+) -> None:
+    engine = make_engine(pool_size=2)
+    instrument(engine, pool="otel-tee", registry=registry, meter_provider=otel.provider)
+    for _ in range(DRAIN_AT + 10):  # a checkin folds once, past DRAIN_AT
+        with engine.connect():
+            pass
+    registry.collect()  # a scrape folds what is left, for both
+    for _ in range(5):
+        with engine.connect():
+            pass
+    collected = otel.collect()  # and a collection what came after
+    wait = histogram(collected, names.CONNECTION_WAIT_TIME, "otel-tee")
+    assert wait is not None
+    assert wait.count == DRAIN_AT + 15
+    assert value(collected, names.POOL_CHECKOUTS, "otel-tee") == DRAIN_AT + 15
+    assert assert_same_as_prometheus(collected, registry, "otel-tee") >= 15
+
+
 def test_nowhere_to_record_is_refused(make_engine) -> None:
     engine = make_engine()
     with pytest.raises(PoolscopeError, match="nowhere to record"):
