@@ -183,6 +183,7 @@ class MultiprocessRecorder(RawDurations):
     def drain(self) -> None:
         """Fold the raw durations into the files: a few writes per bucket, not per value."""
         with self._flush_lock:
+            self.pull()
             waits = pop_all(self.waits)
             if waits:
                 self._add_waits(waits)

@@ -74,6 +74,7 @@ class PoolRecorder(RawDurations):
             self._drain_locked()
 
     def _drain_locked(self) -> None:
+        self.pull()
         waits = pop_all(self.waits)
         self._checkouts += len(waits)
         self._wait.add_all(waits)
