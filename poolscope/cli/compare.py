@@ -28,15 +28,18 @@ from poolscope.compare._scenario import play_scenario
 from poolscope.compare._text import write_table
 from poolscope.loadtest._progress import RichReporter
 from poolscope.loadtest._run import RunOptions
+from poolscope.loadtest._terminal import one_line
 
 __all__ = ["compare"]
 
 # Bad input and bad --fail-if expressions; 1 is kept for "a --fail-if condition holds".
 USAGE_ERROR = 2
+# A reason or warning names runs and endpoints: longer than an error, still bounded.
+REASON_LIMIT = 1000
 
 
 def _fail(message: str) -> typer.Exit:
-    print(f"poolscope: error: {message}", file=sys.stderr)
+    print(f"poolscope: error: {one_line(message)}", file=sys.stderr)
     return typer.Exit(USAGE_ERROR)
 
 
@@ -148,18 +151,18 @@ def compare(
     except (CompareInputError, FailIfError) as error:
         raise _fail(str(error)) from None
     for warning in comparison.warnings:
-        print(f"poolscope: warning: {warning}", file=sys.stderr)
+        print(f"poolscope: warning: {one_line(warning, REASON_LIMIT)}", file=sys.stderr)
     if out is not None:
         try:
             out.write_text(render(comparison, loaded, chosen))
         except OSError as error:
             raise _fail(f"{out}: cannot write the report ({error.strerror})") from None
-        print(f"poolscope: wrote {out}", file=sys.stderr)
+        print(f"poolscope: wrote {one_line(str(out))}", file=sys.stderr)
     elif chosen == "table":
         write_table(comparison, Console())
     else:
         sys.stdout.write(render(comparison, loaded, chosen))
     for reason in reasons:
-        print(f"poolscope: {reason}", file=sys.stderr)
+        print(f"poolscope: {one_line(reason, REASON_LIMIT)}", file=sys.stderr)
     if reasons:
         raise typer.Exit(1)
