@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from poolscope._errors import PoolscopeError
+from poolscope._errors import PoolscopeError, UsageError
 from poolscope._urls import check_driver
+from poolscope.cli._limits import NoLimits, check_load, check_out_dir, check_out_file
 from poolscope.cli.run import parse_duration
 from poolscope.compare import (
     FORMATS,
@@ -44,7 +45,12 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _run_options(
-    duration: str, users: int | None, driver: str, runs_dir: Path, database_url: str | None
+    duration: str,
+    users: int | None,
+    driver: str,
+    runs_dir: Path,
+    database_url: str | None,
+    no_limits: bool,
 ) -> RunOptions:
     try:
         chosen_driver = check_driver(driver)
@@ -54,6 +60,8 @@ def _run_options(
         raise CompareInputError(f"--users must be at least 1, not {users}")
     try:
         seconds = parse_duration(duration)
+        check_load(users=[users] if users else [], duration_seconds=seconds, no_limits=no_limits)
+        check_out_dir(runs_dir)
     except PoolscopeError as error:
         raise CompareInputError(str(error)) from None
     return RunOptions(
@@ -128,6 +136,7 @@ def compare(
             show_default=False,
         ),
     ] = None,
+    no_limits: NoLimits = False,
 ) -> None:
     """Compare runs side by side: figures, changes against the baseline, a verdict.
 
@@ -138,17 +147,20 @@ def compare(
     chosen: Format = output_format or format_for_path(out)
     try:
         conditions = [parse_condition(expression) for expression in fail_if or []]
+        if out is not None:
+            # Before a --scenario plays: a report that cannot be written loses the runs' view.
+            check_out_file(out, runs or [])
         if scenario is not None:
             if runs:
                 raise CompareInputError("give run files or --scenario, not both")
             runs = play_scenario(
-                scenario, _run_options(duration, users, driver, runs_dir, database_url),
+                scenario, _run_options(duration, users, driver, runs_dir, database_url, no_limits),
                 RichReporter(Console(stderr=True)),
             )  # fmt: skip
         loaded = load_runs(runs or [])
         comparison = build_comparison(loaded)
         reasons = [reason for c in conditions for reason in evaluate(c, comparison)]
-    except (CompareInputError, FailIfError) as error:
+    except (CompareInputError, FailIfError, UsageError) as error:
         raise _fail(str(error)) from None
     for warning in comparison.warnings:
         print(f"poolscope: warning: {one_line(warning, REASON_LIMIT)}", file=sys.stderr)
