@@ -58,11 +58,13 @@ def _implausible(value: Any, where: str) -> str | None:
         for index, item in enumerate(value):
             if found := _implausible(item, f"{where}[{index}]"):
                 return found
-    elif (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and not (math.isfinite(value) and 0 <= value < PLAUSIBLE_LIMIT)
-    ):
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < PLAUSIBLE_LIMIT:
+            # An int of hundreds of digits has no float: say how long it is instead.
+            digits = len(str(abs(value)))
+            shown = str(value) if digits <= 20 else f"a {digits}-digit number"
+            return f"{where.lstrip('.')} = {shown}"
+    elif isinstance(value, float) and not (math.isfinite(value) and 0 <= value < PLAUSIBLE_LIMIT):
         return f"{where.lstrip('.')} = {value:.6g}"
     return None
 
