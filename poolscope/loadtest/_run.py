@@ -41,7 +41,12 @@ from poolscope.loadtest._plan import Play, RunOptions, configuration, master_opt
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._runfile import Run, load_run, write_run
-from poolscope.loadtest._sampler import MetricsSampler, samples_since, summarize_pool
+from poolscope.loadtest._sampler import (
+    MetricsSampler,
+    counters_reset,
+    samples_since,
+    summarize_pool,
+)
 from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
@@ -307,6 +312,11 @@ def play(
             if child is not None:
                 outcome.logs[child.name.lower()] = child.log_tail(LOG_LINES_KEPT, hide=secrets)
     timed = sampler.collected() if sampler is not None else []
+    if counters_reset(baseline, timed):
+        reporter.note(
+            f"{plan.scenario}/{plan.variant}: the target's counters went down during the run "
+            "(it restarted?); counted on from their new start"
+        )
     settings = plan.service_settings or {}
     run = Run(
         scenario=plan.scenario,

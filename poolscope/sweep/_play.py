@@ -29,6 +29,7 @@ import httpx
 from poolscope._errors import PoolscopeError
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest import LocustfileRecord, load_run
+from poolscope.loadtest._bounded import MAX_METRICS_BYTES, ScrapeError, get_bounded
 from poolscope.loadtest._catalog import find_scenario
 from poolscope.loadtest._environment import max_connections, passwords_of
 from poolscope.loadtest._locustfile import describe_locustfile
@@ -173,16 +174,17 @@ def _step_play(plan: _Plan, value: int) -> Play:
 def _target_pool(host: str, options: SweepOptions) -> PoolSettings | None:
     """The pool the target reports, or None while its metrics do not answer with one."""
     try:
-        response = httpx.get(
-            metrics_url_for(host, options.metrics_url), timeout=2, follow_redirects=True
-        )
-    except httpx.HTTPError:
+        with httpx.Client(timeout=2, follow_redirects=True) as client:
+            status, body = get_bounded(
+                client, metrics_url_for(host, options.metrics_url), limit=MAX_METRICS_BYTES
+            )
+    except ScrapeError:
         return None
-    if response.status_code != 200:
+    if status != 200:
         return None
     try:
-        pools = pool_settings(response.text)
-    except ValueError:
+        pools = pool_settings(body.decode("utf-8", errors="replace"))
+    except (ValueError, ArithmeticError):
         return None
     if options.pool is not None:
         return pools.get(options.pool)
