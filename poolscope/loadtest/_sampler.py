@@ -19,7 +19,13 @@ from typing import Any
 
 import httpx
 
-from poolscope.loadtest._bounded import MAX_METRICS_BYTES, MAX_POOL_BYTES, ScrapeError, get_bounded
+from poolscope.loadtest._bounded import (
+    MAX_METRICS_BYTES,
+    MAX_POOL_BYTES,
+    SCRAPE_SECONDS,
+    ScrapeError,
+    get_bounded,
+)
 from poolscope.loadtest._histogram import Histogram
 from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
 from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
@@ -52,12 +58,14 @@ class MetricsSampler:
         pool: str | None = None,
         interval: float = 0.5,
         timeout: float = 2.0,
+        scrape_seconds: float = SCRAPE_SECONDS,
     ) -> None:
         self.url = metrics_url or f"{base_url.rstrip('/')}/metrics"
         self.pool_url = f"{base_url.rstrip('/')}/pool"
         self.pool = pool
         self._leaks: dict[tuple[str | None, str], LeakReport] = {}
         self.interval = interval
+        self.scrape_seconds = scrape_seconds
         # `app.mount("/metrics", make_asgi_app())` answers /metrics with a redirect.
         self._client = httpx.Client(timeout=timeout, follow_redirects=True)
         self._lock = threading.Lock()
@@ -71,7 +79,9 @@ class MetricsSampler:
 
     def scrape(self) -> PoolSnapshot:
         """One scrape now, within the size and time bounds; raises ``ScrapeError``."""
-        status, body = get_bounded(self._client, self.url, limit=MAX_METRICS_BYTES)
+        status, body = get_bounded(
+            self._client, self.url, limit=MAX_METRICS_BYTES, seconds=self.scrape_seconds
+        )
         if status != 200:
             raise ScrapeError(f"{self.url} answered {status}, not 200")
         try:
@@ -108,7 +118,9 @@ class MetricsSampler:
 
     def _read_leaks(self) -> None:
         try:
-            status, raw = get_bounded(self._client, self.pool_url, limit=MAX_POOL_BYTES)
+            status, raw = get_bounded(
+                self._client, self.pool_url, limit=MAX_POOL_BYTES, seconds=self.scrape_seconds
+            )
             body = json.loads(raw) if status == 200 else None
         except (ScrapeError, ValueError, RecursionError):
             return  # a service without poolscope's /pool: the leak counts still tell

@@ -57,9 +57,9 @@ def metrics_url_for(host: str, given: str | None = None) -> str:
     return given or f"{host.rstrip('/')}/metrics"
 
 
-def _get(client: httpx.Client, url: str) -> str:
+def _get(client: httpx.Client, url: str, seconds: float) -> str:
     try:
-        status, body = get_bounded(client, url, limit=MAX_METRICS_BYTES)
+        status, body = get_bounded(client, url, limit=MAX_METRICS_BYTES, seconds=seconds)
     except ScrapeError as error:
         raise TargetError(str(error)) from None
     if status != 200:
@@ -80,11 +80,13 @@ def _choose(settings: dict[str, PoolSettings], pool: str | None, url: str) -> Po
     return next(iter(settings.values()))
 
 
-def _pool_answer(client: httpx.Client, host: str, pool: str) -> dict[str, Any]:
+def _pool_answer(client: httpx.Client, host: str, pool: str, seconds: float) -> dict[str, Any]:
     """``GET /pool`` as the sample service and ``poolscope.fastapi.pool_router`` serve it,
     when it speaks for ``pool``; else empty (a target without it is recorded all the same)."""
     try:
-        status, raw = get_bounded(client, f"{host.rstrip('/')}/pool", limit=MAX_POOL_BYTES)
+        status, raw = get_bounded(
+            client, f"{host.rstrip('/')}/pool", limit=MAX_POOL_BYTES, seconds=seconds
+        )
         body = json.loads(raw) if status == 200 else None
     except (ScrapeError, ValueError, RecursionError):
         return {}
@@ -108,17 +110,18 @@ def inspect_target(
     host: str, *, metrics_url: str | None = None, pool: str | None = None, timeout: float = 5.0
 ) -> Target:
     """The target's pool as it exports it; a :class:`TargetError` when there is none to
-    record, or several and ``pool`` names none of them."""
+    record, or several and ``pool`` names none of them. Each answer is read within
+    ``timeout`` seconds, first byte to last."""
     url = metrics_url_for(host, metrics_url)
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-        text = _get(client, url)
+        text = _get(client, url, timeout)
         try:
             chosen = _choose(pool_settings(text), pool, url)
         except (ValueError, ArithmeticError) as error:
             raise TargetError(
                 f"{url} is not a readable Prometheus exposition ({shorten(str(error))})"
             ) from None
-        answer = _pool_answer(client, host, chosen.pool)
+        answer = _pool_answer(client, host, chosen.pool, timeout)
     state = answer.get("state")
     timeout_seconds = state.get("timeout") if isinstance(state, dict) else None
     driver = answer.get("driver")
