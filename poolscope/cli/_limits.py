@@ -108,5 +108,7 @@ def check_out_file(path: Path, inputs: Sequence[Path] = ()) -> None:
     if any(path.resolve() == given.resolve() for given in inputs):
         raise UsageError(f"--out {path}: is one of the run files compared; name another file")
     parent = path.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {path}: its directory {parent} does not exist or is not writable")
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: cannot write the report (no directory {parent})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: cannot write the report ({parent} is not writable)")

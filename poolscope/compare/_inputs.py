@@ -60,9 +60,10 @@ def _implausible(value: Any, where: str) -> str | None:
                 return found
     elif isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value < PLAUSIBLE_LIMIT:
-            # An int of hundreds of digits has no float: say how long it is instead.
-            digits = len(str(abs(value)))
-            shown = str(value) if digits <= 20 else f"a {digits}-digit number"
+            try:
+                shown = f"{value:.6g}"
+            except OverflowError:  # an int of hundreds of digits has no float
+                shown = f"a {len(str(abs(value)))}-digit number"
             return f"{where.lstrip('.')} = {shown}"
     elif isinstance(value, float) and not (math.isfinite(value) and 0 <= value < PLAUSIBLE_LIMIT):
         return f"{where.lstrip('.')} = {value:.6g}"

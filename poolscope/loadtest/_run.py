@@ -49,6 +49,7 @@ from poolscope.loadtest._sampler import (
 )
 from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
+from poolscope.loadtest._terminal import shorten
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 
 __all__ = [
@@ -67,6 +68,8 @@ logger = logging.getLogger("poolscope.run")
 LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
+# An incomplete run's reason can quote a target or a child's output: kept readable.
+REASON_LIMIT = 2000
 LOG_LINES_KEPT = 200  # of the service's and Locust's output, beside an incomplete run file
 
 
@@ -322,7 +325,7 @@ def play(
         scenario=plan.scenario,
         variant=plan.variant,
         complete=outcome.failure is None,
-        incomplete_reason=outcome.failure,
+        incomplete_reason=shorten(outcome.failure, REASON_LIMIT) if outcome.failure else None,
         started_at=started_at,
         finished_at=datetime.now(UTC),
         configuration=configuration(plan, options, target, settings, database_url, host),

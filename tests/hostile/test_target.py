@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from poolscope.loadtest._bounded import MAX_METRICS_BYTES, ScrapeError, get_bounded
-from poolscope.loadtest._sampler import MetricsSampler
+from poolscope.loadtest._sampler import (
+    MetricsSampler,
+    TimedSnapshot,
+    counters_reset,
+    samples_since,
+    summarize_pool,
+)
+from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._target import TargetError, inspect_target
 from tests.support.hostile import CLEAR, hostile_target
 
@@ -125,3 +132,19 @@ def test_the_locust_plugin_shows_the_error_in_its_tab(target: str) -> None:
         assert "no data yet" not in rows.values()
         assert answers[case]["seconds"] < 10
     assert "deadline" in answers["trickle"]["rows"][0]["value"]
+
+
+def test_counters_that_go_down_count_on_from_their_reset() -> None:
+    # A target restarted mid-run: its checkouts went from 100 to 7, then rose to 12.
+    baseline = PoolSnapshot(checkouts=90, timeouts=3)
+    timed = [
+        TimedSnapshot(t=1.0, snapshot=PoolSnapshot(checkouts=100, timeouts=3)),
+        TimedSnapshot(t=2.0, snapshot=PoolSnapshot(checkouts=7, timeouts=0)),
+        TimedSnapshot(t=3.0, snapshot=PoolSnapshot(checkouts=12, timeouts=1)),
+    ]
+    assert counters_reset(baseline, timed)
+    assert [sample.checkouts for sample in samples_since(baseline, timed)] == [10, 17, 22]
+    summary = summarize_pool(baseline, timed)
+    assert summary is not None
+    assert (summary.checkouts, summary.timeouts) == (22, 1)
+    assert not counters_reset(baseline, timed[:1])
