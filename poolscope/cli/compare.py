@@ -131,8 +131,8 @@ def compare(
         list[str] | None,
         typer.Option(
             "--fail-if",
-            help="Exit 1 when this holds for a run, e.g. 'wait_p95>0.1', 'p95_ratio>1.2'. "
-            "Repeatable.",
+            help="Exit 1 when this holds for a run, e.g. 'wait_p95>0.1', 'p95_ratio>1.2', "
+            "'p95[POST /items [create]]>500ms' (docs/limits.md). Repeatable.",
             show_default=False,
         ),
     ] = None,
