@@ -83,17 +83,19 @@ def _in_system_directory(path: Path) -> bool:
 
 
 def check_out_dir(path: Path) -> None:
-    """``path`` is, or is made, a directory this process can write files in."""
+    """``path`` is a directory this process can write files in, or one it can create
+    there (it is created when the first file is written: a refused run leaves nothing)."""
     if _in_system_directory(path):
         raise UsageError(f"--out {path}: not a place for run files (a kernel file system)")
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path}: exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out {path}: cannot create this directory ({error.strerror})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {path}: this directory is not writable")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != path and not existing.is_dir():
+        raise UsageError(f"--out {path}: cannot be created ({existing} is not a directory)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: cannot write there ({existing} is not writable)")
 
 
 def check_out_file(path: Path, inputs: Sequence[Path] = ()) -> None:

@@ -44,7 +44,8 @@ def shorten(text: str, limit: int = LINE_LIMIT) -> str:
     """At most ``limit`` characters, the cut marked with an ellipsis and the length."""
     if len(text) <= limit:
         return text
-    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+    mark = f"… ({len(text):,} characters)"
+    return text[: max(0, limit - len(mark))] + mark
 
 
 def one_line(text: str, limit: int = LINE_LIMIT) -> str:
