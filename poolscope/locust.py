@@ -29,12 +29,19 @@ import gevent
 from flask import Response, jsonify, request
 from locust import events
 
-from poolscope.compare._html import STYLE, pool_charts
-from poolscope.loadtest._bounded import MAX_METRICS_BYTES, SCRAPE_SECONDS, ScrapeError, read_within
-from poolscope.loadtest._histogram import Histogram
-from poolscope.loadtest._sampler import TimedSnapshot, samples_since
-from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
-from poolscope.loadtest._terminal import one_line
+from poolscope.compare import STYLE, pool_charts
+from poolscope.readings import (
+    MAX_METRICS_BYTES,
+    SCRAPE_SECONDS,
+    Histogram,
+    PoolSnapshot,
+    ScrapeError,
+    TimedSnapshot,
+    one_line,
+    parse_metrics,
+    read_within,
+    samples_since,
+)
 
 __all__ = ["CHARTS_PATH", "JSON_PATH", "PoolWatch"]
 

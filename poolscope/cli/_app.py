@@ -12,7 +12,7 @@ from poolscope.cli import compare, db, serve
 from poolscope.cli.run import run
 from poolscope.cli.scenarios import scenarios
 from poolscope.cli.sweep import sweep
-from poolscope.loadtest._terminal import one_line
+from poolscope.readings import one_line
 
 __all__ = ["app", "main"]
 

@@ -21,7 +21,7 @@ from poolscope.compare._inputs import LoadedRun
 from poolscope.compare._model import Cell, Comparison, Unit
 from poolscope.compare._svg import Series, line_chart
 from poolscope.loadtest import PoolSample, Run
-from poolscope.loadtest._terminal import shorten
+from poolscope.readings import shorten
 
 __all__ = ["STYLE", "pool_charts", "render_html"]
 

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from poolscope.compare._format import NOISE_MARK, format_change, format_pool, format_value
 from poolscope.compare._model import Change, Comparison
-from poolscope.loadtest._terminal import literal, print_unbroken, visible
+from poolscope.readings import literal, print_unbroken, visible
 
 __all__ = ["render_table", "write_table"]
 

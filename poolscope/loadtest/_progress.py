@@ -14,10 +14,16 @@ from rich.table import Table
 from rich.text import Text
 
 from poolscope.loadtest._locust_result import LiveTotals
-from poolscope.loadtest._runfile import Run, TimingSummary
-from poolscope.loadtest._scrape import PoolSnapshot
-from poolscope.loadtest._starvation import starvation_cause
-from poolscope.loadtest._terminal import literal, print_unbroken, shorten, visible
+from poolscope.readings import (
+    PoolSnapshot,
+    Run,
+    TimingSummary,
+    literal,
+    print_unbroken,
+    shorten,
+    starvation_cause,
+    visible,
+)
 
 __all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
 

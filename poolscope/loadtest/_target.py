@@ -13,9 +13,15 @@ from typing import Any
 import httpx
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._bounded import MAX_METRICS_BYTES, MAX_POOL_BYTES, ScrapeError, get_bounded
-from poolscope.loadtest._scrape import PoolSettings, pool_settings
-from poolscope.loadtest._terminal import shorten
+from poolscope.readings import (
+    MAX_METRICS_BYTES,
+    MAX_POOL_BYTES,
+    PoolSettings,
+    ScrapeError,
+    get_bounded,
+    pool_settings,
+    shorten,
+)
 
 __all__ = [
     "RunInputError",
@@ -29,7 +35,7 @@ __all__ = [
 HOW_TO_INSTRUMENT = (
     "instrument its engine with poolscope.instrument(engine, registry=REGISTRY) and serve "
     'that registry, e.g. app.mount("/metrics", make_asgi_app()) '
-    "(README: Load-test your own service)"
+    "(docs/own-service.md)"
 )
 
 

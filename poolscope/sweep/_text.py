@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from poolscope.loadtest._terminal import literal, print_unbroken
+from poolscope.readings import literal, print_unbroken
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["write_report"]

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from poolscope.cli._app import app
-from poolscope.compare._failif import FailIfError, parse_condition
-from poolscope.loadtest._runfile import MAX_RUN_FILE_BYTES
+from poolscope.compare import FailIfError, parse_condition
+from poolscope.readings import MAX_RUN_FILE_BYTES
 from tests.support.hostile import BASELINE_RUN, ENDPOINTS, MARKUP, OTHER_RUN, write_pair
 
 pytestmark = pytest.mark.timeout(30)

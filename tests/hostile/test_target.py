@@ -14,16 +14,18 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from poolscope.loadtest._bounded import MAX_METRICS_BYTES, ScrapeError, get_bounded
-from poolscope.loadtest._sampler import (
+from poolscope.loadtest import RunInputError, inspect_target
+from poolscope.readings import (
+    MAX_METRICS_BYTES,
     MetricsSampler,
+    PoolSnapshot,
+    ScrapeError,
     TimedSnapshot,
     counters_reset,
+    get_bounded,
     samples_since,
     summarize_pool,
 )
-from poolscope.loadtest._scrape import PoolSnapshot
-from poolscope.loadtest._target import TargetError, inspect_target
 from tests.support.hostile import CLEAR, hostile_target
 
 pytestmark = pytest.mark.timeout(60)
@@ -61,7 +63,7 @@ def test_the_sampler_says_why_a_trickling_target_failed(target: str) -> None:
 
 
 def test_an_infinite_pool_size_is_refused_before_the_run(target: str) -> None:
-    with pytest.raises(TargetError, match="not a readable Prometheus exposition") as raised:
+    with pytest.raises(RunInputError, match="not a readable Prometheus exposition") as raised:
         inspect_target(f"{target}/inf", timeout=2)
     assert "\n" not in str(raised.value)
 
@@ -81,7 +83,7 @@ def test_infinite_or_nan_figures_fail_a_scrape_with_the_reason(
 
 def test_a_trickling_target_is_refused_before_the_run(target: str) -> None:
     started = time.monotonic()
-    with pytest.raises(TargetError, match="deadline"):
+    with pytest.raises(RunInputError, match="deadline"):
         inspect_target(f"{target}/trickle", timeout=1)
     assert time.monotonic() - started < 4
 

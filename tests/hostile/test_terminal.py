@@ -63,11 +63,8 @@ SHOW_SCRIPT = textwrap.dedent(
 
     from rich.console import Console
 
-    from poolscope.loadtest import load_run
-    from poolscope.loadtest._locust_result import LiveTotals
-    from poolscope.loadtest._progress import RichReporter, render_summary
-    from poolscope.sweep import write_report
-    from poolscope.sweep._model import Recommendation, Sweep, SweepConfiguration
+    from poolscope.loadtest import LiveTotals, RichReporter, load_run, render_summary
+    from poolscope.sweep import Recommendation, Sweep, SweepConfiguration, write_report
 
     payload = sys.argv[2]
     console = Console()

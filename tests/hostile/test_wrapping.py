@@ -8,11 +8,8 @@ import json
 
 from rich.console import Console
 
-from poolscope.compare import build_comparison
-from poolscope.compare._inputs import LoadedRun
-from poolscope.compare._text import write_table
-from poolscope.loadtest import Run
-from poolscope.loadtest._progress import render_summary
+from poolscope.compare import LoadedRun, build_comparison, write_table
+from poolscope.loadtest import Run, render_summary
 from tests.support.hostile import BASELINE_RUN, OTHER_RUN, leaky_run_json
 
 PATH = "/home/someone/projects/service/.venv/lib/python3.11/site-packages/sqlmodel/orm/session.py"

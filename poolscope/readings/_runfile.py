@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._histogram import Histogram
+from poolscope.readings._percentiles import Histogram
 
 __all__ = [
     "MAX_RUN_FILE_BYTES",
@@ -122,7 +122,7 @@ class LocustTotals(_Model):
 
 class TimingSummary(_Model):
     """Seconds. Percentiles by nearest rank, read from the run's histogram (within 10 % of
-    the truth in poolscope's fine buckets; see ``poolscope.loadtest._histogram``)."""
+    the truth in poolscope's fine buckets; see ``poolscope.readings._percentiles``)."""
 
     count: int
     sum: float

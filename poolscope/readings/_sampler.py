@@ -19,18 +19,18 @@ from typing import Any
 
 import httpx
 
-from poolscope.loadtest._bounded import (
+from poolscope.readings._bounded import (
     MAX_METRICS_BYTES,
     MAX_POOL_BYTES,
     SCRAPE_SECONDS,
     ScrapeError,
     get_bounded,
 )
-from poolscope.loadtest._histogram import Histogram
-from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
-from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
-from poolscope.loadtest._starvation import starved_idle_connections, starved_seconds
-from poolscope.loadtest._terminal import shorten
+from poolscope.readings._percentiles import Histogram
+from poolscope.readings._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
+from poolscope.readings._scrape import PoolSnapshot, parse_metrics
+from poolscope.readings._starvation import starved_idle_connections, starved_seconds
+from poolscope.readings._terminal import shorten
 
 __all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool", "timing_summary"]
 
