@@ -307,10 +307,12 @@ def _read_regular_file(path: Path) -> bytes:
                 f"{path}: not a regular file (a FIFO, device or socket); run files are "
                 "read from regular files only"
             )
-        data = file.read(MAX_RUN_FILE_BYTES + 1)
-    if info.st_size > MAX_RUN_FILE_BYTES or len(data) > MAX_RUN_FILE_BYTES:
-        raise RunFileError(
-            f"{path}: larger than {MAX_RUN_FILE_BYTES // (1024 * 1024)} MiB, the most a run "
-            "file is read to (docs/limits.md)"
-        )
-    return data
+        # From its size first, unread; then as read, should it grow meanwhile.
+        if info.st_size <= MAX_RUN_FILE_BYTES:
+            data = file.read(MAX_RUN_FILE_BYTES + 1)
+            if len(data) <= MAX_RUN_FILE_BYTES:
+                return data
+    raise RunFileError(
+        f"{path}: larger than {MAX_RUN_FILE_BYTES // (1024 * 1024)} MiB, the most a run "
+        "file is read to (docs/limits.md)"
+    )
