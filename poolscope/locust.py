@@ -31,12 +31,14 @@ from locust import events
 
 from poolscope.compare import STYLE, pool_charts
 from poolscope.readings import (
+    COUNTERS,
     MAX_METRICS_BYTES,
     SCRAPE_SECONDS,
     Histogram,
     PoolSnapshot,
     ScrapeError,
     TimedSnapshot,
+    counter_increases,
     one_line,
     parse_metrics,
     read_within,
@@ -147,6 +149,10 @@ class PoolWatch:
         if now is None:
             return [{"metric": "error", "value": self.error or "no data yet"}]
         start = self.baseline or now
+        # A target restarted mid-test counts on from its reset, never below zero.
+        history = list(self.history)
+        counted = counter_increases(start, history)[-1] if history else {}
+        counted = {name: counted.get(name, 0) for name in COUNTERS}
         since = now.wait.minus(start.wait)
         recent_start = next(
             (i.snapshot for i in self.history if i.t >= self.history[-1].t - RECENT_SECONDS),
@@ -173,10 +179,10 @@ class PoolWatch:
             ("threads busy / limit, waiting", _threads(now)),
             (f"wait p50 / p95 / p99 / max (last {RECENT_SECONDS:.0f} s)", ms(recent)),
             ("wait p50 / p95 / p99 / max (this test)", ms(since)),
-            ("checkouts (this test)", now.checkouts - start.checkouts),
-            ("timeouts (this test)", now.timeouts - start.timeouts),
-            ("connections opened (this test)", now.connects - start.connects),
-            ("pools created (this test)", now.pools_created - start.pools_created),
+            ("checkouts (this test)", counted["checkouts"]),
+            ("timeouts (this test)", counted["timeouts"]),
+            ("connections opened (this test)", counted["connects"]),
+            ("pools created (this test)", counted["pools_created"]),
             ("charts", CHARTS_PATH),
         ]
         if self.error:

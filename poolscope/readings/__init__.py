@@ -43,8 +43,10 @@ from poolscope.readings._runfile import (
     write_run,
 )
 from poolscope.readings._sampler import (
+    COUNTERS,
     MetricsSampler,
     TimedSnapshot,
+    counter_increases,
     counters_reset,
     samples_since,
     summarize_pool,
@@ -71,6 +73,7 @@ from poolscope.readings._terminal import (
 )
 
 __all__ = [
+    "COUNTERS",
     "LINE_LIMIT",
     "MAX_METRICS_BYTES",
     "MAX_POOL_BYTES",
@@ -97,6 +100,7 @@ __all__ = [
     "TimedSnapshot",
     "TimingSummary",
     "count_above",
+    "counter_increases",
     "counters_reset",
     "get_bounded",
     "literal",

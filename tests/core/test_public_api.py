@@ -105,6 +105,7 @@ def test_the_reading_layer_names() -> None:
 
     # Sorted as ruff sorts __all__: constants, then classes, then functions.
     assert poolscope.readings.__all__ == [
+        "COUNTERS",
         "LINE_LIMIT",
         "MAX_METRICS_BYTES",
         "MAX_POOL_BYTES",
@@ -131,6 +132,7 @@ def test_the_reading_layer_names() -> None:
         "TimedSnapshot",
         "TimingSummary",
         "count_above",
+        "counter_increases",
         "counters_reset",
         "get_bounded",
         "literal",

@@ -112,6 +112,8 @@ PLUGIN_SCRIPT = textwrap.dedent(
         watch = PoolWatch(SimpleNamespace(host=sys.argv[1] + "/" + name, parsed_options=None))
         started = time.monotonic()
         watch.scrape()
+        if name == "reset":
+            watch.scrape()
         answers[name] = {"rows": watch.rows(), "seconds": time.monotonic() - started}
     print(json.dumps(answers))
     """
@@ -121,14 +123,18 @@ PLUGIN_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_the_locust_plugin_shows_the_error_in_its_tab(target: str) -> None:
     # In a process of its own: importing the plugin imports Locust, which patches this one.
-    cases = ["trickle", "endless", "inf-pending", "nan"]
+    cases = ["trickle", "endless", "inf-pending", "nan", "reset"]
     result = subprocess.run(
         [sys.executable, "-c", PLUGIN_SCRIPT, target, *cases],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
-    for case in cases:
+    # Checkouts went from 1000 down to 990: a reset, after which 990 were counted (-10
+    # before).
+    reset = {row["metric"]: row["value"] for row in answers["reset"]["rows"]}
+    assert reset["checkouts (this test)"] == "990"
+    for case in cases[:-1]:
         rows = {row["metric"]: row["value"] for row in answers[case]["rows"]}
         assert rows.get("error"), (case, rows)
         assert "no data yet" not in rows.values()

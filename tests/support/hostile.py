@@ -188,7 +188,19 @@ def pool_answer() -> str:
     ).replace("Infinity", "1e999")
 
 
+def _going_down() -> Answer:
+    """Checkouts that fall with every read, as a target restarted between them shows."""
+    counts = iter(range(1000, 0, -10))
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        body = metrics() + f'poolscope_pool_checkouts_total{{pool="main"}} {next(counts)}\n'
+        _text(body)(handler)
+
+    return answer
+
+
 ANSWERS: dict[str, Answer] = {
+    "/reset/metrics": _going_down(),
     "/trickle/metrics": _trickle,
     "/endless/metrics": _endless,
     "/huge/metrics": _text("# x\n" * (3 * 1024 * 1024)),  # 12 MiB of comments
