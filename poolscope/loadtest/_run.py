@@ -317,6 +317,11 @@ def play(
             if child is not None:
                 outcome.logs[child.name.lower()] = child.log_tail(LOG_LINES_KEPT, hide=secrets)
     timed = sampler.collected() if sampler is not None else []
+    if sampler is not None and sampler.failed_reads:
+        reporter.note(
+            f"{plan.scenario}/{plan.variant}: {sampler.failed_reads} read(s) of "
+            f"{sampler.url} failed, their samples are missing; the last: {sampler.last_error}"
+        )
     if counters_reset(baseline, timed):
         reporter.note(
             f"{plan.scenario}/{plan.variant}: the target's counters went down during the run "

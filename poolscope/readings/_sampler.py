@@ -75,6 +75,7 @@ class MetricsSampler:
         self.snapshots: list[TimedSnapshot] = []
         self.baseline: PoolSnapshot | None = None
         self.consecutive_failures = 0
+        self.failed_reads = 0  # in all: a run that went on past a few says so
         self.last_error: str | None = None
 
     def scrape(self) -> PoolSnapshot:
@@ -106,6 +107,7 @@ class MetricsSampler:
         except ScrapeError as error:
             with self._lock:
                 self.consecutive_failures += 1
+                self.failed_reads += 1
                 self.last_error = str(error)
             return None
         timed = TimedSnapshot(t=round(time.monotonic() - self._origin, 3), snapshot=snapshot)

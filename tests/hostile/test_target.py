@@ -56,6 +56,7 @@ def test_the_sampler_says_why_a_trickling_target_failed(target: str) -> None:
     try:
         assert sampler.sample_once() is None
         assert sampler.consecutive_failures == 1
+        assert sampler.failed_reads == 1
         assert sampler.last_error is not None
         assert "deadline" in sampler.last_error
     finally:
