@@ -28,6 +28,8 @@ from poolscope.service._db import (
     build_sync_engine,
     cancel_running_queries,
     ensure_seeded,
+    fill_mysql_pool,
+    fill_mysql_pool_async,
     terminate_own_backends,
 )
 from poolscope.service._error_handlers import error_kind, install_error_handlers
@@ -124,6 +126,7 @@ async def _start_engine(state: ServiceState) -> None:
         def seed() -> None:
             with engine.connect() as connection:
                 ensure_seeded(connection)
+            fill_mysql_pool(engine, state.settings)
 
         await to_thread.run_sync(seed)
     else:
@@ -132,6 +135,7 @@ async def _start_engine(state: ServiceState) -> None:
         state.instrumentation = state.instrument(async_engine)
         async with async_engine.connect() as connection:
             await connection.run_sync(ensure_seeded)
+        await fill_mysql_pool_async(async_engine, state.settings)
 
 
 async def _end_cut_off_requests(state: ServiceState) -> None:
