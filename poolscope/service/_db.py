@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from typing import Any
 
@@ -53,6 +54,8 @@ __all__ = [
     "terminate_own_backends",
 ]
 
+logger = logging.getLogger("poolscope.service")
+
 SEED_ROWS = 500
 # What a failing database raises: SQLAlchemy's errors, the network's, and what asyncpg
 # raises where SQLAlchemy does not wrap it (refused, reset, "starting up", timeouts, and a
@@ -95,6 +98,13 @@ def application_name(pool_name: str) -> str:
 
 
 def _engine_arguments(settings: ServiceSettings, *, per_request: bool) -> dict[str, Any]:
+    if driver_dialect(settings.driver) == "mysql":
+        # _reset_or_replace rolls back returned connections instead.
+        return {**_pool_arguments(settings, per_request=per_request), "pool_reset_on_return": None}
+    return _pool_arguments(settings, per_request=per_request)
+
+
+def _pool_arguments(settings: ServiceSettings, *, per_request: bool) -> dict[str, Any]:
     if per_request:
         # The anti-pattern's engine keeps SQLAlchemy's default pool: it lives one request.
         return {"pool_logging_name": settings.pool_name}
@@ -158,6 +168,21 @@ _mysql_connections: dict[str, set[int]] = {}
 _MYSQL_ID = "poolscope_mysql_id"
 
 
+def _reset_or_replace(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+    """The pool's rollback-on-return, done here (the engine's own is off): a connection
+    the server KILLed after the session's rollback fails this second one; it is replaced,
+    where SQLAlchemy would log the failure as an error with its traceback."""
+    if reset_state.transaction_was_reset or reset_state.terminate_only:
+        return
+    if not reset_state.asyncio_safe:
+        return
+    try:
+        dbapi_connection.rollback()
+    except Exception as error:
+        logger.debug("a returned connection could not be reset (it is replaced): %r", error)
+        connection_record.invalidate(error)
+
+
 def _track_mysql_connections(engine: Engine, settings: ServiceSettings) -> None:
     if driver_dialect(settings.driver) != "mysql":
         return
@@ -178,6 +203,7 @@ def _track_mysql_connections(engine: Engine, settings: ServiceSettings) -> None:
 
     event.listen(engine, "connect", remember)
     event.listen(engine, "close", forget)
+    event.listen(engine, "reset", _reset_or_replace)
     # A detached connection (the async garbage-collected path) is closed without its
     # record: _kill_own_connections drops its id once the server no longer lists it.
 

@@ -1,0 +1,134 @@
+"""Faults on MySQL, as on PostgreSQL: the service's connections KILLed under load, and the
+server stopped for seconds then started again. Every answer is a 200 or a JSON 503, the
+service recovers by itself, nothing stays checked out, and the password is never shown."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pymysql
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.faults import (
+    POOL_ARGUMENTS,
+    Outcomes,
+    assert_clean_log,
+    keep_requesting,
+    pool_state,
+    wait_for,
+)
+from tests.support.mariadb import PASSWORD, MariaDB
+from tests.support.service_process import running_service
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+OUTAGE_SECONDS = 5
+DRIVERS = ["pymysql", "aiomysql"]
+
+
+def kill_service_connections(mysql_url: str) -> int:
+    """``KILL`` every other connection of the URL's user: the service's, the only other
+    client of the test server while a fault test runs."""
+    url = make_url(mysql_url)
+    admin = pymysql.connect(host=url.host, port=url.port, user=url.username, password=url.password)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST"
+                " WHERE USER = %s AND ID <> CONNECTION_ID() AND COMMAND <> 'Killed'",
+                (url.username,),
+            )
+            killed = 0
+            for (connection_id,) in cursor.fetchall():
+                try:
+                    cursor.execute(f"KILL {int(connection_id)}")
+                    killed += 1
+                except pymysql.err.OperationalError:
+                    pass  # it ended on its own meanwhile
+            return killed
+    finally:
+        admin.close()
+
+
+def assert_no_password(service_log: str, outcomes: Outcomes) -> None:
+    assert PASSWORD not in service_log
+    assert "mysql-s3cret" not in service_log
+    assert not any(error and "s3cret" in error for _, error in outcomes.answers)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_killed_connections_never_cost_an_answer(mysql_url: str, driver: str) -> None:
+    outcomes = Outcomes()
+    done = threading.Event()
+    with running_service(
+        "--database-url", mysql_url, "--driver", driver, *POOL_ARGUMENTS
+    ) as service:
+        clients = [
+            keep_requesting(service.base_url, path, outcomes, done)
+            for path in ["/items?limit=500"] * 6 + ["/hold?seconds=0.2"] * 4
+        ]
+        killed = 0
+        for _ in range(12):
+            time.sleep(0.25)
+            killed += kill_service_connections(mysql_url)
+        done.set()
+        for client in clients:
+            client.join(timeout=40)
+        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+        assert pool_state(service.base_url)["pending"] == 0
+        assert httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200
+    assert killed >= 12
+    log = service.log()
+    assert_clean_log(log)
+    outcomes.assert_only_200_or_json_503()
+    assert outcomes.count(200) > 0
+    assert outcomes.count(503) > 0, "no KILL reached a request: the test saw no fault"
+    assert_no_password(log, outcomes)
+
+
+@pytest.fixture
+def own_server() -> Iterator[MariaDB]:
+    """A server of this test's own: the session's one must not stop under other tests."""
+    root = Path(tempfile.mkdtemp(prefix="poolscope-mariadb-restart-"))
+    server = MariaDB(root)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_database_stopped_for_seconds(own_server: MariaDB, driver: str) -> None:
+    url = own_server.start()
+    outcomes = Outcomes()
+    done = threading.Event()
+    with running_service(
+        "--database-url", url, "--driver", driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
+    ) as service:
+        clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
+        time.sleep(1)
+        assert own_server.stop()
+        time.sleep(OUTAGE_SECONDS)
+        assert own_server.start() == url
+        wait_for(
+            lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
+            timeout=15,
+        )
+        done.set()
+        for client in clients:
+            client.join(timeout=30)
+        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+    outcomes.assert_only_200_or_json_503()
+    assert {error for status, error in outcomes.answers if status == 503} == {"database_error"}
+    assert outcomes.count(503) > 0
+    log = service.log()
+    assert_clean_log(log)
+    assert_no_password(log, outcomes)
