@@ -20,12 +20,16 @@ produced are counted and printed to prove it ran).
 
     pip install -e '.[benchmark]'
     python benchmarks/overhead.py [--database-url URL] [--rounds 40] [--cycles 300]
-        [--drivers psycopg2 psycopg asyncpg psycopg_async]
+        [--drivers psycopg2 psycopg asyncpg psycopg_async] [--mysql-url URL]
+    python benchmarks/overhead.py --drivers pymysql,aiomysql --mysql-url mysql://...
 
-One table per driver (default: all four: psycopg2 and psycopg 3 on a sync Engine, asyncpg
-and psycopg 3 on an AsyncEngine), one after the other.
+One table per driver (default: the four PostgreSQL ones: psycopg2 and psycopg 3 on a sync
+Engine, asyncpg and psycopg 3 on an AsyncEngine), one after the other; pymysql (sync) and
+aiomysql (async) run on ``--mysql-url`` (or ``$POOLSCOPE_MYSQL_URL``, or a MySQL
+``--database-url``). Drivers are given space- or comma-separated.
 
-Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts.
+Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts
+(only when a PostgreSQL driver is chosen).
 """
 
 from __future__ import annotations
@@ -56,10 +60,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E40
 
 import poolscope  # noqa: E402
 from poolscope._urls import (  # noqa: E402
+    ALL_DRIVERS,
     ASYNC_DRIVERS,
     DRIVERS,
     SYNC_DRIVERS,
     Driver,
+    check_driver,
+    dialect_of,
+    driver_dialect,
     url_for_driver,
 )
 from poolscope.postgres import resolve_database_url  # noqa: E402
@@ -293,22 +301,57 @@ async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: 
     return results
 
 
+def _drivers(given: list[str]) -> list[Driver]:
+    """``--drivers`` as given, space- or comma-separated, each one checked."""
+    names = [name for item in given for name in item.split(",") if name]
+    try:
+        return [check_driver(name) for name in names]
+    except poolscope.PoolscopeError as error:
+        sys.exit(f"--drivers: {error}")
+
+
+def _urls(args: argparse.Namespace, drivers: list[Driver]) -> dict[str, str]:
+    """The server each chosen driver's dialect runs on."""
+    urls: dict[str, str] = {}
+    given = args.database_url or os.environ.get("POOLSCOPE_DATABASE_URL")
+    mysql = args.mysql_url or os.environ.get("POOLSCOPE_MYSQL_URL")
+    if given and dialect_of(given) == "mysql":
+        mysql, given = mysql or given, None
+    dialects = {driver_dialect(driver) for driver in drivers}
+    if "mysql" in dialects:
+        if not mysql:
+            sys.exit("pymysql and aiomysql need a server: --mysql-url mysql://USER:PASSWORD@...")
+        urls["mysql"] = mysql
+    if "postgresql" in dialects:
+        urls["postgresql"] = resolve_database_url(given)
+    return urls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--mysql-url", default=None)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--cycles", type=int, default=300)
-    parser.add_argument("--drivers", nargs="+", choices=DRIVERS, default=list(DRIVERS))
+    parser.add_argument(
+        "--drivers",
+        nargs="+",
+        default=list(DRIVERS),
+        help=f"space- or comma-separated, of {', '.join(ALL_DRIVERS)}",
+    )
     args = parser.parse_args()
-    url = resolve_database_url(args.database_url)
+    drivers = _drivers(args.drivers)
+    urls = _urls(args, drivers)
     otel = _Otel()
     try:
-        for driver in SYNC_DRIVERS:
-            if driver in args.drivers:
+        for driver in (*SYNC_DRIVERS, "pymysql"):
+            if driver in drivers:
+                url = urls[driver_dialect(driver)]
                 results = bench_sync(url, driver, args.rounds, args.cycles, otel)
                 results.report(f"{driver} (sync Engine)")
-        for driver in ASYNC_DRIVERS:
-            if driver in args.drivers:
+        for driver in (*ASYNC_DRIVERS, "aiomysql"):
+            if driver in drivers:
+                url = urls[driver_dialect(driver)]
                 results = asyncio.run(bench_async(url, driver, args.rounds, args.cycles, otel))
                 results.report(f"{driver} (AsyncEngine)")
         print(f"\n{otel.proof()}")

@@ -121,21 +121,22 @@ async def _start_engine(state: ServiceState) -> None:
     if not is_async(state.settings.driver):
         engine = build_sync_engine(state.settings)
         state.sync_engine = engine
+        # Before instrumenting: opening the pool is not a use of its connections.
+        await to_thread.run_sync(fill_mysql_pool, engine, state.settings)
         state.instrumentation = state.instrument(engine)
 
         def seed() -> None:
             with engine.connect() as connection:
                 ensure_seeded(connection)
-            fill_mysql_pool(engine, state.settings)
 
         await to_thread.run_sync(seed)
     else:
         async_engine = build_async_engine(state.settings)
         state.async_engine = async_engine
+        await fill_mysql_pool_async(async_engine, state.settings)
         state.instrumentation = state.instrument(async_engine)
         async with async_engine.connect() as connection:
             await connection.run_sync(ensure_seeded)
-        await fill_mysql_pool_async(async_engine, state.settings)
 
 
 async def _end_cut_off_requests(state: ServiceState) -> None:
