@@ -52,26 +52,25 @@ from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import FrameType  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Literal  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 from sqlalchemy import Engine, create_engine  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
-from poolscope._urls import (  # noqa: E402
-    ALL_DRIVERS,
-    ASYNC_DRIVERS,
-    DRIVERS,
-    SYNC_DRIVERS,
-    Driver,
-    check_driver,
-    dialect_of,
-    driver_dialect,
-    url_for_driver,
-)
+from poolscope import url_for_driver  # noqa: E402
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
+# The drivers as SQLAlchemy names them in a URL, as poolscope.url_for_driver takes them.
+Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async", "pymysql", "aiomysql"]
+SYNC_DRIVERS: tuple[Driver, ...] = ("psycopg2", "psycopg")
+ASYNC_DRIVERS: tuple[Driver, ...] = ("asyncpg", "psycopg_async")
+DRIVERS: tuple[Driver, ...] = (*SYNC_DRIVERS, *ASYNC_DRIVERS)
+# MySQL's and MariaDB's, on --mysql-url.
+MYSQL_DRIVERS: tuple[Driver, ...] = ("pymysql", "aiomysql")
+ALL_DRIVERS: tuple[Driver, ...] = (*DRIVERS, *MYSQL_DRIVERS)
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50
@@ -304,10 +303,18 @@ async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: 
 def _drivers(given: list[str]) -> list[Driver]:
     """``--drivers`` as given, space- or comma-separated, each one checked."""
     names = [name for item in given for name in item.split(",") if name]
-    try:
-        return [check_driver(name) for name in names]
-    except poolscope.PoolscopeError as error:
-        sys.exit(f"--drivers: {error}")
+    unknown = [name for name in names if name not in ALL_DRIVERS]
+    if unknown:
+        sys.exit(f"--drivers: unknown {', '.join(unknown)}; choose of {', '.join(ALL_DRIVERS)}")
+    return [driver for driver in ALL_DRIVERS if driver in names]
+
+
+def driver_dialect(driver: Driver) -> str:
+    return "mysql" if driver in MYSQL_DRIVERS else "postgresql"
+
+
+def dialect_of(url: str) -> str:
+    return "mysql" if make_url(url).get_backend_name() in ("mysql", "mariadb") else "postgresql"
 
 
 def _urls(args: argparse.Namespace, drivers: list[Driver]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from poolscope._errors import PoolscopeError
 from poolscope._urls import admin_driver, dialect_of, url_for_driver, url_secrets
-from poolscope.loadtest._runfile import Environment
+from poolscope.readings import Environment
 
 __all__ = [
     "describe_environment",
