@@ -1,10 +1,12 @@
-"""Faults on MySQL, as on PostgreSQL: the service's connections KILLed under load, and the
-server stopped for seconds then started again. Every answer is a 200 or a JSON 503, the
-service recovers by itself, nothing stays checked out, and the password is never shown."""
+"""Faults on MySQL, as on PostgreSQL: the service's connections KILLed under load, the
+server stopped for seconds then started again, a wrong password and no server at all.
+Every answer is a 200 or a JSON 503, the service recovers by itself, nothing stays checked
+out, and the password is never shown."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -25,7 +27,7 @@ from tests.support.faults import (
     wait_for,
 )
 from tests.support.mariadb import PASSWORD, MariaDB
-from tests.support.service_process import running_service
+from tests.support.service_process import running_service, serve_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -132,3 +134,23 @@ def test_database_stopped_for_seconds(own_server: MariaDB, driver: str) -> None:
     log = service.log()
     assert_clean_log(log)
     assert_no_password(log, outcomes)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_wrong_password_or_no_server_is_one_line_without_the_password(
+    mysql_url: str, driver: str
+) -> None:
+    wrong = make_url(mysql_url).set(drivername=f"mysql+{driver}", password="Wrong-Secret-42")
+    gone = wrong.set(password="Gone-Secret-43", port=1)
+    for url, reason in [(wrong, "Access denied"), (gone, "Can't connect")]:
+        result = subprocess.run(
+            serve_command("--database-url", url.render_as_string(hide_password=False)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"poolscope: error: cannot use the database at mysql+{driver}://")
+        assert reason in line
+        assert "Secret-4" not in result.stdout + result.stderr
