@@ -184,6 +184,8 @@ def _reset_or_replace(dbapi_connection: Any, connection_record: Any, reset_state
 
 
 def _track_mysql_connections(engine: Engine, settings: ServiceSettings) -> None:
+    """On MySQL: keep the ids of the engine's connections, reset them with
+    :func:`_reset_or_replace`."""
     if driver_dialect(settings.driver) != "mysql":
         return
     own = _mysql_connections.setdefault(settings.pool_name, set())
