@@ -32,7 +32,6 @@ from tests.support.service_process import running_service, serve_command
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 OUTAGE_SECONDS = 5
-DRIVERS = ["pymysql", "aiomysql"]
 
 
 def kill_service_connections(mysql_url: str) -> int:
@@ -65,12 +64,11 @@ def assert_no_password(service_log: str, outcomes: Outcomes) -> None:
     assert not any(error and "s3cret" in error for _, error in outcomes.answers)
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
-def test_killed_connections_never_cost_an_answer(mysql_url: str, driver: str) -> None:
+def test_killed_connections_never_cost_an_answer(mysql_url: str, mysql_driver: str) -> None:
     outcomes = Outcomes()
     done = threading.Event()
     with running_service(
-        "--database-url", mysql_url, "--driver", driver, *POOL_ARGUMENTS
+        "--database-url", mysql_url, "--driver", mysql_driver, *POOL_ARGUMENTS
     ) as service:
         clients = [
             keep_requesting(service.base_url, path, outcomes, done)
@@ -107,13 +105,12 @@ def own_server() -> Iterator[MariaDB]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
-def test_database_stopped_for_seconds(own_server: MariaDB, driver: str) -> None:
+def test_database_stopped_for_seconds(own_server: MariaDB, mysql_driver: str) -> None:
     url = own_server.start()
     outcomes = Outcomes()
     done = threading.Event()
     with running_service(
-        "--database-url", url, "--driver", driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
+        "--database-url", url, "--driver", mysql_driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
     ) as service:
         clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
         time.sleep(1)
@@ -136,11 +133,10 @@ def test_database_stopped_for_seconds(own_server: MariaDB, driver: str) -> None:
     assert_no_password(log, outcomes)
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
 def test_a_wrong_password_or_no_server_is_one_line_without_the_password(
-    mysql_url: str, driver: str
+    mysql_url: str, mysql_driver: str
 ) -> None:
-    wrong = make_url(mysql_url).set(drivername=f"mysql+{driver}", password="Wrong-Secret-42")
+    wrong = make_url(mysql_url).set(drivername=f"mysql+{mysql_driver}", password="Wrong-Secret-42")
     gone = wrong.set(password="Gone-Secret-43", port=1)
     for url, reason in [(wrong, "Access denied"), (gone, "Can't connect")]:
         result = subprocess.run(
@@ -151,6 +147,8 @@ def test_a_wrong_password_or_no_server_is_one_line_without_the_password(
         )
         assert result.returncode == 1
         [line] = result.stderr.strip().splitlines()
-        assert line.startswith(f"poolscope: error: cannot use the database at mysql+{driver}://")
+        assert line.startswith(
+            f"poolscope: error: cannot use the database at mysql+{mysql_driver}://"
+        )
         assert reason in line
         assert "Secret-4" not in result.stdout + result.stderr
