@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import threading
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -199,15 +201,44 @@ def _track_mysql_connections(engine: Engine, settings: ServiceSettings) -> None:
             cursor.close()
         connection_record.info[_MYSQL_ID] = int(connection_id)
         own.add(int(connection_id))
+        if not is_async(settings.driver):
+            # The cancel() psycopg's connections have, which the request guard calls when
+            # a sync route's client leaves: pymysql has none.
+            dbapi_connection.cancel = functools.partial(_kill_query, settings, int(connection_id))
 
     def forget(dbapi_connection: Any, connection_record: Any) -> None:
         own.discard(connection_record.info.pop(_MYSQL_ID, None))
 
+    def end_its_query(dbapi_connection: Any, connection_record: Any, exception: Any) -> None:
+        # A cancelled task (its client left) drops its connection mid-query; MySQL would
+        # run the query on to its end (PostgreSQL's client_connection_check_interval
+        # ends it): KILL QUERY it, from a thread, as the event loop must not wait.
+        connection_id = connection_record.info.get(_MYSQL_ID)
+        if connection_id is None or isinstance(exception, Exception):
+            return
+        threading.Thread(
+            target=_kill_query, args=(settings, int(connection_id)), daemon=True
+        ).start()
+
     event.listen(engine, "connect", remember)
     event.listen(engine, "close", forget)
+    event.listen(engine, "invalidate", end_its_query)
     event.listen(engine, "reset", _reset_or_replace)
     # A detached connection (the async garbage-collected path) is closed without its
     # record: _kill_own_connections drops its id once the server no longer lists it.
+
+
+def _kill_query(settings: ServiceSettings, connection_id: int) -> None:
+    try:
+        engine = _admin_engine(settings)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(f"KILL QUERY {connection_id}"))
+        finally:
+            engine.dispose()
+    except Exception as error:
+        # Ended already, or the server is gone: nothing is left to end.
+        logger.debug("could not end the query of a dropped connection: %r", error)
 
 
 def fill_mysql_pool(engine: Engine, settings: ServiceSettings) -> None:

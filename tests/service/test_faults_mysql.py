@@ -152,3 +152,31 @@ def test_a_wrong_password_or_no_server_is_one_line_without_the_password(
         )
         assert reason in line
         assert "Secret-4" not in result.stdout + result.stderr
+
+
+def running_sleeps(mysql_url: str) -> int:
+    url = make_url(mysql_url)
+    admin = pymysql.connect(host=url.host, port=url.port, user=url.username, password=url.password)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.PROCESSLIST"
+                " WHERE INFO LIKE 'SELECT SLEEP%%' AND ID <> CONNECTION_ID()"
+            )
+            row = cursor.fetchone()
+    finally:
+        admin.close()
+    return int(row[0]) if row else 0
+
+
+def test_a_client_that_leaves_leaves_no_query_running(mysql_url: str, mysql_driver: str) -> None:
+    with running_service(
+        "--database-url", mysql_url, "--driver", mysql_driver, *POOL_ARGUMENTS
+    ) as service:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"{service.base_url}/hold?seconds=20", timeout=1)
+        # Ended within seconds, not at the end of its 20 s hold.
+        wait_for(lambda: running_sleeps(mysql_url) == 0, timeout=5)
+        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=5)
+        assert httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200
+    assert_clean_log(service.log())
