@@ -1,14 +1,14 @@
-"""Database URLs: choosing the driver and keeping the password out of everything shown."""
+"""Database URLs: choosing the driver (the password is kept out of what is shown by
+``poolscope._redact``, whose URL helpers are importable from here too)."""
 
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import quote
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL
 
 from poolscope._errors import PoolscopeError
+from poolscope._redact import mask_url, parse_url, url_secrets
 
 __all__ = [
     "ALL_DRIVERS",
@@ -67,7 +67,7 @@ def driver_dialect(driver: Driver) -> Dialect:
 
 def dialect_of(url: str | URL) -> Dialect:
     """The database a URL names: PostgreSQL, or MySQL (MariaDB included)."""
-    backend = _parse(url).get_backend_name()
+    backend = parse_url(url).get_backend_name()
     if backend not in _BACKENDS:
         raise PoolscopeError(
             f"poolscope speaks to PostgreSQL and MySQL/MariaDB; the URL names {backend!r}"
@@ -90,50 +90,16 @@ def choose_driver(driver: str | None, database_url: str | None) -> Driver:
             url_for_driver(database_url, chosen)
         return chosen
     if database_url and dialect_of(database_url) == "mysql":
-        named = _parse(database_url).get_driver_name()
+        named = parse_url(database_url).get_driver_name()
         return check_driver(named) if named in MYSQL_DRIVERS else "pymysql"
     return "psycopg2"
-
-
-MASK = "***"
-
-
-def _parse(url: str | URL) -> URL:
-    try:
-        return make_url(url)
-    except ArgumentError:
-        # SQLAlchemy's message repeats the URL, password included.
-        raise PoolscopeError("the database URL could not be parsed") from None
-
-
-def mask_url(url: str | URL) -> str:
-    """The URL as it may be shown: the password replaced by ``***``, where it is given as
-    userinfo and in a query parameter (``?password=``, ``?sslpassword=``) alike."""
-    parsed = _parse(url)
-    secret = [name for name in parsed.query if "password" in name.lower()]
-    shown = parsed.render_as_string(hide_password=True)
-    if not secret:
-        return shown
-    masked = parsed.update_query_dict(dict.fromkeys(secret, MASK))
-    # SQLAlchemy percent-encodes the mask in a query.
-    return masked.render_as_string(hide_password=True).replace(quote(MASK, safe=""), MASK)
-
-
-def url_secrets(url: str | URL) -> list[str]:
-    """The secrets a URL holds (its password, in any form), to scrub from messages."""
-    parsed = _parse(url)
-    found = [parsed.password] if parsed.password else []
-    for name, value in parsed.query.items():
-        if "password" in name.lower():
-            found.extend([value] if isinstance(value, str) else value)
-    return [str(secret) for secret in found if secret]
 
 
 def url_for_driver(url: str | URL, driver: Driver) -> URL:
     """The same server and credentials, spoken to through ``driver`` (a PostgreSQL driver
     for a PostgreSQL URL, pymysql or aiomysql for a MySQL or MariaDB one)."""
     check_driver(driver)
-    parsed = _parse(url)
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     wanted = driver_dialect(driver)
     if _BACKENDS.get(backend) != wanted:

@@ -16,7 +16,6 @@ partial, with the steps that finished.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from poolscope._errors import PoolscopeError
+from poolscope._redact import redact
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest import (
     LocustfileRecord,
@@ -59,7 +59,6 @@ __all__ = ["SweepOptions", "SweepResult", "connection_warning", "run_sweep"]
 
 DEFAULT_USERS = 10  # with --locustfile, as `poolscope run --locustfile`
 DEFAULT_USER_STEPS = (5, 10, 20, 40)
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -364,4 +363,4 @@ def _database(plan: _Plan, options: RunOptions, reporter: Reporter) -> Iterator[
 
 
 def _masked_command(command: str | None) -> str | None:
-    return None if command is None else _PASSWORD_IN_URL.sub(r"\1***@", command)
+    return None if command is None else redact(command)
