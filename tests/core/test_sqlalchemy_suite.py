@@ -1,13 +1,14 @@
-"""SQLAlchemy's own pool and pool-logging tests, run against poolscope's pool classes.
+"""SQLAlchemy's own pool, pool-logging and asyncio tests, run against poolscope's pools.
 
 From the sdist of the very SQLAlchemy version installed here (each nox session runs this
-on its own), with SQLAlchemy's test plugin and its default database (an in-memory sqlite),
-three times at once: stock; with ``QueuePool``/``AsyncAdaptedQueuePool`` rebound to
-poolscope's classes before the tests import; and with every such pool also passed through
-``instrument()`` with leak detection on (tests/support/sqlalchemy_suite_plugin.py). Every
-test that passes on stock must pass in both, but those EXCLUDED names, each with its
-reason. docs/sqlalchemy-compatibility.md says what they cover.
-"""
+on its own), with SQLAlchemy's test plugin and its default database (sqlite), all runs at
+once: ``test/engine/test_pool.py`` and ``test_logging.py`` stock; with ``QueuePool`` and
+``AsyncAdaptedQueuePool`` rebound to poolscope's classes before the tests import; and with
+every such pool also passed through ``instrument()`` with leak detection on. Then
+``test/ext/asyncio`` on aiosqlite, stock and rebound (tests/support/
+sqlalchemy_suite_plugin.py does the rebinding). Every test that passes on stock must pass
+rebound, but the EXCLUDED ones, each with its reason. docs/sqlalchemy-compatibility.md
+says what they cover."""
 
 from __future__ import annotations
 
@@ -24,24 +25,43 @@ import tempfile
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = ["test/engine/test_pool.py", "test/engine/test_logging.py"]
+# The runs, by name: which of SQLAlchemy's tests, with poolscope how ("stock": not at all).
+SUITES = {
+    "pool": ["test/engine/test_pool.py", "test/engine/test_logging.py"],
+    # On a sqlite file: aiosqlite's pool is an AsyncAdaptedQueuePool there (StaticPool in
+    # memory).
+    "asyncio": ["test/ext/asyncio"],
+}
+RUNS = {
+    "pool-stock": ("pool", "stock"),
+    "pool-rebind": ("pool", "rebind"),
+    "pool-instrument": ("pool", "instrument"),
+    "asyncio-stock": ("asyncio", "stock"),
+    "asyncio-rebind": ("asyncio", "rebind"),
+}
 PLUGIN = "tests.support.sqlalchemy_suite_plugin"
-MODES = ["rebind", "instrument"]
-# The one place for SQLAlchemy tests that may fail against poolscope, by mode, each with
-# its reason: a test that inspects an internal no user depends on.
+# The one place for SQLAlchemy tests that may fail against poolscope, by run, each with
+# its reason (fnmatch patterns: the asyncio tests' class names carry the sqlite version).
 EXCLUDED: dict[str, dict[str, str]] = {
-    "rebind": {},
-    "instrument": {
+    "pool-rebind": {},
+    "pool-instrument": {
         "test.engine.test_pool.PoolTest.test_no_connect_on_recreate": (
             "asserts type(pool.recreate()) is QueuePool: instrument() gives a pool a "
             "subclass of its class of its own (it carries the measuring probe), which "
             "recreate() keeps; isinstance() holds"
+        ),
+    },
+    "asyncio-rebind": {
+        "test.ext.asyncio.test_engine.AsyncEngineTest*.test_cant_use_async_pool_w_create_engine": (
+            "create_engine(poolclass=AsyncAdaptedQueuePool) is refused as on stock, but "
+            "the message names the class given, InstrumentedAsyncAdaptedQueuePool"
         ),
     },
 }
@@ -80,12 +100,11 @@ def sdist_source(cache: Path, version: str) -> Path:
 
 
 class SuiteRun:
-    def __init__(self, source: Path, mode: str, out: Path) -> None:
-        self.mode = mode
-        self.junit = out / f"{mode}.xml"
-        self.counts = out / f"{mode}-counts.json"
-        self.log = out / f"{mode}.log"
-        plugin = ["-p", PLUGIN] if mode != "stock" else []
+    def __init__(self, source: Path, name: str, out: Path) -> None:
+        suite, mode = RUNS[name]
+        self.junit = out / f"{name}.xml"
+        self.counts = out / f"{name}-counts.json"
+        self.log = out / f"{name}.log"
         env = {
             **os.environ,
             # SQLAlchemy's plugin alone: none of ours (asyncio, timeout) in its run.
@@ -96,15 +115,18 @@ class SuiteRun:
         }
         # -s: SQLAlchemy's conftest would put the sdist's lib/ first on the path; the
         # tests run against the installed SQLAlchemy, the one poolscope runs on.
-        command = [sys.executable, "-s", "-m", "pytest", *SUITE, *plugin]
+        command = [sys.executable, "-s", "-m", "pytest", *SUITES[suite]]
+        command += ["-p", PLUGIN] if mode != "stock" else []
         command += ["-p", "no:cacheprovider", "-q", f"--junitxml={self.junit}"]
+        if suite == "asyncio":
+            command.append(f"--dburi=sqlite+aiosqlite:///{out / name}.db")
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 command, cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def outcomes(self) -> dict[str, str]:
-        """Each test's outcome: passed, failed, error or skipped."""
+        """Each test's outcome: passed, failure, error or skipped."""
         self.process.wait(timeout=900)
         assert self.junit.exists(), self.log.read_text()[-3000:]
         outcomes = {}
@@ -124,11 +146,11 @@ class SuiteRun:
 
 @pytest.fixture(scope="module")
 def suite_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, SuiteRun]]:
-    """The three runs, at once: SQLAlchemy's pool tests mostly wait on timeouts."""
+    """Every run, at once: SQLAlchemy's pool tests mostly wait on timeouts."""
     cache = request.config.cache.mkdir("sqlalchemy-sdist")  # type: ignore[union-attr]
     source = sdist_source(cache, sqlalchemy.__version__)
     out = Path(tempfile.mkdtemp(prefix="poolscope-sqlalchemy-suite-"))
-    runs = {mode: SuiteRun(source, mode, out) for mode in ["stock", *MODES]}
+    runs = {name: SuiteRun(source, name, out) for name in RUNS}
     try:
         yield runs
     finally:
@@ -139,31 +161,48 @@ def suite_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, SuiteRun]]:
         shutil.rmtree(out, ignore_errors=True)
 
 
-@pytest.mark.slow
-# Three runs of about 200 tests, mostly waiting on pool timeouts.
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("mode", MODES)
-def test_sqlalchemys_pool_tests_pass_on_poolscopes_pools(
-    suite_runs: dict[str, SuiteRun], mode: str
-) -> None:
-    stock = suite_runs["stock"].outcomes()
+def assert_passes_as_on_stock(runs: dict[str, SuiteRun], name: str) -> None:
+    """Every test that passes on stock passes in run ``name``, but its exclusions."""
+    stock_run = runs[f"{RUNS[name][0]}-stock"]
+    stock = stock_run.outcomes()
     passed_on_stock = {test for test, outcome in stock.items() if outcome == "passed"}
-    assert len(passed_on_stock) > 100, suite_runs["stock"].log.read_text()[-3000:]
-    run = suite_runs[mode]
+    assert len(passed_on_stock) > 100, stock_run.log.read_text()[-3000:]
+    run = runs[name]
     outcomes = run.outcomes()
     assert set(outcomes) == set(stock)
-    excluded = EXCLUDED[mode]
-    failing = sorted(test for test in passed_on_stock - set(excluded) if outcomes[test] != "passed")
+    patterns = EXCLUDED[name]
+    excluded = {test for test in stock if any(fnmatch(test, p) for p in patterns)}
+    failing = sorted(test for test in passed_on_stock - excluded if outcomes[test] != "passed")
     assert failing == [], run.log.read_text()[-6000:]
     # An exclusion no longer needed is taken off the list.
-    assert [test for test in excluded if outcomes.get(test) == "passed"] == []
+    assert [test for test in excluded if outcomes[test] == "passed"] == []
 
+
+@pytest.mark.slow
+# Runs of about 200 and 300 tests, mostly waiting on pool timeouts.
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", ["pool-rebind", "pool-instrument"])
+def test_sqlalchemys_pool_tests_pass_on_poolscopes_pools(
+    suite_runs: dict[str, SuiteRun], name: str
+) -> None:
+    assert_passes_as_on_stock(suite_runs, name)
     # The rebinding took effect: the pools the tests built are poolscope's, none stock.
-    built = run.pools_built()
+    built = suite_runs[name].pools_built()
     assert built.get("InstrumentedQueuePool", 0) > 100, built
     assert built.get("InstrumentedAsyncAdaptedQueuePool", 0) > 0, built
     assert "QueuePool" not in built, built
     assert "AsyncAdaptedQueuePool" not in built, built
-    if mode == "instrument":
+    if name == "pool-instrument":
         # recreate() of an instrumented pool builds one of the class instrument() made.
         assert built.get("PoolscopeInstrumentedQueuePool", 0) > 0, built
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_sqlalchemys_asyncio_tests_pass_on_poolscopes_pools(
+    suite_runs: dict[str, SuiteRun],
+) -> None:
+    assert_passes_as_on_stock(suite_runs, "asyncio-rebind")
+    built = suite_runs["asyncio-rebind"].pools_built()
+    assert built.get("InstrumentedAsyncAdaptedQueuePool", 0) > 100, built
+    assert "AsyncAdaptedQueuePool" not in built, built
