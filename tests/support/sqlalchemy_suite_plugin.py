@@ -12,7 +12,8 @@ starts it), before SQLAlchemy's conftest and test modules import anything.
   closed when its test ends.
 
 ``POOLSCOPE_SUITE_COUNTS`` names a JSON file where it writes how many pools of each class
-the run built, so the caller can check the rebinding took effect.
+the run built (and passed through ``instrument()``), so the caller can check the
+rebinding took effect.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if MODE not in ("rebind", "instrument"):
 LEAK_THRESHOLD = 0.05
 
 built: Counter[str] = Counter()
+instrumented: Counter[str] = Counter()
 instrumentations: list[Instrumentation] = []
 engines: list[Engine] = []
 
@@ -73,10 +75,12 @@ def instrumenting_init(self: InstrumentedQueuePool, *args: Any, **kwargs: Any) -
     # In the class's own __dict__ with **kwargs: create_engine() reads on to the bases'
     # signatures.
     super(InstrumentedQueuePool, self).__init__(*args, **kwargs)
-    # A pool that recreate() built in the class instrument() made is measured already.
-    if type(self) in MEASURING_CLASSES.values():
+    # Subclasses the tests define included; a pool that recreate() built in the class
+    # instrument() made is measured already.
+    if type(self)._poolscope_probe is None:
         # An Engine of its own around the pool, as create_engine(pool=) would build but
         # without touching the pool (no dialect set on it, no listener added).
+        instrumented[type(self).__name__] += 1
         engine = Engine(self, DefaultDialect(), URL.create("sqlite"))
         instrumentations.append(
             instrument(engine, registry=CollectorRegistry(), leak_threshold=LEAK_THRESHOLD)
@@ -102,4 +106,4 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     path = os.environ.get("POOLSCOPE_SUITE_COUNTS")
     if path:
         with open(path, "w") as file:
-            json.dump(dict(built), file)
+            json.dump({"built": built, "instrumented": instrumented}, file)
