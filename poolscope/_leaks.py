@@ -51,7 +51,7 @@ _SCAN_MAX = 1.0
 CHECKOUT_ATTRIBUTE = "poolscope_checkout"
 
 
-class CheckinProbe(Protocol):
+class CheckinMeasurements(Protocol):
     """What a checkin asks of the measuring of its pool, on its rare paths
     (``PoolMeasurements``)."""
 
@@ -79,7 +79,7 @@ class Checkout:
         "waited",
     )
 
-    def __init__(self, probe: CheckinProbe, uses: list[float]) -> None:
+    def __init__(self, probe: CheckinMeasurements, uses: list[float]) -> None:
         # The measuring of the pool it belongs to, for the rare paths of a checkin.
         self.probe = probe
         # Made back in the pool; connect() stamps each checkout.
