@@ -47,6 +47,7 @@ class Target:
     max_overflow: int | None  # None: no limit
     pool_timeout: float | None  # from GET /pool, when the target serves poolscope's
     driver: str | None
+    leak_threshold: float | None = None  # from GET /pool too; None: off, or not told
 
 
 def metrics_url_for(host: str, given: str | None = None) -> str:
@@ -105,6 +106,7 @@ def inspect_target(
     state = answer.get("state")
     timeout_seconds = state.get("timeout") if isinstance(state, dict) else None
     driver = answer.get("driver")
+    leak_threshold = answer.get("leak_threshold")
     return Target(
         host=host,
         metrics_url=url,
@@ -113,7 +115,15 @@ def inspect_target(
         max_overflow=chosen.max_overflow,
         pool_timeout=float(timeout_seconds) if isinstance(timeout_seconds, int | float) else None,
         driver=driver if isinstance(driver, str) else None,
+        leak_threshold=_seconds(leak_threshold),
     )
+
+
+def _seconds(value: object) -> float | None:
+    # bool is an int: a JSON true is no threshold.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def check_routes(host: str, probes: Sequence[str], *, scenario: str, timeout: float = 10.0) -> None:

@@ -249,6 +249,7 @@ def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> No
     assert "engine.connect()" in report.borrower
     assert run.configuration.driver == "psycopg2"
     assert (run.configuration.pool, run.configuration.pool_size) == ("own", 3)
+    assert run.configuration.leak_threshold == 0.5  # as GET /pool tells it
 
 
 @pytest.mark.parametrize(

@@ -49,12 +49,16 @@ def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path:
         run = load_run(tmp_path / step.run_file)
         assert run.complete, run.incomplete_reason
         assert run.configuration.pool_size == step.pool_size  # as the service reported it
+        assert run.configuration.driver == "asyncpg"
+        assert run.configuration.leak_threshold == 5  # as its GET /pool tells it
         assert step.max_used == step.pool_size  # 8 users keep every connection busy
         log = (tmp_path / step.run_file).with_suffix(".service.log").read_text()
         assert "Uvicorn running on" in log  # the service's own output, beside its run
     small, large = sweep_.steps
     assert large.throughput > 1.4 * small.throughput
     assert sweep_.max_connections is not None
+    # The driver the runs recorded, not the --driver default (the sample service's).
+    assert sweep_.configuration.driver == "asyncpg"
     assert sweep_.configuration.serve_command is not None
     assert "{pool_size}" in sweep_.configuration.serve_command
 
