@@ -4,6 +4,7 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 from __future__ import annotations
 
 from poolscope.loadtest._histogram import count_above
+from poolscope.loadtest._judge import DEFAULT_MAX_FAILURE_RATE, DEFAULT_MIN_REQUESTS, judge_run
 from poolscope.loadtest._locustfile import run_locustfile
 from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
 from poolscope.loadtest._runfile import (
@@ -30,6 +31,8 @@ from poolscope.loadtest._starvation import starvation_cause
 from poolscope.loadtest._target import RunInputError
 
 __all__ = [
+    "DEFAULT_MAX_FAILURE_RATE",
+    "DEFAULT_MIN_REQUESTS",
     "SCHEMA",
     "Configuration",
     "EndpointStats",
@@ -50,6 +53,7 @@ __all__ = [
     "ScenarioCheck",
     "TimingSummary",
     "count_above",
+    "judge_run",
     "load_run",
     "parse_metrics",
     "run_locustfile",

@@ -60,15 +60,21 @@ def _percentile(response_times: Mapping[int, int], count: int, percent: float) -
 def _latency(response_times: Mapping[int, int], entry: Mapping[str, Any]) -> LatencySummary:
     timed = sum(response_times.values())
     requests = int(entry["num_requests"]) - int(entry.get("num_none_requests") or 0)
+    if requests <= 0 or timed <= 0:
+        return _NO_LATENCY
     minimum = entry.get("min_response_time")
     return LatencySummary(
-        min=float(minimum) if minimum is not None else 0.0,
-        mean=float(entry["total_response_time"]) / requests if requests > 0 else 0.0,
+        min=float(minimum) if minimum is not None else None,
+        mean=float(entry["total_response_time"]) / requests,
         p50=_percentile(response_times, timed, 0.5),
         p95=_percentile(response_times, timed, 0.95),
         p99=_percentile(response_times, timed, 0.99),
         max=float(entry.get("max_response_time") or 0.0),
     )
+
+
+# No request timed: nothing measured, not a latency of 0.
+_NO_LATENCY = LatencySummary(min=None, mean=None, p50=None, p95=None, p99=None, max=None)
 
 
 def _rate(requests: int, entry: Mapping[str, Any], duration: float) -> float:
@@ -150,11 +156,14 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _csv_latency(row: Mapping[str, str]) -> LatencySummary:
-    def number(column: str) -> float:
+    if not int(row.get("Request Count") or 0):
+        return _NO_LATENCY
+
+    def number(column: str) -> float | None:
         try:
             return float(row.get(column) or 0)
         except ValueError:  # Locust writes "N/A" before the first response
-            return 0.0
+            return None
 
     return LatencySummary(
         min=number("Min Response Time"),
@@ -198,8 +207,8 @@ class LiveTotals:
     requests: int = 0
     failures: int = 0
     requests_per_second: float = 0.0
-    p50_ms: float = 0.0
-    p95_ms: float = 0.0
+    p50_ms: float | None = None  # None: no response yet
+    p95_ms: float | None = None
 
 
 def read_live_totals(files: LocustFiles) -> LiveTotals:

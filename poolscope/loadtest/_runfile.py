@@ -82,14 +82,15 @@ class Environment(_Model):
 
 
 class LatencySummary(_Model):
-    """Milliseconds, as Locust reports them."""
+    """Milliseconds, as Locust reports them; None (JSON null) when no request completed,
+    so nothing was measured."""
 
-    min: float
-    mean: float
-    p50: float
-    p95: float
-    p99: float
-    max: float
+    min: float | None
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
 
 
 class EndpointStats(_Model):
