@@ -21,6 +21,7 @@ from poolscope.cli._options import (
     PoolName,
     ScenarioName,
     UserClasses,
+    WarmupDuration,
     Workers,
 )
 from poolscope.compare import (
@@ -100,6 +101,7 @@ def run(
     duration: Annotated[
         str, typer.Option(help="How long each variant plays: 30s, 2m, ...")
     ] = "30s",
+    warmup: WarmupDuration = None,
     host: Annotated[
         str | None,
         typer.Option(help="Load a service already running there instead of starting one."),
@@ -180,6 +182,7 @@ def run(
         users=users,
         spawn_rate=spawn_rate,
         duration_seconds=parse_duration(duration),
+        warmup_seconds=parse_duration(warmup) if warmup else 0.0,
         host=host.rstrip("/") if host else None,
         driver=chosen_driver,
         out_dir=out,

@@ -20,6 +20,7 @@ from poolscope.cli._options import (
     PoolName,
     ScenarioName,
     UserClasses,
+    WarmupDuration,
     Workers,
 )
 from poolscope.cli.run import parse_duration
@@ -87,6 +88,7 @@ def sweep(
         ),
     ] = None,
     duration: Annotated[str, typer.Option(help="How long each step plays: 20s, 1m, ...")] = "20s",
+    warmup: WarmupDuration = None,
     target_wait_p95: Annotated[
         str, typer.Option(help="Pool wait p95 a recommended size must stay under.")
     ] = "50ms",
@@ -121,6 +123,7 @@ def sweep(
         pool_sizes=parse_sizes(pool_sizes, "--pool-sizes"),
         users=parse_sizes(users, "--users") if users else (),
         duration_seconds=parse_duration(duration),
+        warmup_seconds=parse_duration(warmup) if warmup else 0.0,
         target_wait_p95=parse_wait(target_wait_p95),
         driver=chosen_driver,
         out_dir=out_dir,

@@ -23,6 +23,7 @@ from poolscope.loadtest._runfile import (
     RunFileError,
     ScenarioCheck,
     TimingSummary,
+    Warmup,
     load_run,
     write_run,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "RunOptions",
     "ScenarioCheck",
     "TimingSummary",
+    "Warmup",
     "count_above",
     "judge_run",
     "load_run",

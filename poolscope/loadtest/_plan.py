@@ -21,6 +21,8 @@ class RunOptions:
     users: int | None = None  # default: the scenario's
     spawn_rate: float | None = None
     duration_seconds: float = 30.0
+    # Played before the duration; the run's figures cover only the duration after it.
+    warmup_seconds: float = 0.0
     host: str | None = None  # a running service; else poolscope starts one per variant
     driver: Driver = "psycopg2"
     out_dir: Path = Path("runs")

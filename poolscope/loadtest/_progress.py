@@ -203,6 +203,15 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         highlight=False,
     )
     for run in runs:
+        if run.warmup is not None:
+            after = (
+                f"the {run.configuration.duration_seconds:g} s after a {run.warmup.seconds:g} s "
+                "warm-up (the run file keeps the whole run's under warmup)"
+                if run.warmup.ended_at is not None
+                else "the whole run: it stopped before its warm-up ended"
+            )
+            console.print(f"{run.variant}: figures cover {after}", highlight=False, markup=False)
+    for run in runs:
         cause = starvation_cause(run.pool)
         if cause is not None:
             console.print(f"{run.variant}: {cause}", highlight=False, markup=False)

@@ -57,6 +57,7 @@ class SweepOptions:
     # Pool-size sweeps: one value (default: the scenario's); --host sweeps: one per step.
     users: tuple[int, ...] = ()
     duration_seconds: float = 20.0
+    warmup_seconds: float = 0.0  # played before each step's duration, left out of its figures
     target_wait_p95: float = 0.05
     driver: Driver = "psycopg2"
     out_dir: Path = Path("sweeps")
@@ -243,6 +244,7 @@ def run_sweep(
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     run_options = RunOptions(
         duration_seconds=options.duration_seconds,
+        warmup_seconds=options.warmup_seconds,
         host=options.host,
         driver=options.driver,
         out_dir=options.out_dir,
@@ -324,6 +326,7 @@ def run_sweep(
             parameter=plan.parameter,
             values=list(plan.values),
             duration_seconds=float(max(1, round(options.duration_seconds))),
+            warmup_seconds=options.warmup_seconds,
             users=plan.play.users if plan.parameter == "pool_size" else None,
             pool_size=first.pool_size if plan.parameter == "users" and first else None,
             max_overflow=overflow or 0,
