@@ -63,7 +63,7 @@ from poolscope.loadtest._sampler import (
 )
 from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
-from poolscope.loadtest._warmup_names import FILE_ENV, SECONDS_ENV
+from poolscope.loadtest._warmup import FILE_ENV, SECONDS_ENV, write_hook
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 
 __all__ = [
@@ -83,8 +83,6 @@ LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
 LOG_LINES_KEPT = 200  # of the service's and Locust's output, beside an incomplete run file
-# Loaded by Locust beside the locustfile when there is a warm-up: it marks the warm-up's end.
-WARMUP_MARK = Path(__file__).with_name("_warmup_mark.py")
 
 
 class RunIncompleteError(PoolscopeError):
@@ -300,7 +298,8 @@ def play(
                 processes=options.processes,
                 files=files,
                 master=master_options(options),
-                also_load=(WARMUP_MARK,) if warmup > 0 else (),
+                # Loaded beside the locustfile: it marks the warm-up's end.
+                also_load=(write_hook(workdir),) if warmup > 0 else (),
             ),
             log_path=workdir / "locust.log",
             cwd=workdir,
@@ -418,9 +417,10 @@ def _supervise(
             outcome.failure = f"Locust was still running {LOCUST_GRACE_SECONDS:.0f} s past the end"
             return
         if outcome.warmup_ended_at is None and files.warmup_mark.exists():
+            # Taken now: the pool's baseline for the figures after the warm-up (a failed
+            # scrape leaves it for the next turn).
             marked = sampler.sample_once()
-            latest_t = marked.t if marked is not None else None
-            outcome.warmup_ended_at = latest_t
+            outcome.warmup_ended_at = marked.t if marked is not None else None
         latest = sampler.latest()
         reporter.update(
             time.monotonic() - started,

@@ -39,7 +39,7 @@ def sweep(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str
 def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path: Path) -> None:
     result = sweep(
         database_url, "--serve-cmd", SERVE, "--pool-sizes", "2,4", "--users", "8",
-        "--out", str(tmp_path), "--database-url", database_url,
+        "--out", str(tmp_path), "--database-url", database_url, "--warmup", "1s",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep_file,) = tmp_path.glob("orders-sweep-*.json")
@@ -51,6 +51,12 @@ def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path:
         assert run.configuration.pool_size == step.pool_size  # as the service reported it
         assert run.configuration.driver == "asyncpg"
         assert run.configuration.leak_threshold == 5  # as its GET /pool tells it
+        # Each step's figures are those after its warm-up.
+        assert run.warmup is not None
+        assert run.warmup.ended_at is not None
+        assert run.pool is not None
+        assert run.warmup.pool is not None
+        assert step.checkouts == run.pool.checkouts < run.warmup.pool.checkouts
         assert step.max_used == step.pool_size  # 8 users keep every connection busy
         log = (tmp_path / step.run_file).with_suffix(".service.log").read_text()
         assert "Uvicorn running on" in log  # the service's own output, beside its run
@@ -59,6 +65,7 @@ def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path:
     assert sweep_.max_connections is not None
     # The driver the runs recorded, not the --driver default (the sample service's).
     assert sweep_.configuration.driver == "asyncpg"
+    assert sweep_.configuration.warmup_seconds == 1
     assert sweep_.configuration.serve_command is not None
     assert "{pool_size}" in sweep_.configuration.serve_command
 
