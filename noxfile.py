@@ -4,8 +4,9 @@
 and the newest psycopg2, psycopg and asyncpg), then `nox`, which runs the instrumentation,
 leak, in-process service and driver tests (MATRIX_TESTS) in one virtualenv per older set:
 
-- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy and the three
-  drivers), read from the file, so a bound cannot claim a version CI does not run;
+- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy, the three drivers
+  and prometheus-client, whose private histogram attributes the multiprocess exporter
+  writes through), read from the file, so a bound cannot claim a version CI does not run;
 - ``sqlalchemy-2.0``: the newest SQLAlchemy 2.0.x, with the newest drivers.
 
 ``nox -s lowest`` runs one; ``nox -- -k leak`` passes arguments on to pytest. Virtualenvs
@@ -46,7 +47,7 @@ MATRIX_TESTS = [
     "--ignore=tests/service/test_service_threads.py",
 ]
 # The distributions whose lower bounds CI proves, as pyproject.toml names them.
-PROVEN = ("sqlalchemy", "psycopg2-binary", "psycopg", "asyncpg")
+PROVEN = ("sqlalchemy", "psycopg2-binary", "psycopg", "asyncpg", "prometheus-client")
 _LOWER_BOUND = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*>=\s*([^,;\s]+)")
 
 

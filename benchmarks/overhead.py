@@ -48,22 +48,21 @@ from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import FrameType  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Literal  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 from sqlalchemy import Engine, create_engine  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
-from poolscope._urls import (  # noqa: E402
-    ASYNC_DRIVERS,
-    DRIVERS,
-    SYNC_DRIVERS,
-    Driver,
-    url_for_driver,
-)
+from poolscope import url_for_driver  # noqa: E402
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
+# The drivers as SQLAlchemy names them in a URL, as poolscope.url_for_driver takes them.
+Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async"]
+SYNC_DRIVERS: tuple[Driver, ...] = ("psycopg2", "psycopg")
+ASYNC_DRIVERS: tuple[Driver, ...] = ("asyncpg", "psycopg_async")
+DRIVERS: tuple[Driver, ...] = (*SYNC_DRIVERS, *ASYNC_DRIVERS)
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50

@@ -63,7 +63,7 @@ def instrument(
     ``leak_threshold`` (seconds) enables leak detection: a connection held longer is
     reported once on the ``poolscope.leaks`` logger with its route and borrower, which
     ``stack_capture`` records at each checkout: ``"off"``, ``"site"`` (the line that
-    checked it out) or ``"full"`` (the whole stack); see the README for their costs.
+    checked it out) or ``"full"`` (the whole stack); benchmarks/README.md has their costs.
     """
     return Instrumentation(
         engine,

@@ -147,7 +147,7 @@ DEFAULT_BUCKETS = (
 
 # The widest ratio of a fine bucket's upper to lower bound. A percentile read from a bucket
 # (lower, upper] as sqrt(lower * upper) is then within sqrt(1.19) - 1 < 9.1 % of any value
-# in it, so of the true percentile (see the README, "How exact the figures are").
+# in it, so of the true percentile (see docs/exactness.md).
 FINE_BUCKET_RATIO = 1.19
 
 

@@ -35,14 +35,17 @@ from poolscope.compare import (
 from poolscope.loadtest import (
     DEFAULT_MAX_FAILURE_RATE,
     DEFAULT_MIN_REQUESTS,
+    RichReporter,
     Run,
+    RunIncompleteError,
+    RunInputError,
+    RunOptions,
     judge_run,
     load_run,
+    render_summary,
+    run_locustfile,
+    run_scenario,
 )
-from poolscope.loadtest._locustfile import run_locustfile
-from poolscope.loadtest._progress import RichReporter, render_summary
-from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
-from poolscope.loadtest._target import RunInputError
 
 # Bad input (a locustfile that cannot be played, a target that cannot be recorded);
 # 1 is kept for a run that did not finish or a scenario check that failed.

@@ -4,8 +4,7 @@ its requests failed and its thread pool did not starve."""
 
 from __future__ import annotations
 
-from poolscope.loadtest._runfile import Run
-from poolscope.loadtest._starvation import starvation_cause
+from poolscope.readings import Run, starvation_cause
 
 __all__ = ["DEFAULT_MAX_FAILURE_RATE", "DEFAULT_MIN_REQUESTS", "judge_run"]
 

@@ -46,25 +46,24 @@ from poolscope.loadtest._locust_result import (
 from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
-from poolscope.loadtest._runfile import (
+from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
+from poolscope.loadtest._warmup import FILE_ENV, METRICS_ENV, SECONDS_ENV, write_hook
+from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
+from poolscope.readings import (
     LeakReport,
     LocustTotals,
+    MetricsSampler,
+    PoolSnapshot,
     PoolSummary,
     Run,
+    TimedSnapshot,
     Warmup,
     load_run,
-    write_run,
-)
-from poolscope.loadtest._sampler import (
-    MetricsSampler,
-    TimedSnapshot,
+    parse_metrics,
     samples_since,
     summarize_pool,
+    write_run,
 )
-from poolscope.loadtest._scrape import PoolSnapshot
-from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
-from poolscope.loadtest._warmup import FILE_ENV, SECONDS_ENV, write_hook
-from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 
 __all__ = [
     "Play",
@@ -303,7 +302,12 @@ def play(
             ),
             log_path=workdir / "locust.log",
             cwd=workdir,
-            env={**os.environ, SECONDS_ENV: f"{warmup:g}", FILE_ENV: str(files.warmup_mark)}
+            env={
+                **os.environ,
+                SECONDS_ENV: f"{warmup:g}",
+                FILE_ENV: str(files.warmup_mark),
+                METRICS_ENV: target.metrics_url,
+            }
             if warmup > 0
             else None,
         ).start()
@@ -344,7 +348,7 @@ def play(
     warmup_record = None
     if warmup > 0:
         warmup_record = Warmup(seconds=warmup, ended_at=None, locust=locust_totals, pool=pool)
-        after = _after_warmup(files, float(duration), outcome, timed, leaks)
+        after = _after_warmup(files, float(duration), outcome, timed, leaks, target)
         if after is not None:
             locust_totals, pool = after
             warmup_record = warmup_record.model_copy(update={"ended_at": outcome.warmup_ended_at})
@@ -373,17 +377,24 @@ def _after_warmup(
     outcome: _Outcome,
     timed: list[TimedSnapshot],
     leaks: list[LeakReport] | None,
+    target: Target | None,
 ) -> tuple[LocustTotals | None, PoolSummary | None] | None:
     """Locust's and the pool's figures after the warm-up, or None when it never ended."""
     mark = read_warmup_mark(files.warmup_mark)
     ended = outcome.warmup_ended_at
     if mark is None or ended is None:
         return None
-    # The sample taken at the mark is the pool's baseline for the rest.
+    # The pool's baseline for the rest: the metrics Locust's hook read as it marked the
+    # end (the same instant as its counts), else the sample taken when the mark was seen.
     index = max((i for i, item in enumerate(timed) if item.t <= ended), default=None)
     if index is None:
         return None
-    pool = summarize_pool(timed[index].snapshot, timed[index + 1 :], leaks)
+    baseline = timed[index].snapshot
+    scraped = mark.get("metrics")
+    if isinstance(scraped, str) and target is not None:
+        with contextlib.suppress(ValueError):
+            baseline = parse_metrics(scraped, pool=target.pool)
+    pool = summarize_pool(baseline, timed[index + 1 :], leaks)
     return read_locust_totals(files, duration, since=mark), pool
 
 

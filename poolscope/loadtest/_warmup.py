@@ -12,29 +12,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["FILE_ENV", "HOOK_SOURCE", "SECONDS_ENV", "write_hook"]
+__all__ = ["FILE_ENV", "HOOK_SOURCE", "METRICS_ENV", "SECONDS_ENV", "write_hook"]
 
 SECONDS_ENV = "POOLSCOPE_WARMUP_SECONDS"
 FILE_ENV = "POOLSCOPE_WARMUP_FILE"
+# The target's metrics, read by the hook at the mark: the pool's baseline at that instant.
+METRICS_ENV = "POOLSCOPE_WARMUP_METRICS_URL"
 
 HOOK_SOURCE = f'''"""poolscope run --warmup: Locust's statistics at the warm-up's end."""
 
 import json
 import os
 import time
+import urllib.request
 
 import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
 
+def _metrics():
+    url = os.environ.get("{METRICS_ENV}")
+    if not url:
+        return None
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except Exception:  # the sample poolscope takes when it sees the mark stands in
+        return None
+
+
 def _write(environment, path):
     stats = environment.runner.stats
     # serialize(), not serialize_stats(): the latter resets what it reports.
     entries = [entry.serialize() for entry in stats.entries.values() if entry.num_requests]
+    marked = time.time()
+    body = {{"time": marked, "entries": entries, "metrics": _metrics()}}
     partial = path + ".partial"
     with open(partial, "w") as handle:
-        json.dump({{"time": time.time(), "entries": entries}}, handle)
+        json.dump(body, handle)
     os.replace(partial, path)
 
 

@@ -1,6 +1,7 @@
-"""``pip install poolscope`` is the library: built as a wheel and installed without extras
-in a fresh virtual environment, it instruments an engine and exports its metrics, while
-the tool's dependencies stay out and the ``poolscope`` command says what to install."""
+"""``pip install poolscope`` is the library: built as a wheel (one top-level package,
+``poolscope``) and installed without extras in a fresh virtual environment, it instruments
+an engine and exports its metrics, while the tool's dependencies stay out and the
+``poolscope`` command says what to install."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,11 @@ def test_the_wheel_without_extras_is_the_library(database_url: str, tmp_path: Pa
     )
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("poolscope-*.whl")
+    # One top-level package: the scenarios travel inside it, as poolscope.scenarios.
+    with zipfile.ZipFile(wheel) as archive:
+        top_level = {name.split("/")[0] for name in archive.namelist()}
+    assert {name for name in top_level if not name.endswith(".dist-info")} == {"poolscope"}
+    assert "poolscope/scenarios/steady.py" in archive.namelist()
 
     venv = tmp_path / "venv"
     created = run(sys.executable, "-m", "venv", venv)

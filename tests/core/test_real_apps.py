@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 
 import poolscope.fastapi
+import poolscope.fastapi._routes
 from poolscope import metrics as names
 from poolscope import url_for_driver
 from poolscope.fastapi import RouteMiddleware
@@ -130,7 +131,7 @@ async def test_a_route_table_that_cannot_be_built_fails_no_request(
 def test_labelling_resumes_once_the_route_table_can_be_built(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(poolscope.fastapi, "_RETRY_FIRST", 0.0)
+    monkeypatch.setattr(poolscope.fastapi._routes, "_RETRY_FIRST", 0.0)
     ready = False
 
     def unique_id(route: APIRoute) -> str:
