@@ -11,8 +11,9 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from poolscope._errors import PoolscopeError
+from poolscope._errors import PoolscopeError, UsageError
 from poolscope._urls import check_driver
+from poolscope.cli._limits import NoLimits, check_load, check_out_dir
 from poolscope.cli._options import (
     DatabaseUrl,
     DriverName,
@@ -46,6 +47,10 @@ from poolscope.loadtest import (
     run_locustfile,
     run_scenario,
 )
+from poolscope.readings import one_line
+
+# A reason a run failed names runs and endpoints: longer than an error, still bounded.
+REASON_LIMIT = 1000
 
 # Bad input (a locustfile that cannot be played, a target that cannot be recorded);
 # 1 is kept for a run that did not finish or a scenario check that failed.
@@ -58,11 +63,11 @@ def parse_duration(text: str) -> float:
     """``30s``, ``2m``, ``1m30s``, ``1h`` or plain seconds."""
     match = _TIMESPAN.match(text.strip())
     if not text.strip() or match is None:
-        raise PoolscopeError(f"cannot read duration {text!r}; write e.g. 30s, 2m or 1m30s")
+        raise UsageError(f"cannot read duration {text!r}; write e.g. 30s, 2m or 1m30s")
     hours, minutes, seconds = match.groups()
     total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
     if total < 1:
-        raise PoolscopeError("the duration must be at least 1 s")
+        raise UsageError("the duration must be at least 1 s")
     return total
 
 
@@ -72,9 +77,9 @@ def parse_share(text: str) -> float:
     try:
         share = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
     except ValueError:
-        raise PoolscopeError(f"cannot read rate {text!r}; write e.g. 1% or 0.01") from None
+        raise UsageError(f"cannot read rate {text!r}; write e.g. 1% or 0.01") from None
     if not 0 <= share <= 1:
-        raise PoolscopeError(f"rate {text!r} is not between 0 % and 100 %")
+        raise UsageError(f"rate {text!r} is not between 0 % and 100 %")
     return share
 
 
@@ -157,6 +162,7 @@ def run(
             show_default=False,
         ),
     ] = None,
+    no_limits: NoLimits = False,
 ) -> None:
     """Play SCENARIO (one run file per variant), or --locustfile FILE against --host URL
     (one run file), headless; then print a summary and verdict.
@@ -181,11 +187,26 @@ def run(
         _fail("--metrics-url and --pool go with --host: the service they describe")
     if expect_workers and processes > 1:
         _fail("--expect-workers and --processes exclude each other: one spreads the load")
+    try:
+        seconds = parse_duration(duration)
+        warmup_seconds = parse_duration(warmup) if warmup else 0.0
+        check_load(
+            users=[users] if users else [],
+            spawn_rate=spawn_rate,
+            # Locust plays both.
+            duration_seconds=seconds + warmup_seconds,
+            processes=processes,
+            no_limits=no_limits,
+        )
+        # Before the load: a run file that cannot be written loses the whole run.
+        check_out_dir(out)
+    except UsageError as error:
+        _fail(str(error))
     options = RunOptions(
         users=users,
         spawn_rate=spawn_rate,
-        duration_seconds=parse_duration(duration),
-        warmup_seconds=parse_duration(warmup) if warmup else 0.0,
+        duration_seconds=seconds,
+        warmup_seconds=warmup_seconds,
         host=host.rstrip("/") if host else None,
         driver=chosen_driver,
         out_dir=out,
@@ -235,7 +256,8 @@ def run(
     except FailIfError as error:
         _fail(str(error))
     for reason in reasons:
-        print(f"poolscope: {reason}", file=sys.stderr)
+        # Names runs and endpoints: shown literally, bounded as compare's are.
+        print(f"poolscope: {one_line(reason, REASON_LIMIT)}", file=sys.stderr)
     if reasons or _check_failed(runs):
         raise typer.Exit(1)
 
@@ -259,5 +281,5 @@ def _conditions_holding(
 
 
 def _fail(message: str) -> NoReturn:
-    print(f"poolscope: error: {message}", file=sys.stderr)
+    print(f"poolscope: error: {one_line(message)}", file=sys.stderr)
     raise typer.Exit(USAGE_ERROR)

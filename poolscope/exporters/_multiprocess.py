@@ -193,6 +193,7 @@ class MultiprocessRecorder(RawDurations):
     def drain(self) -> None:
         """Fold the raw durations into the files: a few writes per bucket, not per value."""
         with self._flush_lock:
+            self.pull()
             waits = take(self.waits)
             if waits:
                 self._add_waits(waits)

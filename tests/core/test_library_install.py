@@ -30,10 +30,18 @@ with poolscope.instrument(engine, pool="library", registry=registry):
     with engine.connect() as connection:
         connection.execute(text("select 1"))
     exposition = generate_latest(registry).decode()
+# OpenTelemetry is the otel extra: asked for without it, instrument() says what to install.
+try:
+    poolscope.instrument(engine, registry=None, meter_provider=object())
+    otel_error = None
+except poolscope.PoolscopeError as error:
+    otel_error = str(error)
 engine.dispose()
 print(json.dumps({
     "poolscope": poolscope.__file__,
     "exposition": exposition,
+    "otel_error": otel_error,
+    "opentelemetry": importlib.util.find_spec("opentelemetry") is not None,
     "absent": [name for name in TOOL_PACKAGES if importlib.util.find_spec(name) is None],
 }))
 """.replace("TOOL_PACKAGES", repr(TOOL_PACKAGES))
@@ -84,6 +92,8 @@ def test_the_wheel_without_extras_is_the_library(database_url: str, tmp_path: Pa
         result["exposition"].splitlines()
     )
     assert result["absent"] == list(TOOL_PACKAGES)
+    assert result["opentelemetry"] is False
+    assert "pip install 'poolscope[otel]'" in result["otel_error"]
 
     tool = run(command, "run", "pool-saturation", cwd=tmp_path, env=env)
     assert tool.returncode != 0
