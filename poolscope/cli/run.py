@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from poolscope._errors import PoolscopeError, UsageError
-from poolscope._urls import check_driver
+from poolscope._urls import choose_driver
 from poolscope.cli._limits import NoLimits, check_load, check_out_dir
 from poolscope.cli._options import (
     DatabaseUrl,
@@ -116,7 +116,7 @@ def run(
     ] = None,
     metrics_url: MetricsUrl = None,
     pool: PoolName = None,
-    driver: DriverName = "psycopg2",
+    driver: DriverName = None,
     out: Annotated[Path, typer.Option(help="Directory for the run files.")] = Path("runs"),
     processes: Annotated[
         int, typer.Option(min=1, help="Locust processes (Locust's own --processes mode).")
@@ -171,7 +171,7 @@ def run(
     check or a --fail-if condition, or (with --locustfile) had too many failed requests or
     a starved thread pool; 2 bad input.
     """
-    chosen_driver = check_driver(driver)
+    chosen_driver = choose_driver(driver, database_url)
     try:
         failure_share = parse_share(max_failure_rate)
         conditions = [parse_condition(expression) for expression in fail_if or []]
