@@ -19,7 +19,7 @@ from poolscope.postgres import free_port
 from tests.support.browser import chromium
 from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE, running_example
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process, pytest.mark.browser]
 
 USERS = 6  # on a pool of 2: it stays full
 

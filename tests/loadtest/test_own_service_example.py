@@ -15,7 +15,7 @@ from poolscope.loadtest import Run, load_run
 from tests.support.example_service import EXAMPLE_LOCUSTFILE, running_example
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 USERS = 12  # more than the larger pool: the pool, not the users, limits the load
 

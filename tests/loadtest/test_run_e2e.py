@@ -17,7 +17,7 @@ from poolscope._urls import url_for_driver
 from poolscope.loadtest import Run, load_run
 from tests.support.processes import alive, descendants
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 HOLD = 1.0  # seconds pool-saturation holds each connection
 

@@ -11,7 +11,7 @@ from poolscope.loadtest import load_run
 from tests.support.example_service import running_example
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 
 def test_a_target_without_the_scenarios_routes(database_url: str, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from poolscope.loadtest import load_run
 from poolscope.postgres import free_port
 from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE, running_example
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 
 def test_two_workers_make_the_load(database_url: str, tmp_path: Path) -> None:

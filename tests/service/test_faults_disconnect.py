@@ -21,7 +21,7 @@ from tests.support.faults import (
 )
 from tests.support.service_process import running_service
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 
 CLIENTS = 20
 # Leaving (1 s) before the query ends (5 s) and before a waiting request times out (10 s).

@@ -25,7 +25,7 @@ from tests.support.faults import (
 )
 from tests.support.service_process import running_service
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(180)]
 
 OUTAGE_SECONDS = 3
 

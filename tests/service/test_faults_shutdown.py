@@ -20,7 +20,7 @@ from tests.support.faults import (
 )
 from tests.support.service_process import running_service
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 
 
 @pytest.mark.parametrize("driver", DRIVERS)

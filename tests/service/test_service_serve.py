@@ -47,6 +47,7 @@ async def timed_holds(base_url: str, count: int, seconds: float) -> list[float]:
         return sorted(await asyncio.gather(*(one() for _ in range(count))))
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_eleventh_request_waits_for_the_pool_of_ten(database_url: str, driver: str) -> None:
@@ -101,6 +102,7 @@ def _bound(le: str) -> str:
     return "+Inf" if le == "+Inf" else f"{float(le):g}"
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_leaked_sessions_exhaust_the_pool_until_released(
@@ -159,6 +161,7 @@ def connections_of(engine: Engine, service: ServiceProcess) -> int:
     return int(count or 0)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_engine_per_request_builds_a_pool_and_a_connection_each_time(
@@ -183,6 +186,7 @@ def test_engine_per_request_builds_a_pool_and_a_connection_each_time(
     assert sample_total(again, connects) == sample_total(after, connects)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_two_workers_share_one_metrics_view(database_url: str) -> None:
     with running_service(
@@ -238,6 +242,7 @@ def test_two_workers_share_one_metrics_view(database_url: str) -> None:
         assert sample_total(exposition, f"{names.CONNECTION_MAX}", pool="service") == 2 * 10
 
 
+@pytest.mark.process
 def test_unreachable_database_fails_fast_in_one_line() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -255,6 +260,7 @@ def test_unreachable_database_fails_fast_in_one_line() -> None:
     assert "Unreachable-Secret-42" not in result.stderr
 
 
+@pytest.mark.process
 def test_invalid_flags_fail_in_one_line() -> None:
     result = subprocess.run(
         serve_command("--driver", "mysqldb", "--database-url", "postgresql://u:p@127.0.0.1/db"),
@@ -269,6 +275,7 @@ def test_invalid_flags_fail_in_one_line() -> None:
     ]
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_embedded_database_stays_up_unless_ephemeral(tmp_data_dir: str) -> None:
     from poolscope.postgres import EmbeddedPostgres
@@ -300,6 +307,7 @@ def tmp_data_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.process
 def test_taken_port_fails_in_one_line(database_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -317,6 +325,7 @@ def test_taken_port_fails_in_one_line(database_url: str) -> None:
     ]
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_shutdown_cancels_a_long_sync_query_instead_of_waiting_for_it(database_url: str) -> None:
     answers: list[httpx.Response] = []

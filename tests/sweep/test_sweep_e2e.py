@@ -22,7 +22,7 @@ from poolscope.sweep import load_sweep
 from tests.support.processes import alive, descendants
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 
 def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(

@@ -17,7 +17,7 @@ from poolscope.sweep import load_sweep
 from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE, running_example
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 # No shell runs it: `env` sets the pool size the example reads from POOL_SIZE.
 SERVE = (
