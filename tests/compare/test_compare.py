@@ -366,11 +366,12 @@ def test_html_opens_in_chromium_with_charts_drawn(pair: tuple[Path, Path], tmp_p
 @pytest.mark.slow
 def test_scenario_variants_are_played_and_compared(database_url: str, tmp_path: Path) -> None:
     """``--scenario``: poolscope run's machinery plays both variants for real, then the
-    comparison gates on what the anti-pattern costs."""
+    comparison gates on what the anti-pattern costs. The only live play of
+    engine-per-request: its own check passes on both runs."""
     runs = tmp_path / "runs"
     result = subprocess.run(
         [sys.executable, "-m", "poolscope", "compare", "--scenario", "engine-per-request",
-         "--duration", "3s", "--users", "2", "--database-url", database_url,
+         "--duration", "5s", "--users", "4", "--database-url", database_url,
          "--runs-dir", str(runs), "--format", "json", "--fail-if", "pools_created_diff>0"],
         capture_output=True, text=True, check=False, timeout=170,
     )  # fmt: skip
@@ -385,7 +386,13 @@ def test_scenario_variants_are_played_and_compared(database_url: str, tmp_path: 
     assert created > 0
     assert result.returncode == 1, result.stderr
     assert f"pools_created_diff = +{created:,.0f}" in result.stderr
-    assert database_url.split("@")[0].split(":")[-1] not in result.stdout  # no password
+    password = database_url.split("@")[0].split(":")[-1]
+    assert password not in result.stdout + result.stderr
+    for played in map(load_run, sorted(runs.glob("*.json"))):
+        assert played.complete, played.incomplete_reason
+        assert played.check is not None
+        assert played.check.passed, "\n".join([played.check.verdict, *played.check.details])
+        assert password not in played.to_json()
 
 
 def test_notes_say_how_setups_differ_and_how_scenario_checks_went(

@@ -26,7 +26,7 @@ from poolscope.loadtest import load_run
 from {SCENARIOS_PACKAGE} import load
 answers = []
 for case in json.load(sys.stdin):
-    runs = {{run.variant: run for run in map(load_run, map(Path, case["files"]))}}
+    runs = {{variant: load_run(Path(file)) for variant, file in case["files"].items()}}
     answers.append(load(case["scenario"]).check(runs).model_dump(mode="json"))
 print(json.dumps(answers))
 """
@@ -49,6 +49,8 @@ def edited(run: Run, edit: Edit) -> Run:
 
 @dataclass(frozen=True)
 class Case:
+    """A scenario's check on these runs, by the variant each stands for."""
+
     scenario: str
     runs: Mapping[str, Run]
 
@@ -58,10 +60,10 @@ def evaluate(cases: Sequence[Case]) -> list[ScenarioCheck]:
     with tempfile.TemporaryDirectory(prefix="poolscope-checks-") as directory:
         requests = []
         for number, case in enumerate(cases):
-            files = [
-                str(write_run(run, Path(directory) / f"{number}-{variant}.json"))
+            files = {
+                variant: str(write_run(run, Path(directory) / f"{number}-{variant}.json"))
                 for variant, run in case.runs.items()
-            ]
+            }
             requests.append({"scenario": case.scenario, "files": files})
         result = subprocess.run(
             [sys.executable, "-c", _EVALUATE],
