@@ -15,7 +15,7 @@ import pytest
 
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import Run, load_run
-from tests.support.processes import alive, descendants
+from tests.support.processes import alive, descendants, interruptible
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
@@ -177,6 +177,7 @@ def start_and_watch(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "POOLSCOPE_DATABASE_URL": database_url},
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     service_pid = None

@@ -19,7 +19,7 @@ import pytest
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.sweep import load_sweep
-from tests.support.processes import alive, descendants
+from tests.support.processes import alive, descendants, interruptible
 from tests.support.runs import run_poolscope
 from tests.support.scenario_checks import Case, evaluate
 from tests.support.waiting import wait_until
@@ -89,6 +89,7 @@ def test_ctrl_c_keeps_the_finished_steps_and_a_partial_sweep_file(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "POOLSCOPE_DATABASE_URL": database_url},
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 90
