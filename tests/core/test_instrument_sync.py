@@ -120,6 +120,8 @@ def test_timeout_is_counted_and_reraised_unchanged(make_engine, registry) -> Non
 
 def terminate(database_url: str, pids: list[int]) -> None:
     admin = psycopg2.connect(database_url)
+    # Each read of pg_stat_activity a fresh snapshot: within a transaction it would not be.
+    admin.autocommit = True
     try:
         with admin.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (pids,))
