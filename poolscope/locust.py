@@ -28,10 +28,8 @@ import gevent
 from flask import Response, jsonify, request
 from locust import events
 
-from poolscope.compare._html import STYLE, pool_charts
-from poolscope.loadtest._histogram import Histogram
-from poolscope.loadtest._sampler import TimedSnapshot, samples_since
-from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
+from poolscope.compare import STYLE, pool_charts
+from poolscope.readings import Histogram, PoolSnapshot, TimedSnapshot, parse_metrics, samples_since
 
 __all__ = ["CHARTS_PATH", "JSON_PATH", "PoolWatch"]
 

@@ -22,12 +22,11 @@ from poolscope.compare import (
     format_for_path,
     load_runs,
     parse_condition,
+    play_scenario,
     render,
+    write_table,
 )
-from poolscope.compare._scenario import play_scenario
-from poolscope.compare._text import write_table
-from poolscope.loadtest._progress import RichReporter
-from poolscope.loadtest._run import RunOptions
+from poolscope.loadtest import RichReporter, RunOptions
 
 __all__ = ["compare"]
 

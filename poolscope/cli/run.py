@@ -23,11 +23,17 @@ from poolscope.cli._options import (
     UserClasses,
     Workers,
 )
-from poolscope.loadtest import Run, load_run
-from poolscope.loadtest._locustfile import run_locustfile
-from poolscope.loadtest._progress import RichReporter, render_summary
-from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
-from poolscope.loadtest._target import RunInputError
+from poolscope.loadtest import (
+    RichReporter,
+    Run,
+    RunIncompleteError,
+    RunInputError,
+    RunOptions,
+    load_run,
+    render_summary,
+    run_locustfile,
+    run_scenario,
+)
 
 # Bad input (a locustfile that cannot be played, a target that cannot be recorded);
 # 1 is kept for a run that did not finish or a scenario check that failed.

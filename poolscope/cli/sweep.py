@@ -23,7 +23,7 @@ from poolscope.cli._options import (
     Workers,
 )
 from poolscope.cli.run import parse_duration
-from poolscope.loadtest._progress import RichReporter
+from poolscope.loadtest import RichReporter
 from poolscope.sweep import SweepOptions, render_html, run_sweep, write_report
 
 __all__ = ["parse_sizes", "parse_wait", "sweep"]

@@ -25,12 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, values
+from prometheus_client import Counter, Gauge, Histogram
 
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, take
 from poolscope._recorder import LivePool, RawDurations
+from poolscope.exporters._prometheus_internals import add_to_histogram, values_live_in_files
 
 __all__ = [
     "MULTIPROC_DIR_ENV",
@@ -56,7 +57,7 @@ def multiprocess_enabled() -> bool:
 
 def require_multiprocess_values() -> None:
     """Raise :class:`PoolscopeError` unless prometheus_client writes values to files."""
-    if values.ValueClass is values.MutexValue:
+    if not values_live_in_files():
         raise PoolscopeError(
             f"multiprocess mode needs {MULTIPROC_DIR_ENV} set before prometheus_client "
             "is first imported"
@@ -192,6 +193,7 @@ class MultiprocessRecorder(RawDurations):
     def drain(self) -> None:
         """Fold the raw durations into the files: a few writes per bucket, not per value."""
         with self._flush_lock:
+            self.pull()
             waits = take(self.waits)
             if waits:
                 self._add_waits(waits)
@@ -200,16 +202,16 @@ class MultiprocessRecorder(RawDurations):
             for route, values in list(self.uses.items()):
                 if values:
                     buckets = _buckets_of(take(values))
-                    _add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets)
+                    add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets.sum)
                     self._use_maximum(route).observe(buckets)
                     every_route.merge(buckets)
             if every_route.max is not None:
-                _add_to_histogram(self._use_fine, every_route.counts, every_route)
+                add_to_histogram(self._use_fine, every_route.counts, every_route.sum)
 
     def _add_waits(self, waits: list[float]) -> None:
         buckets = _buckets_of(waits)
-        _add_to_histogram(self.wait, buckets.coarse_counts(), buckets)
-        _add_to_histogram(self._wait_fine, buckets.counts, buckets)
+        add_to_histogram(self.wait, buckets.coarse_counts(), buckets.sum)
+        add_to_histogram(self._wait_fine, buckets.counts, buckets.sum)
         self._wait_max.observe(buckets)
 
     def _use_maximum(self, route: str) -> _Maximum:
@@ -294,18 +296,6 @@ def _buckets_of(values: list[float]) -> Buckets:
     buckets = Buckets()
     buckets.add_all(values)
     return buckets
-
-
-def _add_to_histogram(histogram: Any, counts: list[int], buckets: Buckets) -> None:
-    """``observe()`` of each value of ``buckets``, in one write per bucket and one for the sum.
-
-    prometheus_client keeps a histogram child's per-bucket counts (not cumulative, value
-    <= bound; ``counts`` in the same buckets) in ``_buckets`` and its sum in ``_sum``.
-    """
-    for value, count in zip(histogram._buckets, counts, strict=True):
-        if count:
-            value.inc(count)
-    histogram._sum.inc(buckets.sum)
 
 
 class _Maximum:

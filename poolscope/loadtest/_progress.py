@@ -13,9 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from poolscope.loadtest._locust_result import LiveTotals
-from poolscope.loadtest._runfile import Run, TimingSummary
-from poolscope.loadtest._scrape import PoolSnapshot
-from poolscope.loadtest._starvation import starvation_cause
+from poolscope.readings import PoolSnapshot, Run, TimingSummary, starvation_cause
 
 __all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
 

@@ -40,11 +40,17 @@ from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, rea
 from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
-from poolscope.loadtest._runfile import Run, load_run, write_run
-from poolscope.loadtest._sampler import MetricsSampler, samples_since, summarize_pool
-from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
+from poolscope.readings import (
+    MetricsSampler,
+    PoolSnapshot,
+    Run,
+    load_run,
+    samples_since,
+    summarize_pool,
+    write_run,
+)
 
 __all__ = [
     "Play",

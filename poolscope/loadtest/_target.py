@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._scrape import PoolSettings, pool_settings
+from poolscope.readings import PoolSettings, pool_settings
 
 __all__ = [
     "RunInputError",
@@ -25,7 +25,7 @@ __all__ = [
 HOW_TO_INSTRUMENT = (
     "instrument its engine with poolscope.instrument(engine, registry=REGISTRY) and serve "
     'that registry, e.g. app.mount("/metrics", make_asgi_app()) '
-    "(README: Load-test your own service)"
+    "(docs/own-service.md)"
 )
 
 

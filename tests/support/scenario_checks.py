@@ -17,7 +17,7 @@ from poolscope.loadtest import Run, ScenarioCheck, load_run, write_run
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "runs"
 # Where the checks live: the one name to change if the scenarios move.
-SCENARIOS_PACKAGE = "scenarios"
+SCENARIOS_PACKAGE = "poolscope.scenarios"
 
 _EVALUATE = f"""
 import json, sys

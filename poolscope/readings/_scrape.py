@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from poolscope import metrics as _names
-from poolscope.loadtest._histogram import Histogram
+from poolscope.readings._percentiles import Histogram
 
 __all__ = ["PoolSettings", "PoolSnapshot", "parse_metrics", "pool_settings"]
 

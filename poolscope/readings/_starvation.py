@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from poolscope.loadtest._runfile import PoolSummary
-from poolscope.loadtest._scrape import PoolSnapshot
+from poolscope.readings._runfile import PoolSummary
+from poolscope.readings._scrape import PoolSnapshot
 
 __all__ = ["starvation_cause", "starved_idle_connections", "starved_seconds"]
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from locust import FastHttpUser, between, tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck
-from scenarios._scenario import Scenario, Variant, verdict
+from poolscope.readings import Run, ScenarioCheck
+from poolscope.scenarios._scenario import Scenario, Variant, verdict
 
 
 class GlobalEngineUser(FastHttpUser):

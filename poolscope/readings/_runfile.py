@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._histogram import Histogram
+from poolscope.readings._percentiles import Histogram
 
 __all__ = [
     "SCHEMA",
@@ -116,7 +116,7 @@ class LocustTotals(_Model):
 
 class TimingSummary(_Model):
     """Seconds. Percentiles by nearest rank, read from the run's histogram (within 10 % of
-    the truth in poolscope's fine buckets; see ``poolscope.loadtest._histogram``)."""
+    the truth in poolscope's fine buckets; see ``poolscope.readings._percentiles``)."""
 
     count: int
     sum: float

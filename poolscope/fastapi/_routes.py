@@ -1,49 +1,27 @@
-"""Per-route attribution for FastAPI and Starlette: each checkout is tagged with the route
-template of the request that made it (``/items/{item_id}``, never ``/items/42``); and
-``pool_router``, which serves a pool's state and checked-out connections as JSON.
+"""Route matching: the route template of the request a checkout is made for
+(``/items/{item_id}``, never ``/items/42``), found before the router picks the route.
 
 ``instrument_app(app)`` adds :class:`RouteMiddleware`, which finds the route the router is
 about to pick and sets :data:`poolscope._route_context.current_route` for the rest of the
 request. Sync endpoints run in Starlette's thread pool with a copy of that context and
 async endpoints run in it, so both are attributed; checkouts outside a request get ``""``.
-
-``instrument_threadpool()`` exports the thread pool those sync endpoints run in (busy
-threads, the limit, calls waiting for a thread): beside the pool's gauges it tells thread
-starvation (fastapi/fastapi#3205) from pool exhaustion.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from anyio import CapacityLimiter, to_thread
-from fastapi import APIRouter
 from fastapi.routing import APIRoute, APIWebSocketRoute
-from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Host, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from poolscope import metrics as names
-from poolscope._instrument import Instrumentation
 from poolscope._route_context import attribute_routes, current_route
-from poolscope.exporters import multiprocess_enabled, write_threadpool_files
+from poolscope.fastapi._starlette import get_route_path
 
-__all__ = [
-    "RouteMiddleware",
-    "ThreadPoolCollector",
-    "instrument_app",
-    "instrument_threadpool",
-    "pool_answer",
-    "pool_router",
-    "route_template",
-]
+__all__ = ["RouteMiddleware", "instrument_app", "route_template"]
 
 
 def instrument_app(app: Any) -> None:
@@ -54,36 +32,6 @@ def instrument_app(app: Any) -> None:
     """
     if not any(middleware.cls is RouteMiddleware for middleware in app.user_middleware):
         app.add_middleware(RouteMiddleware)
-
-
-def pool_answer(instrumentation: Instrumentation) -> dict[str, Any]:
-    """The pool as ``GET /pool`` shows it: name, driver, leak threshold, ``state`` (size,
-    max_overflow, timeout, max, idle, used, overflow, pending, as the gauges read them),
-    ``leaked_connections`` and ``checked_out`` (each connection out now: ``age_seconds``,
-    ``route``, ``borrower``, ``leaked``; oldest first)."""
-    return {
-        "pool": instrumentation.pool_name,
-        "driver": instrumentation.driver,
-        "leak_threshold": instrumentation.leak_threshold,
-        "state": dataclasses.asdict(instrumentation.state()),
-        "leaked_connections": instrumentation.leaked_connections(),
-        "checked_out": [dataclasses.asdict(c) for c in instrumentation.checked_out()],
-    }
-
-
-def pool_router(instrumentation: Instrumentation, *, path: str = "/pool") -> APIRouter:
-    """A router serving :func:`pool_answer` at ``GET path``: ``app.include_router(...)``.
-
-    ``poolscope run`` reads it to record the target's driver and timeout and to put each
-    leak's route and borrower into the run file; the Locust plugin shows it.
-    """
-    router = APIRouter()
-
-    @router.get(path, include_in_schema=False)
-    async def pool() -> dict[str, Any]:
-        return pool_answer(instrumentation)
-
-    return router
 
 
 class RouteMiddleware:
@@ -248,74 +196,3 @@ def _included_template(included: Any, scope: Scope) -> str:
         inner = route_template(route.routes, scope) if route.routes else ""
         return template.removesuffix("/{path}") + inner
     return template
-
-
-# The thread pool beside the connection pool. Starlette and FastAPI run every sync route,
-# sync dependency and a sync route's response validation on anyio's default thread
-# limiter. When all its threads wait for a connection that only a request without a
-# thread can return, the service stalls with the database idle (fastapi/fastapi#3205); the
-# pool's gauges alone read that as pool exhaustion. anyio keeps one default limiter per
-# event loop, reachable only from inside that loop: instrument_threadpool() takes it there
-# (or is handed one) and the collector reads it at scrape time, so the gauges never drift.
-class ThreadPoolCollector(Collector):
-    """Busy threads, the limit and the calls waiting for a thread of one limiter."""
-
-    def __init__(self, limiter: CapacityLimiter) -> None:
-        self.limiter = limiter
-        self._close: Callable[[], None] | None = None
-
-    def reading(self) -> tuple[int, int, int]:
-        """Busy threads, the limit, calls waiting for a thread: now."""
-        statistics = self.limiter.statistics()
-        return (
-            statistics.borrowed_tokens,
-            int(statistics.total_tokens),
-            statistics.tasks_waiting,
-        )
-
-    def describe(self) -> Iterable[Metric]:
-        return [_family(name, None) for name in names.THREADPOOL_GAUGES]
-
-    def collect(self) -> Iterable[Metric]:
-        return [
-            _family(name, float(value))
-            for name, value in zip(names.THREADPOOL_GAUGES, self.reading(), strict=True)
-        ]
-
-    def close(self) -> None:
-        """Stop exporting: leave the registry, or stop writing the multiprocess files."""
-        close, self._close = self._close, None
-        if close is not None:
-            close()
-
-
-def _family(name: str, value: float | None) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, names.HELP[name])
-    if value is not None:
-        family.add_metric([], value)
-    return family
-
-
-def instrument_threadpool(
-    *,
-    registry: CollectorRegistry = REGISTRY,
-    limiter: CapacityLimiter | None = None,
-    multiprocess: bool | None = None,
-) -> ThreadPoolCollector:
-    """Export the thread pool that runs sync routes to ``registry`` until ``close()``.
-
-    Without ``limiter``, call it inside the event loop that serves the app (its lifespan,
-    for example): anyio's default thread limiter belongs to that loop. ``multiprocess``
-    (default: whether ``PROMETHEUS_MULTIPROC_DIR`` is set) writes the gauges to
-    prometheus_client's multiprocess files instead, as ``instrument()`` does the pool's:
-    a scrape then shows the sum over the worker processes.
-    """
-    if limiter is None:
-        limiter = to_thread.current_default_thread_limiter()
-    collector = ThreadPoolCollector(limiter)
-    if multiprocess_enabled() if multiprocess is None else multiprocess:
-        collector._close = write_threadpool_files(collector.reading)
-    else:
-        registry.register(collector)
-        collector._close = lambda: registry.unregister(collector)
-    return collector

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 from locust import tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck, count_above
-from scenarios._scenario import Scenario, Variant, verdict
-from scenarios._waves import WaveUser
+from poolscope.readings import Run, ScenarioCheck, count_above
+from poolscope.scenarios._scenario import Scenario, Variant, verdict
+from poolscope.scenarios._waves import WaveUser
 
 POOL_SIZE = 10
 USERS = POOL_SIZE + 1

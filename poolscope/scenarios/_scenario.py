@@ -1,6 +1,6 @@
 """What a scenario declares: the service settings it needs, its variants and its check.
 
-Plain data, no Locust: ``python -m scenarios describe`` prints it as JSON so that
+Plain data, no Locust: ``python -m poolscope.scenarios describe`` prints it as JSON so that
 ``poolscope run`` learns it without importing Locust into its own process.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolscope.loadtest import Run, ScenarioCheck
+from poolscope.readings import Run, ScenarioCheck
 
 Setting = int | float | str | None
 Check = Callable[[Mapping[str, Run]], ScenarioCheck]

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 from locust import FastHttpUser, tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck, starvation_cause
-from scenarios._scenario import Scenario, Variant, verdict
+from poolscope.readings import Run, ScenarioCheck, starvation_cause
+from poolscope.scenarios._scenario import Scenario, Variant, verdict
 
 POOL_SIZE, THREAD_LIMIT, USERS, HOLD_SECONDS = 5, 8, 24, 0.5
 # Of pool_size / HOLD_SECONDS, loose for loaded machines: depends < COLLAPSED; fixed SERVED, PACE

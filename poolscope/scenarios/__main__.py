@@ -1,4 +1,4 @@
-"""``python -m scenarios describe|check``: scenario metadata and checks as JSON.
+"""``python -m poolscope.scenarios describe|check``: scenario metadata and checks as JSON.
 
 ``poolscope run`` calls this in a subprocess, because the scenario modules import Locust
 and Locust must never be imported into poolscope's own process.
@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest import load_run
-from scenarios import MODULES, load
+from poolscope.readings import load_run
+from poolscope.scenarios import MODULES, load
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scenarios")
+    parser = argparse.ArgumentParser(prog="python -m poolscope.scenarios")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("describe", help="every scenario's settings and variants")
     check = commands.add_parser("check", help="check finished runs of one scenario")
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         described = []
         for name, module in MODULES.items():
             scenario = load(name)
-            described.append(scenario.describe(sys.modules[module].__file__ or ""))
+            described.append(scenario.describe(sys.modules[f"poolscope.{module}"].__file__ or ""))
         print(json.dumps(described))
         return 0
     try:

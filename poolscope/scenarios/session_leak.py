@@ -9,8 +9,8 @@ from urllib.request import Request, urlopen
 
 from locust import FastHttpUser, between, events, tag, task
 
-from poolscope.loadtest import Run, ScenarioCheck
-from scenarios._scenario import Scenario, Variant, verdict
+from poolscope.readings import Run, ScenarioCheck
+from poolscope.scenarios._scenario import Scenario, Variant, verdict
 
 
 class FixedSessionUser(FastHttpUser):

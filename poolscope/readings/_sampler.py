@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from poolscope.loadtest._histogram import Histogram
-from poolscope.loadtest._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
-from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
-from poolscope.loadtest._starvation import starved_idle_connections, starved_seconds
+from poolscope.readings._percentiles import Histogram
+from poolscope.readings._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
+from poolscope.readings._scrape import PoolSnapshot, parse_metrics
+from poolscope.readings._starvation import starved_idle_connections, starved_seconds
 
 __all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool", "timing_summary"]
 
