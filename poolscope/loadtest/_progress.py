@@ -11,11 +11,24 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from poolscope.loadtest._locust_result import LiveTotals
-from poolscope.readings import PoolSnapshot, Run, TimingSummary, starvation_cause
+from poolscope.readings import (
+    PoolSnapshot,
+    Run,
+    TimingSummary,
+    literal,
+    print_unbroken,
+    shorten,
+    starvation_cause,
+    visible,
+)
 
 __all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
+
+# A note can carry a target's answer or a child's last lines: bounded, kept readable.
+NOTE_LIMIT = 2000
 
 
 class Reporter(Protocol):
@@ -56,7 +69,9 @@ class RichReporter:
         self._last_line = 0.0
 
     def note(self, message: str) -> None:
-        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
+        self.console.print(
+            literal(shorten(message, NOTE_LIMIT), keep_lines=True), highlight=False, soft_wrap=True
+        )
 
     def started(self, scenario: str, variant: str, duration: float, host: str) -> None:
         self._title = f"{scenario} / {variant} against {host}"
@@ -107,7 +122,8 @@ class RichReporter:
                 table.add_row("threads", _threads(pool))
         shown = min(elapsed, self._duration)
         bar = ProgressBar(total=self._duration, completed=shown, width=40)
-        return Group(f"{self._title}  {shown:.0f}/{self._duration:g} s", bar, table)
+        heading = Text(f"{visible(self._title)}  {shown:.0f}/{self._duration:g} s")
+        return Group(heading, bar, table)
 
 
 def _threads(pool: PoolSnapshot) -> str:
@@ -127,10 +143,11 @@ def _timing(summary: TimingSummary) -> str:
 
 
 def render_summary(console: Console, runs: Sequence[Run]) -> None:
-    table = Table(title=f"poolscope run: {runs[0].scenario}" if runs else "poolscope run")
+    table = Table(title=literal(f"poolscope run: {runs[0].scenario}" if runs else "poolscope run"))
     table.add_column("")
     for run in runs:
-        table.add_column(run.variant + ("" if run.complete else " (incomplete)"), justify="right")
+        heading = literal(run.variant + ("" if run.complete else " (incomplete)"))
+        table.add_column(heading, justify="right")
 
     def row(label: str, *cells: str, end_section: bool = False) -> None:
         table.add_row(label, *cells, end_section=end_section)
@@ -190,19 +207,18 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     for run in runs:
         cause = starvation_cause(run.pool)
         if cause is not None:
-            console.print(f"{run.variant}: {cause}", highlight=False, markup=False)
+            print_unbroken(console, literal(f"{run.variant}: {cause}"))
     for run in runs:
         if run.pool is not None and run.pool.leak_reports:
             report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)
-            console.print(
+            # The borrower's stack keeps its lines; its file paths are never cut in two.
+            text = (
                 f"{run.variant}: a connection held {report.age_seconds:.1f} s by route "
-                f"{report.route or '(unknown)'}, borrowed at:\n{report.borrower}",
-                highlight=False,
-                markup=False,
+                f"{report.route or '(unknown)'}, borrowed at:\n{report.borrower}"
             )
+            print_unbroken(console, literal(text, keep_lines=True))
     check = next((r.check for r in runs if r.check is not None), None)
     if check is not None:
-        style = "green" if check.passed else "red"
-        console.print(f"[{style}]{check.verdict}[/{style}]", highlight=False)
+        print_unbroken(console, literal(check.verdict, "green" if check.passed else "red"))
         for line in check.details:
-            console.print(f"  {line}", highlight=False, markup=False)
+            print_unbroken(console, literal(f"  {line}"))

@@ -1,6 +1,8 @@
 """Reading what the exporters wrote: a scrape of ``/metrics`` parsed into a snapshot, the
 histogram reader and its percentiles, the sampler that reads a target during a run, the
-run file's model, and thread starvation told apart from pool exhaustion.
+run file's model, and thread starvation told apart from pool exhaustion; a target's
+answers read within a size and a deadline, and text from outside (a run file, a target)
+made safe to show in a terminal.
 
 ``loadtest``, ``compare``, ``sweep`` and the Locust plugin read metrics through these names.
 (The writer's side, the exporters' buckets, is ``poolscope.metrics`` and the core.)
@@ -8,11 +10,20 @@ run file's model, and thread starvation told apart from pool exhaustion.
 
 from __future__ import annotations
 
+from poolscope.readings._bounded import (
+    MAX_METRICS_BYTES,
+    MAX_POOL_BYTES,
+    SCRAPE_SECONDS,
+    ScrapeError,
+    get_bounded,
+    read_within,
+)
 from poolscope.readings._percentiles import (
     Histogram,
     count_above,
 )
 from poolscope.readings._runfile import (
+    MAX_RUN_FILE_BYTES,
     SCHEMA,
     Configuration,
     EndpointStats,
@@ -32,8 +43,11 @@ from poolscope.readings._runfile import (
     write_run,
 )
 from poolscope.readings._sampler import (
+    COUNTERS,
     MetricsSampler,
     TimedSnapshot,
+    counter_increases,
+    counters_reset,
     samples_since,
     summarize_pool,
     timing_summary,
@@ -49,9 +63,23 @@ from poolscope.readings._starvation import (
     starved_idle_connections,
     starved_seconds,
 )
+from poolscope.readings._terminal import (
+    LINE_LIMIT,
+    literal,
+    one_line,
+    print_unbroken,
+    shorten,
+    visible,
+)
 
 __all__ = [
+    "COUNTERS",
+    "LINE_LIMIT",
+    "MAX_METRICS_BYTES",
+    "MAX_POOL_BYTES",
+    "MAX_RUN_FILE_BYTES",
     "SCHEMA",
+    "SCRAPE_SECONDS",
     "Configuration",
     "EndpointStats",
     "Environment",
@@ -68,18 +96,28 @@ __all__ = [
     "Run",
     "RunFileError",
     "ScenarioCheck",
+    "ScrapeError",
     "TimedSnapshot",
     "TimingSummary",
     "count_above",
+    "counter_increases",
+    "counters_reset",
+    "get_bounded",
+    "literal",
     "load_run",
+    "one_line",
     "parse_metrics",
     "pool_settings",
+    "print_unbroken",
+    "read_within",
     "samples_since",
+    "shorten",
     "starvation_cause",
     "starved_idle_connections",
     "starved_seconds",
     "summarize_pool",
     "timing_summary",
+    "visible",
     "write_atomically",
     "write_run",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 __all__ = ["Histogram", "count_above"]
 
@@ -37,6 +38,16 @@ class Histogram:
         # Lists given (or read from JSON) become tuples: the class stays hashable and equal.
         object.__setattr__(self, "upper_bounds", tuple(self.upper_bounds))
         object.__setattr__(self, "counts", tuple(self.counts))
+        # Read from run files and targets alike: a histogram that cannot be one is refused
+        # here, before a percentile is read from it.
+        if len(self.counts) != len(self.upper_bounds):
+            raise ValueError(
+                f"a histogram has {len(self.upper_bounds)} bounds but {len(self.counts)} counts"
+            )
+        if not all(low < high for low, high in pairwise(self.upper_bounds)):
+            raise ValueError("a histogram's bucket bounds must increase")
+        if any(count < 0 for count in self.counts):
+            raise ValueError("a histogram's bucket counts cannot be negative")
 
     @property
     def count(self) -> int:

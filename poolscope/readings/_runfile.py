@@ -8,15 +8,18 @@ A password never enters a run file: ``configuration.database_url`` is masked.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import os
+import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from poolscope._errors import PoolscopeError
 from poolscope.readings._percentiles import Histogram
 
 __all__ = [
+    "MAX_RUN_FILE_BYTES",
     "SCHEMA",
     "Configuration",
     "EndpointStats",
@@ -38,6 +41,9 @@ __all__ = [
 ]
 
 SCHEMA = "poolscope.run/1"
+# An hour's run sampled twice a second is a few MB; a file far beyond is no run of ours,
+# and reading it whole (or a device endlessly) would take the memory first.
+MAX_RUN_FILE_BYTES = 64 * 1024 * 1024
 
 
 class RunFileError(PoolscopeError):
@@ -224,6 +230,17 @@ class Run(_Model):
         frozen=True, extra="forbid", populate_by_name=True, ser_json_inf_nan="strings"
     )
 
+    @model_validator(mode="after")
+    def _finished_after_started(self) -> Run:
+        # poolscope writes UTC; a time without a zone is read as UTC too.
+        started, finished = (
+            moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            for moment in (self.started_at, self.finished_at)
+        )
+        if finished < started:
+            raise ValueError("finished_at is before started_at")
+        return self
+
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)
 
@@ -244,7 +261,7 @@ def write_atomically(path: Path, text: str) -> Path:
 def load_run(path: Path) -> Run:
     """Read and validate one run file; every failure is a one-line ``RunFileError``."""
     try:
-        raw = path.read_text()
+        raw = _read_regular_file(path).decode()
     except FileNotFoundError:
         raise RunFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -268,7 +285,34 @@ def load_run(path: Path) -> Run:
         return Run.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
+        location = ".".join(str(part) for part in first["loc"])
+        where = f"{location}: " if location else ""
+        message = first["msg"].removeprefix("Value error, ")
         raise RunFileError(
-            f"{path}: invalid run file: {where}: {first['msg']} ({error.error_count()} problem(s))"
+            f"{path}: invalid run file: {where}{message} ({error.error_count()} problem(s))"
         ) from None
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path`` (a symbolic link followed) when it is a regular file of at
+    most ``MAX_RUN_FILE_BYTES``; a FIFO, a device or a socket is refused unread."""
+    # Non-blocking: a FIFO opens without waiting for a writer, and is refused below.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        info = os.fstat(descriptor)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            raise RunFileError(
+                f"{path}: not a regular file (a FIFO, device or socket); run files are "
+                "read from regular files only"
+            )
+        # From its size first, unread; then as read, should it grow meanwhile.
+        if info.st_size <= MAX_RUN_FILE_BYTES:
+            data = file.read(MAX_RUN_FILE_BYTES + 1)
+            if len(data) <= MAX_RUN_FILE_BYTES:
+                return data
+    raise RunFileError(
+        f"{path}: larger than {MAX_RUN_FILE_BYTES // (1024 * 1024)} MiB, the most a run "
+        "file is read to (docs/limits.md)"
+    )

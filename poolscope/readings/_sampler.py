@@ -9,20 +9,35 @@ it names each leak's route and borrower.
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
 import httpx
 
+from poolscope.readings._bounded import (
+    MAX_METRICS_BYTES,
+    MAX_POOL_BYTES,
+    SCRAPE_SECONDS,
+    ScrapeError,
+    get_bounded,
+)
 from poolscope.readings._percentiles import Histogram
 from poolscope.readings._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
 from poolscope.readings._scrape import PoolSnapshot, parse_metrics
 from poolscope.readings._starvation import starved_idle_connections, starved_seconds
+from poolscope.readings._terminal import shorten
 
 __all__ = ["MetricsSampler", "TimedSnapshot", "samples_since", "summarize_pool", "timing_summary"]
 
 MAX_LEAK_REPORTS = 10
+# A borrower is a stack of a few frames; a target's text beyond is cut.
+MAX_BORROWER_CHARS = 10_000
+MAX_ROUTE_CHARS = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,12 +58,14 @@ class MetricsSampler:
         pool: str | None = None,
         interval: float = 0.5,
         timeout: float = 2.0,
+        scrape_seconds: float = SCRAPE_SECONDS,
     ) -> None:
         self.url = metrics_url or f"{base_url.rstrip('/')}/metrics"
         self.pool_url = f"{base_url.rstrip('/')}/pool"
         self.pool = pool
         self._leaks: dict[tuple[str | None, str], LeakReport] = {}
         self.interval = interval
+        self.scrape_seconds = scrape_seconds
         # `app.mount("/metrics", make_asgi_app())` answers /metrics with a redirect.
         self._client = httpx.Client(timeout=timeout, follow_redirects=True)
         self._lock = threading.Lock()
@@ -58,13 +75,22 @@ class MetricsSampler:
         self.snapshots: list[TimedSnapshot] = []
         self.baseline: PoolSnapshot | None = None
         self.consecutive_failures = 0
+        self.failed_reads = 0  # in all: a run that went on past a few says so
         self.last_error: str | None = None
 
     def scrape(self) -> PoolSnapshot:
-        """One scrape now; raises ``httpx.HTTPError`` or ``ValueError``."""
-        response = self._client.get(self.url)
-        response.raise_for_status()
-        return parse_metrics(response.text, pool=self.pool)
+        """One scrape now, within the size and time bounds; raises ``ScrapeError``."""
+        status, body = get_bounded(
+            self._client, self.url, limit=MAX_METRICS_BYTES, seconds=self.scrape_seconds
+        )
+        if status != 200:
+            raise ScrapeError(f"{self.url} answered {status}, not 200")
+        try:
+            return parse_metrics(body.decode("utf-8", errors="replace"), pool=self.pool)
+        except (ValueError, ArithmeticError) as error:
+            raise ScrapeError(
+                f"{self.url}: not a readable Prometheus exposition ({shorten(str(error))})"
+            ) from None
 
     def take_baseline(self) -> PoolSnapshot:
         self.baseline = self.scrape()
@@ -78,10 +104,11 @@ class MetricsSampler:
     def sample_once(self) -> TimedSnapshot | None:
         try:
             snapshot = self.scrape()
-        except (httpx.HTTPError, ValueError) as error:
+        except ScrapeError as error:
             with self._lock:
                 self.consecutive_failures += 1
-                self.last_error = f"{type(error).__name__}: {error}"
+                self.failed_reads += 1
+                self.last_error = str(error)
             return None
         timed = TimedSnapshot(t=round(time.monotonic() - self._origin, 3), snapshot=snapshot)
         with self._lock:
@@ -93,10 +120,11 @@ class MetricsSampler:
 
     def _read_leaks(self) -> None:
         try:
-            response = self._client.get(self.pool_url)
-            response.raise_for_status()
-            body = response.json()
-        except (httpx.HTTPError, ValueError):
+            status, raw = get_bounded(
+                self._client, self.pool_url, limit=MAX_POOL_BYTES, seconds=self.scrape_seconds
+            )
+            body = json.loads(raw) if status == 200 else None
+        except (ScrapeError, ValueError, RecursionError):
             return  # a service without poolscope's /pool: the leak counts still tell
         if not isinstance(body, dict):
             return
@@ -110,9 +138,9 @@ class MetricsSampler:
             if not isinstance(borrower, str):
                 continue
             report = LeakReport(
-                route=route if isinstance(route, str) else None,
-                borrower=borrower,
-                age_seconds=float(entry.get("age_seconds") or 0.0),
+                route=shorten(route, MAX_ROUTE_CHARS) if isinstance(route, str) else None,
+                borrower=shorten(borrower, MAX_BORROWER_CHARS),
+                age_seconds=_seconds(entry.get("age_seconds")),
             )
             key = (report.route, report.borrower)
             with self._lock:
@@ -152,12 +180,62 @@ class MetricsSampler:
             return list(self.snapshots)
 
 
+def _seconds(value: Any) -> float:
+    """A target's age in seconds, or 0 where it gave none that could be one."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            return 0.0
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return 0.0
+
+
+COUNTERS = (
+    "checkouts",
+    "timeouts",
+    "connects",
+    "pools_created",
+    "invalidations",
+    "leaks",
+    "gc_reclaimed",
+)
+
+
+def counter_increases(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[dict[str, int]]:
+    """Per snapshot, how much each counter rose since ``baseline``. A counter that went
+    down was reset (the target restarted): its new count is added on top, as Prometheus'
+    ``increase()`` does, so no figure is ever negative."""
+    totals = dict.fromkeys(COUNTERS, 0)
+    increases = []
+    previous = baseline
+    for item in timed:
+        for name in COUNTERS:
+            now, before = getattr(item.snapshot, name), getattr(previous, name)
+            totals[name] += now - before if now >= before else now
+        increases.append(dict(totals))
+        previous = item.snapshot
+    return increases
+
+
+def counters_reset(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> bool:
+    """Whether a counter went down between two reads (the target restarted)."""
+    snapshots = [baseline, *(item.snapshot for item in timed)]
+    return any(
+        getattr(later, name) < getattr(earlier, name)
+        for earlier, later in pairwise(snapshots)
+        for name in COUNTERS
+    )
+
+
 def samples_since(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[PoolSample]:
     samples: list[PoolSample] = []
     previous = baseline
-    for item in timed:
+    for item, increase in zip(timed, counter_increases(baseline, timed), strict=True):
         now = item.snapshot
         interval = now.wait.minus(previous.wait)
+        since = now.wait.minus(baseline.wait)
         samples.append(
             PoolSample(
                 t=item.t,
@@ -166,12 +244,12 @@ def samples_since(baseline: PoolSnapshot, timed: list[TimedSnapshot]) -> list[Po
                 pending=now.pending,
                 overflow=now.overflow,
                 leaked=now.leaked,
-                checkouts=now.checkouts - baseline.checkouts,
-                timeouts=now.timeouts - baseline.timeouts,
-                connects=now.connects - baseline.connects,
-                pools_created=now.pools_created - baseline.pools_created,
-                wait_count=now.wait.count - baseline.wait.count,
-                wait_sum=round(now.wait.sum - baseline.wait.sum, 6),
+                checkouts=increase["checkouts"],
+                timeouts=increase["timeouts"],
+                connects=increase["connects"],
+                pools_created=increase["pools_created"],
+                wait_count=since.count,
+                wait_sum=round(since.sum, 6),
                 wait_p50=interval.quantile(0.5),
                 wait_p95=interval.quantile(0.95),
                 wait_p99=interval.quantile(0.99),
@@ -195,6 +273,7 @@ def summarize_pool(
     snapshots = [item.snapshot for item in timed]
     wait = last.wait.minus(baseline.wait)
     use = last.use.minus(baseline.use)
+    increase = counter_increases(baseline, timed)[-1]
     busy = [s.threads_busy for s in snapshots if s.threads_busy is not None]
     waiting = [s.threads_waiting for s in snapshots if s.threads_waiting is not None]
     return PoolSummary(
@@ -202,13 +281,7 @@ def summarize_pool(
         use=timing_summary(use),
         wait_histogram=wait if wait.counts else None,
         use_histogram=use if use.counts else None,
-        checkouts=last.checkouts - baseline.checkouts,
-        timeouts=last.timeouts - baseline.timeouts,
-        connects=last.connects - baseline.connects,
-        pools_created=last.pools_created - baseline.pools_created,
-        invalidations=last.invalidations - baseline.invalidations,
-        leaks=last.leaks - baseline.leaks,
-        gc_reclaimed=last.gc_reclaimed - baseline.gc_reclaimed,
+        **increase,
         max_used=max(s.used for s in snapshots),
         max_idle=max(s.idle for s in snapshots),
         max_pending=max(s.pending for s in snapshots),

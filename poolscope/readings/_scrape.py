@@ -131,6 +131,7 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
             elif name in _COUNTERS:
                 key = _COUNTERS[name]
             elif name in _MAXIMA:
+                _check_finite(name, value)
                 maxima[_MAXIMA[name]] = max(value, maxima.get(_MAXIMA[name], value))
                 continue
             else:
@@ -139,6 +140,7 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
                 continue
             if key is None:
                 continue
+            _check_finite(name, value)
             if pool_label is not None:
                 pools.add(pool_label)
             values[key] = values.get(key, 0.0) + value
@@ -172,16 +174,27 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
     )
 
 
+def _check_finite(name: str, value: float) -> None:
+    """A count, gauge or time poolscope reads must be a number of at least 0: +Inf, NaN or
+    a negative count is refused, as no pool holds infinitely many connections."""
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} is {value}, not a finite number of at least 0")
+
+
 def _histogram_sample(
     name: str, labels: dict[str, str], value: float, series: dict[str, _Series]
 ) -> bool:
     """Adds a ``_bucket`` or ``_sum`` sample of a histogram read here; False for others."""
     for metric, summed in series.items():
         if name == f"{metric}_bucket":
+            _check_finite(name, value)
+            if "le" not in labels:
+                raise ValueError(f"{name} has no le label")
             bound = float(labels["le"])
             summed.by_bound[bound] = summed.by_bound.get(bound, 0.0) + value
             return True
         if name == f"{metric}_sum":
+            _check_finite(name, value)
             summed.sum += value
             return True
     return False
@@ -209,8 +222,11 @@ def pool_settings(text: str) -> dict[str, PoolSettings]:
             if pool is None:
                 continue
             if sample.name == _names.CONNECTION_IDLE_MAX:
+                _check_finite(sample.name, float(sample.value))
                 sizes[pool] = sizes.get(pool, 0.0) + float(sample.value)
             elif sample.name == _names.CONNECTION_MAX:
+                if math.isnan(float(sample.value)):  # +Inf is a pool without a limit
+                    raise ValueError(f"{sample.name} is NaN, not a number")
                 maxima[pool] = maxima.get(pool, 0.0) + float(sample.value)
     settings: dict[str, PoolSettings] = {}
     for pool, size in sorted(sizes.items()):

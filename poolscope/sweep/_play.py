@@ -48,7 +48,13 @@ from poolscope.loadtest import (
     sigterm_interrupts,
     write_outcome,
 )
-from poolscope.readings import PoolSettings, pool_settings
+from poolscope.readings import (
+    MAX_METRICS_BYTES,
+    PoolSettings,
+    ScrapeError,
+    get_bounded,
+    pool_settings,
+)
 from poolscope.sweep._ahead import Ahead
 from poolscope.sweep._figures import step_from_run
 from poolscope.sweep._model import Parameter, Step, Sweep, SweepConfiguration, write_sweep
@@ -183,16 +189,17 @@ def _step_play(plan: _Plan, value: int) -> Play:
 def _target_pool(host: str, options: SweepOptions) -> PoolSettings | None:
     """The pool the target reports, or None while its metrics do not answer with one."""
     try:
-        response = httpx.get(
-            metrics_url_for(host, options.metrics_url), timeout=2, follow_redirects=True
-        )
-    except httpx.HTTPError:
+        with httpx.Client(timeout=2, follow_redirects=True) as client:
+            status, body = get_bounded(
+                client, metrics_url_for(host, options.metrics_url), limit=MAX_METRICS_BYTES
+            )
+    except ScrapeError:
         return None
-    if response.status_code != 200:
+    if status != 200:
         return None
     try:
-        pools = pool_settings(response.text)
-    except ValueError:
+        pools = pool_settings(body.decode("utf-8", errors="replace"))
+    except (ValueError, ArithmeticError):
         return None
     if options.pool is not None:
         return pools.get(options.pool)
