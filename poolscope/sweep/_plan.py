@@ -38,6 +38,7 @@ class SweepOptions:
     # Pool-size sweeps: one value (default: the scenario's); --host sweeps: one per step.
     users: tuple[int, ...] = ()
     duration_seconds: float = 20.0
+    warmup_seconds: float = 0.0  # played before each step's duration, left out of its figures
     target_wait_p95: float = 0.05
     driver: Driver = "psycopg2"
     out_dir: Path = Path("sweeps")

@@ -108,6 +108,7 @@ def run_sweep(
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     run_options = RunOptions(
         duration_seconds=options.duration_seconds,
+        warmup_seconds=options.warmup_seconds,
         host=options.host,
         driver=options.driver,
         out_dir=options.out_dir,
@@ -118,6 +119,7 @@ def run_sweep(
         pool=options.pool,
     )
     steps: list[Step] = []
+    drivers: list[str] = []  # as each step's run file recorded it
     warnings: list[str] = []
     partial_reason: str | None = None
     server_max: int | None = None
@@ -160,7 +162,9 @@ def run_sweep(
                 if options.serve_command is not None:
                     # The service's whole output, named like its run file.
                     log_path.replace(path.with_name(f"{path.stem}.service.log"))
-                steps.append(step_from_run(load_run(path), path.name))
+                step_run = load_run(path)
+                drivers.append(step_run.configuration.driver)
+                steps.append(step_from_run(step_run, path.name))
                 if outcome.interrupted:
                     partial_reason = f"interrupted at {noun} {value}"
                     break
@@ -186,11 +190,12 @@ def run_sweep(
             parameter=plan.parameter,
             values=list(plan.values),
             duration_seconds=float(max(1, round(options.duration_seconds))),
+            warmup_seconds=options.warmup_seconds,
             users=plan.play.users if plan.parameter == "pool_size" else None,
             pool_size=first.pool_size if plan.parameter == "users" and first else None,
             max_overflow=overflow or 0,
             target_wait_p95=options.target_wait_p95,
-            driver=options.driver,
+            driver=_recorded_driver(drivers, options),
             database_url=masked,
             service_workers=options.service_workers,
             host=options.host,
@@ -215,6 +220,17 @@ def _database(plan: SweepPlan, options: RunOptions, reporter: Reporter) -> Itera
         return
     with database_for(options, reporter) as database_url:
         yield database_url
+
+
+def _recorded_driver(drivers: list[str], options: SweepOptions) -> str:
+    """The driver the steps' runs recorded (read from the target where it tells it): the
+    ``--driver`` option only drives the sample service poolscope starts."""
+    known = list(dict.fromkeys(driver for driver in drivers if driver != "unknown"))
+    if known:
+        return ", ".join(known)
+    if options.serve_command is None and options.host is None:
+        return options.driver
+    return "unknown"
 
 
 def _masked_command(command: str | None) -> str | None:
