@@ -21,6 +21,7 @@ from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden
 from poolscope._pool_state import PoolState, read_pool_state
 from poolscope._recorder import Probe, Recorder
 from poolscope._stacks import STACK_CAPTURES, StackCapture
+from poolscope._statements import measure_statements, stop_measuring_statements
 from poolscope._urls import SYNC_DRIVERS
 from poolscope.exporters import multiprocess_enabled, recorder_for
 
@@ -163,6 +164,8 @@ class Instrumentation:
             event.listen(target, "invalidate", self._on_invalidate)
             event.listen(target, "soft_invalidate", self._on_soft_invalidate)
             event.listen(target, "connect", self._leaks.connect)
+            self._dialect = sync_engine.dialect
+            measure_statements(self._dialect)
             # Connections opened before instrument() announce themselves no more.
             idle = _idle_records(target)
             self._leaks.adopt(idle)
@@ -243,6 +246,7 @@ class Instrumentation:
             for identifier, listener in self._listeners():
                 if event.contains(self._listened_pool, identifier, listener):
                     event.remove(self._listened_pool, identifier, listener)
+            stop_measuring_statements(self._dialect)
             self._leaks.forget_checkouts()
         self._finalizer.detach()
         self._detach()
