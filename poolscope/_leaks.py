@@ -28,6 +28,7 @@ from poolscope._stacks import (
     capture_full,
     capture_site,
     format_borrower,
+    format_site,
 )
 
 __all__ = [
@@ -146,17 +147,20 @@ class CheckedOutConnection:
     statements: int = 0
     statement_seconds: float = 0.0
     idle_seconds: float = 0.0
+    # The borrower's line, on one line ("" when not recorded).
+    site: str = ""
 
     def describe(self) -> str:
-        """``held 12.0 s, 4 ms in 3 statements, idle 11.9 s`` (or ``in a statement for
-        0.2 s``)."""
-        return describe_hold(
+        """``held 12.0 s, 4 ms in 3 statements, idle 11.9 s since app/x.py:41 f`` (or
+        ``..., in a statement now``)."""
+        text = describe_hold(
             held=self.age_seconds,
             statement_seconds=self.statement_seconds,
             statements=self.statements,
             in_statement=self.in_statement,
             idle=self.idle_seconds,
         )
+        return f"{text} since {self.site}" if self.site and not self.in_statement else text
 
 
 def describe_hold(
@@ -167,6 +171,19 @@ def describe_hold(
         f"held {held:.1f} s, {_short_seconds(statement_seconds)} in {statements} statement{plural}"
     )
     return f"{text}, in a statement now" if in_statement else f"{text}, idle {idle:.1f} s"
+
+
+def describe_hold_of(checkout: Checkout, now: float) -> str:
+    """The hold of ``checkout`` (out now) in words, without its site: reports print the
+    borrower's stack beside it."""
+    listed = hold_now(checkout, now)
+    return describe_hold(
+        held=listed.age_seconds,
+        statement_seconds=listed.statement_seconds,
+        statements=listed.statements,
+        in_statement=listed.in_statement,
+        idle=listed.idle_seconds,
+    )
 
 
 def _short_seconds(seconds: float) -> str:
@@ -195,6 +212,7 @@ def hold_now(checkout: Checkout, now: float) -> CheckedOutConnection:
         statements=statements,
         statement_seconds=busy,
         idle_seconds=0.0 if in_statement else now - max(started, ended),
+        site=format_site(checkout.borrower),
     )
 
 
@@ -331,7 +349,7 @@ class LeakTracker:
                 held,
                 threshold,
                 checkout.route,
-                hold_now(checkout, now).describe(),
+                describe_hold_of(checkout, now),
                 format_borrower(checkout.borrower),
             )
         if changed or found:
