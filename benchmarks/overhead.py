@@ -20,10 +20,15 @@ produced are counted and printed to prove it ran).
 
     pip install -e '.[benchmark]'
     python benchmarks/overhead.py [--database-url URL] [--rounds 40] [--cycles 300]
-        [--drivers psycopg2 psycopg asyncpg psycopg_async]
+        [--drivers psycopg2 psycopg asyncpg psycopg_async] [--cycles-of empty select]
 
 One table per driver (default: all four: psycopg2 and psycopg 3 on a sync Engine, asyncpg
-and psycopg 3 on an AsyncEngine), one after the other.
+and psycopg 3 on an AsyncEngine) and cycle, one after the other. Cycles (``--cycles-of``):
+``empty`` (checkout and checkin, no statement: what poolscope's pool takes over) and
+``select`` (one ``select 1`` per checkout through ``exec_driver_sql``: a round trip to the
+server, and poolscope's measuring of the statement). With both, each driver ends with the
+bytecode instructions poolscope adds per statement: the select cycle's added count less
+the empty cycle's.
 
 Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts.
 """
@@ -65,6 +70,7 @@ from poolscope._urls import (  # noqa: E402
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
+CYCLES_OF = ("empty", "select")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50
 
@@ -167,7 +173,7 @@ class Results:
 
     def report(self, title: str) -> None:
         rounds = len(self.timings["none"])
-        print(f"\n{title}: µs per checkout+checkin cycle, {rounds} rounds x {self.cycles}")
+        print(f"\n{title}: µs per cycle, {rounds} rounds x {self.cycles}")
         print(
             f"  {'variant':14s} {'CPU µs':>8s} {'+µs':>7s} {'ratio':>7s}"
             f"   {'wall µs':>8s} {'+µs':>7s} {'ratio':>7s}"
@@ -196,24 +202,34 @@ class Results:
             print(f"  {variant:14s} {count:8.0f} {count - base:+7.0f} {count / base:7.3f}x")
 
 
-def _sync_batch(engine: Engine, cycles: int) -> Timing:
+def _sync_batch(engine: Engine, cycles: int, select: bool = False) -> Timing:
     connect = engine.connect
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(cycles):
-        with connect():
-            pass
+    if select:
+        for _ in range(cycles):
+            with connect() as connection:
+                connection.exec_driver_sql("select 1")
+    else:
+        for _ in range(cycles):
+            with connect():
+                pass
     return (
         (time.process_time() - cpu) / cycles * 1e6,
         (time.perf_counter() - wall) / cycles * 1e6,
     )
 
 
-async def _async_batch(engine: AsyncEngine, cycles: int) -> Timing:
+async def _async_batch(engine: AsyncEngine, cycles: int, select: bool = False) -> Timing:
     connect = engine.connect
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(cycles):
-        async with connect():
-            pass
+    if select:
+        for _ in range(cycles):
+            async with connect() as connection:
+                await connection.exec_driver_sql("select 1")
+    else:
+        for _ in range(cycles):
+            async with connect():
+                pass
     return (
         (time.process_time() - cpu) / cycles * 1e6,
         (time.perf_counter() - wall) / cycles * 1e6,
@@ -249,19 +265,21 @@ def _schedule(rounds: int) -> list[str]:
     return order
 
 
-def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
+def bench_sync(
+    url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel, select: bool = False
+) -> Results:
     engines = {v: create_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
-        _sync_batch(engine, 50)
+        _sync_batch(engine, 50, select)
     for variant in _schedule(rounds):
         with otel.around(variant, engines[variant]):
-            results.timings[variant].append(_sync_batch(engines[variant], cycles))
+            results.timings[variant].append(_sync_batch(engines[variant], cycles, select))
     for variant, engine in engines.items():
         counter = [0]
         with otel.around(variant, engine), _counting_bytecodes(counter):
-            _sync_batch(engine, _COUNTED_CYCLES)
+            _sync_batch(engine, _COUNTED_CYCLES, select)
         results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
     for handle in handles:
         if handle is not None:
@@ -271,19 +289,21 @@ def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) 
     return results
 
 
-async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
+async def bench_async(
+    url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel, select: bool = False
+) -> Results:
     engines = {v: create_async_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
-        await _async_batch(engine, 50)
+        await _async_batch(engine, 50, select)
     for variant in _schedule(rounds):
         with otel.around(variant, engines[variant].sync_engine):
-            results.timings[variant].append(await _async_batch(engines[variant], cycles))
+            results.timings[variant].append(await _async_batch(engines[variant], cycles, select))
     for variant, engine in engines.items():
         counter = [0]
         with otel.around(variant, engine.sync_engine), _counting_bytecodes(counter):
-            await _async_batch(engine, _COUNTED_CYCLES)
+            await _async_batch(engine, _COUNTED_CYCLES, select)
         results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
     for handle in handles:
         if handle is not None:
@@ -293,24 +313,42 @@ async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: 
     return results
 
 
+def _report_per_statement(empty: Results, select: Results) -> None:
+    """What each variant adds per statement: the select cycle's added bytecodes less the
+    empty cycle's (the cycles differ by exactly one statement)."""
+    print("  bytecode instructions added per statement (select cycle - empty cycle):")
+    for variant in VARIANTS[1:]:
+        added_select = select.bytecodes[variant] - select.bytecodes["none"]
+        added_empty = empty.bytecodes[variant] - empty.bytecodes["none"]
+        print(f"  {variant:14s} {added_select - added_empty:+7.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--cycles", type=int, default=300)
     parser.add_argument("--drivers", nargs="+", choices=DRIVERS, default=list(DRIVERS))
+    parser.add_argument("--cycles-of", nargs="+", choices=CYCLES_OF, default=list(CYCLES_OF))
     args = parser.parse_args()
     url = resolve_database_url(args.database_url)
     otel = _Otel()
     try:
-        for driver in SYNC_DRIVERS:
-            if driver in args.drivers:
-                results = bench_sync(url, driver, args.rounds, args.cycles, otel)
-                results.report(f"{driver} (sync Engine)")
-        for driver in ASYNC_DRIVERS:
-            if driver in args.drivers:
-                results = asyncio.run(bench_async(url, driver, args.rounds, args.cycles, otel))
-                results.report(f"{driver} (AsyncEngine)")
+        for driver in args.drivers:
+            engine_kind = "AsyncEngine" if driver in ASYNC_DRIVERS else "sync Engine"
+            by_cycle: dict[str, Results] = {}
+            for cycle in args.cycles_of:
+                select = cycle == "select"
+                if driver in SYNC_DRIVERS:
+                    results = bench_sync(url, driver, args.rounds, args.cycles, otel, select)
+                else:
+                    results = asyncio.run(
+                        bench_async(url, driver, args.rounds, args.cycles, otel, select)
+                    )
+                results.report(f"{driver} ({engine_kind}), {cycle} cycle")
+                by_cycle[cycle] = results
+            if len(by_cycle) == len(CYCLES_OF):
+                _report_per_statement(by_cycle["empty"], by_cycle["select"])
         print(f"\n{otel.proof()}")
     finally:
         shutil.rmtree(_MULTIPROC_DIR, ignore_errors=True)

@@ -1,7 +1,10 @@
 """Time in statements per checkout: the dialect's execute methods, measured.
 
 ``do_execute``, ``do_executemany`` and ``do_execute_no_params`` are where SQLAlchemy hands a
-statement to the driver and waits for it (an async driver's await included). poolscope
+statement to the driver and waits for it (an async driver's await included), and
+``do_commit`` where it commits (a round trip too, counted as a statement). The rollback
+that resets a connection at checkin is not measured: it runs at every checkin, also of a
+checkout without statements, whose path must cost what it did. poolscope
 replaces them on the instrumented engine's dialect instance with functions that add the
 statement's time to the connection's :class:`~poolscope._leaks.Checkout`, found through
 the execution context's pooled connection: three attribute reads, two clock reads, a few
@@ -17,7 +20,7 @@ from typing import Any
 
 __all__ = ["MEASURED_METHODS", "measure_statements", "stop_measuring_statements"]
 
-MEASURED_METHODS = ("do_execute", "do_executemany", "do_execute_no_params")
+MEASURED_METHODS = ("do_execute", "do_executemany", "do_execute_no_params", "do_commit")
 
 # On poolscope's replacements: what they replaced, if the dialect instance had it itself
 # (None: the dialect's class method), so that close() puts back exactly that.
@@ -65,14 +68,41 @@ def _measured_execute_no_params(execute: Callable[..., Any]) -> Callable[..., An
     return do_execute_no_params
 
 
+def _measured_commit(commit: Callable[..., Any]) -> Callable[..., Any]:
+    """``do_commit``: (dbapi_connection), the pooled connection itself."""
+
+    def do_commit(dbapi_connection: Any) -> Any:
+        try:
+            checkout = dbapi_connection._connection_record.poolscope_checkout
+        except AttributeError:
+            return commit(dbapi_connection)
+        checkout.statement_started = started = perf_counter()
+        try:
+            return commit(dbapi_connection)
+        finally:
+            checkout.statement_ended = ended = perf_counter()
+            checkout.statement_started = 0.0
+            checkout.busy += ended - started
+            checkout.statements += 1
+
+    return do_commit
+
+
+_WRAPPERS = {
+    "do_execute": _measured_execute,
+    "do_executemany": _measured_execute,
+    "do_execute_no_params": _measured_execute_no_params,
+    "do_commit": _measured_commit,
+}
+
+
 def measure_statements(dialect: Any) -> None:
     """Measure every statement the dialect runs on a measured connection, from now on."""
     for name in MEASURED_METHODS:
         current = getattr(dialect, name)
         if hasattr(current, _REPLACED):
             continue  # measured already: engines sharing a dialect
-        wrap = _measured_execute_no_params if name == "do_execute_no_params" else _measured_execute
-        measured = wrap(current)
+        measured = _WRAPPERS[name](current)
         setattr(measured, _REPLACED, vars(dialect).get(name))
         setattr(dialect, name, measured)
 

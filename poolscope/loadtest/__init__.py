@@ -3,6 +3,12 @@ writes a run file. Locust itself runs in child processes, never in this one."""
 
 from __future__ import annotations
 
+from poolscope.loadtest._held_idle import (
+    format_share,
+    held_idle_cause,
+    held_idle_route,
+    mostly_held_idle,
+)
 from poolscope.loadtest._histogram import count_above
 from poolscope.loadtest._locustfile import run_locustfile
 from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
@@ -18,6 +24,7 @@ from poolscope.loadtest._runfile import (
     LocustTotals,
     PoolSample,
     PoolSummary,
+    RouteHolds,
     Run,
     RunFileError,
     ScenarioCheck,
@@ -42,6 +49,7 @@ __all__ = [
     "PoolSample",
     "PoolSnapshot",
     "PoolSummary",
+    "RouteHolds",
     "Run",
     "RunFileError",
     "RunIncompleteError",
@@ -50,7 +58,11 @@ __all__ = [
     "ScenarioCheck",
     "TimingSummary",
     "count_above",
+    "format_share",
+    "held_idle_cause",
+    "held_idle_route",
     "load_run",
+    "mostly_held_idle",
     "parse_metrics",
     "run_locustfile",
     "run_scenario",

@@ -11,7 +11,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
+from poolscope.loadtest._held_idle import format_share, held_idle_cause
 from poolscope.loadtest._locust_result import LiveTotals
 from poolscope.loadtest._runfile import Run, TimingSummary
 from poolscope.loadtest._scrape import PoolSnapshot
@@ -128,6 +130,27 @@ def _timing(summary: TimingSummary) -> str:
     return f"{_ms(summary.p50)} / {_ms(summary.p95)} / {largest}"
 
 
+def _route_rows(table: Table, runs: Sequence[Run]) -> None:
+    """Per route: the mean hold and its share in statements."""
+    names: list[str] = []
+    for run in runs:
+        for route in run.pool.routes if run.pool else []:
+            if route.route not in names:
+                names.append(route.route)
+    for name in names:
+        cells = []
+        for run in runs:
+            found = (
+                next((r for r in run.pool.routes if r.route == name), None) if run.pool else None
+            )
+            if found is None or found.mean_hold is None:
+                cells.append("-")
+            else:
+                cells.append(f"{found.mean_hold * 1000:.1f} ms, {format_share(found.busy_share)}")
+        # Text, not markup: a route is shown as given.
+        table.add_row(Text(f"  hold, busy: {name or '(no route)'}"), *cells)
+
+
 def render_summary(console: Console, runs: Sequence[Run]) -> None:
     table = Table(title=f"poolscope run: {runs[0].scenario}" if runs else "poolscope run")
     table.add_column("")
@@ -151,6 +174,16 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row("checkouts", *(str(r.pool.checkouts) if r.pool else "-" for r in runs))
     row("wait p50 / p95 / max ms", *(_timing(r.pool.wait) if r.pool else "-" for r in runs))
     row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else "-" for r in runs))
+    if any(r.pool is not None and r.pool.idle is not None for r in runs):
+        row(
+            "held idle p50 / p95 / max ms",
+            *(_timing(r.pool.idle) if r.pool and r.pool.idle else "-" for r in runs),
+        )
+        row(
+            "busy share (in statements)",
+            *(format_share(r.pool.busy_share) if r.pool else "-" for r in runs),
+        )
+        _route_rows(table, runs)
     row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
     row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
     row(
@@ -193,6 +226,10 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         cause = starvation_cause(run.pool)
         if cause is not None:
             console.print(f"{run.variant}: {cause}", highlight=False, markup=False)
+    for run in runs:
+        idle_cause = held_idle_cause(run.pool)
+        if idle_cause is not None:
+            console.print(f"{run.variant}: {idle_cause}", highlight=False, markup=False)
     for run in runs:
         if run.pool is not None and run.pool.leak_reports:
             report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)
