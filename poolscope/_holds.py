@@ -10,6 +10,10 @@ statements)``. The drain, off the hot path, tells them apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from itertools import filterfalse, repeat
+from operator import itemgetter, sub
+from typing import Any
 
 __all__ = ["Hold", "HoldSplit", "split_holds"]
 
@@ -29,19 +33,23 @@ class HoldSplit:
 
 
 def split_holds(holds: list[Hold]) -> HoldSplit:
-    held: list[float] = []
-    idle: list[float] = []
-    statement_seconds = 0.0
-    statements = 0
-    for hold in holds:
-        if isinstance(hold, tuple):
-            seconds, busy, count = hold
-            held.append(seconds)
-            # A statement's clock and the hold's are read apart: never below 0.
-            idle.append(max(0.0, seconds - busy))
-            statement_seconds += busy
-            statements += count
-        else:
-            held.append(hold)
-            idle.append(hold)
-    return HoldSplit(held, idle, statement_seconds, statements)
+    # In C throughout (filter, map, itemgetter): a drain folds a thousand holds at a time,
+    # and a Python loop here would cost more per checkout than the checkout's own path.
+    with_statements: list[Any] = list(filter(_is_tuple, holds))
+    without: list[Any] = list(filterfalse(_is_tuple, holds)) if with_statements else holds
+    held = list(map(_held, with_statements))
+    busy = list(map(_busy, with_statements))
+    # A statement's clock and the hold's are read apart: never below 0.
+    idle = list(map(max, repeat(0.0), map(sub, held, busy)))
+    return HoldSplit(
+        without + held,
+        without + idle,
+        sum(busy, 0.0),
+        sum(map(_statements, with_statements)),
+    )
+
+
+_is_tuple: Any = partial(type.__instancecheck__, tuple)
+_held = itemgetter(0)
+_busy = itemgetter(1)
+_statements = itemgetter(2)

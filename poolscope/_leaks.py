@@ -103,8 +103,8 @@ class Checkout:
         # waited or reported: the next connect() takes the slow path for this Checkout.
         self.unusual = False
         # Kept by the measured execute methods (poolscope._statements): the seconds spent
-        # in statements and their number this checkout (reset at checkin), when the
-        # statement running now began (0: none is), and when the last one ended (older
+        # in statements and their number this checkout (reset at checkin), when the last
+        # statement began and when it ended (later than it began: none runs now; older
         # than ``started``: none has in this checkout).
         self.busy = 0.0
         self.statements = 0
@@ -199,7 +199,7 @@ def hold_now(checkout: Checkout, now: float) -> CheckedOutConnection:
     busy = checkout.busy
     statements = checkout.statements
     started = checkout.started
-    in_statement = running > 0.0
+    in_statement = running > ended
     if in_statement:
         busy += max(0.0, now - running)
         statements += 1

@@ -41,7 +41,6 @@ def _measured_execute(execute: Callable[..., Any]) -> Callable[..., Any]:
             return execute(cursor, statement, parameters, context)
         finally:
             checkout.statement_ended = ended = perf_counter()
-            checkout.statement_started = 0.0
             checkout.busy += ended - started
             checkout.statements += 1
 
@@ -61,7 +60,6 @@ def _measured_execute_no_params(execute: Callable[..., Any]) -> Callable[..., An
             return execute(cursor, statement, context)
         finally:
             checkout.statement_ended = ended = perf_counter()
-            checkout.statement_started = 0.0
             checkout.busy += ended - started
             checkout.statements += 1
 
@@ -81,7 +79,6 @@ def _measured_commit(commit: Callable[..., Any]) -> Callable[..., Any]:
             return commit(dbapi_connection)
         finally:
             checkout.statement_ended = ended = perf_counter()
-            checkout.statement_started = 0.0
             checkout.busy += ended - started
             checkout.statements += 1
 

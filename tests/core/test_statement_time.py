@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from poolscope import instrument
 from poolscope import metrics as names
+from poolscope._holds import split_holds
 from poolscope._route_context import attribute_routes, current_route
 from tests.support.pool_metrics import sample
 
@@ -157,3 +158,19 @@ def test_a_connection_in_a_statement_says_so_while_it_runs(
         assert seen
         assert seen[0].idle_seconds == 0.0
     assert instrumentation.checked_out() == []
+
+
+def test_a_drain_splits_holds_into_use_idle_and_statements() -> None:
+    # A checkin records a bare float without statements, else (held, in statements, n).
+    split = split_holds([1.0, (2.0, 0.5, 3), 0.25, (1.0, 1.0000001, 1)])
+    assert sorted(split.held) == [0.25, 1.0, 1.0, 2.0]
+    assert sorted(split.idle) == [0.0, 0.25, 1.0, 1.5]  # never below 0
+    assert split.statement_seconds == pytest.approx(1.5000001)
+    assert split.statements == 4
+    plain = split_holds([0.5, 0.75])
+    assert (plain.held, plain.idle, plain.statement_seconds, plain.statements) == (
+        [0.5, 0.75],
+        [0.5, 0.75],
+        0.0,
+        0,
+    )
