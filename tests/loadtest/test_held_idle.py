@@ -32,7 +32,8 @@ def test_held_idle_across_call_vs_released_on_async_routes(
     assert released.locust is not None
     assert released.locust.requests_per_second >= 3 * across.locust.requests_per_second
     # The summary printed names the route and the fix.
-    assert f"across-call: {held_idle_cause(across.pool)}" in result.stdout.replace("\n", " ")
+    printed = " ".join(result.stdout.split())
+    assert f"across-call: {held_idle_cause(across.pool)}" in printed
     assert held_idle_cause(released.pool) is None
 
 
