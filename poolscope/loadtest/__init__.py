@@ -8,6 +8,7 @@ from poolscope.loadtest._held_idle import (
     held_idle_cause,
     held_idle_route,
     mostly_held_idle,
+    route_lines,
 )
 from poolscope.loadtest._histogram import count_above
 from poolscope.loadtest._locustfile import run_locustfile
@@ -64,6 +65,7 @@ __all__ = [
     "load_run",
     "mostly_held_idle",
     "parse_metrics",
+    "route_lines",
     "run_locustfile",
     "run_scenario",
     "starvation_cause",
