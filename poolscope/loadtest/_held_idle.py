@@ -21,6 +21,7 @@ __all__ = [
     "held_idle_route",
     "held_idle_routes",
     "mostly_held_idle",
+    "route_figures",
     "route_lines",
 ]
 
@@ -101,10 +102,14 @@ def held_idle_cause(summary: PoolSummary | None) -> str | None:
     )
 
 
+def route_figures(route: RouteHolds) -> str:
+    """``120 holds, 520 ms per hold, busy 0.3 %``."""
+    return (
+        f"{route.holds} holds, {_seconds(route.mean_hold or 0.0)} per hold, "
+        f"busy {format_share(route.busy_share)}"
+    )
+
+
 def route_lines(routes: Sequence[RouteHolds]) -> list[str]:
-    """``GET /x: 120 holds, 0.52 s per hold, busy 0.3 %`` per route."""
-    return [
-        f"{_route_name(route)}: {route.holds} holds, "
-        f"{_seconds(route.mean_hold or 0.0)} per hold, busy {format_share(route.busy_share)}"
-        for route in routes
-    ]
+    """``GET /x: 120 holds, 520 ms per hold, busy 0.3 %`` per route."""
+    return [f"{_route_name(route)}: {route_figures(route)}" for route in routes]

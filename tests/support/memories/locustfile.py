@@ -6,6 +6,8 @@ import random
 
 from locust import FastHttpUser, constant, task
 
+import poolscope.locust  # noqa: F401  (the Pool tab in Locust's web UI)
+
 
 class MemoryUser(FastHttpUser):
     wait_time = constant(0)
