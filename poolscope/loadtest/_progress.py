@@ -137,6 +137,8 @@ def _route_rows(table: Table, runs: Sequence[Run]) -> None:
         for route in run.pool.routes if run.pool else []:
             if route.route not in names:
                 names.append(route.route)
+    if names:
+        table.add_row("per route: hold / busy", *("" for _ in runs))
     for name in names:
         cells = []
         for run in runs:
@@ -146,9 +148,9 @@ def _route_rows(table: Table, runs: Sequence[Run]) -> None:
             if found is None or found.mean_hold is None:
                 cells.append("-")
             else:
-                cells.append(f"{found.mean_hold * 1000:.1f} ms, {format_share(found.busy_share)}")
+                cells.append(f"{found.mean_hold * 1000:.1f} ms / {format_share(found.busy_share)}")
         # Text, not markup: a route is shown as given.
-        table.add_row(Text(f"  hold, busy: {name or '(no route)'}"), *cells)
+        table.add_row(Text(f"  {name or '(no route)'}"), *cells)
 
 
 def render_summary(console: Console, runs: Sequence[Run]) -> None:
@@ -176,7 +178,7 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else "-" for r in runs))
     if any(r.pool is not None and r.pool.idle is not None for r in runs):
         row(
-            "held idle p50 / p95 / max ms",
+            "idle p50 / p95 / max ms",
             *(_timing(r.pool.idle) if r.pool and r.pool.idle else "-" for r in runs),
         )
         row(

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from rich.console import Console
 
 from poolscope.compare import FORMATS, build_comparison, load_runs, render
 from poolscope.loadtest import Run, held_idle_cause, load_run, write_run
 from poolscope.loadtest._catalog import check_runs
+from poolscope.loadtest._progress import render_summary
 
 RECORDED = Path(__file__).parent.parent / "data" / "runs" / "held-idle"
 ACROSS = "/held-idle/across-call"
@@ -73,3 +77,15 @@ def test_compare_names_the_route_held_idle_in_every_format() -> None:
         assert f"{ACROSS} holds its connection" in report, output
         assert "busy share" in report, output
         assert f"busy share {ACROSS}" in report, output
+
+
+def test_the_run_summary_shows_hold_and_busy_share_per_route() -> None:
+    paths = recorded()
+    runs = [load_run(paths["across-call"]), load_run(paths["released"])]
+    console = Console(width=100, record=True, force_terminal=False)
+    render_summary(console, runs)
+    text = console.export_text()
+    assert re.search(r"busy share \(in statements\) +│ +3\.6 % │ +71 % │", text), text
+    assert re.search(r"/held-idle/across-call +│ +472\.6 ms / 3\.6 % │ +- │", text), text
+    assert re.search(r"idle p50 / p95 / max ms +│ +545\.3 / 545\.3 / 571\.3 │", text), text
+    assert f"across-call: {held_idle_cause(runs[0].pool)}" in " ".join(text.split())
