@@ -12,13 +12,13 @@ from typing import Any
 from locust import events
 
 import poolscope.locust  # noqa: F401  (registers the web UI's Pool tab)
-from scenarios.depends_deadlock import DependsUser, FixedUser
-from scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
-from scenarios.held_idle import AcrossCallUser, ReleasedUser
-from scenarios.overflow_burst import OverflowBurstUser
-from scenarios.pool_saturation import PoolSaturationUser
-from scenarios.session_leak import FixedSessionUser, LeakySessionUser
-from scenarios.steady import SteadyUser
+from poolscope.scenarios.depends_deadlock import DependsUser, FixedUser
+from poolscope.scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
+from poolscope.scenarios.held_idle import AcrossCallUser, ReleasedUser
+from poolscope.scenarios.overflow_burst import OverflowBurstUser
+from poolscope.scenarios.pool_saturation import PoolSaturationUser
+from poolscope.scenarios.session_leak import FixedSessionUser, LeakySessionUser
+from poolscope.scenarios.steady import SteadyUser
 
 __all__ = [
     "AcrossCallUser",

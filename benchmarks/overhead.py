@@ -7,11 +7,16 @@ variants alike (separate processes differ by 15-30 % here). Prints each variant'
 process's CPU time (a cycle does no network round trip, and CPU time is what other
 processes on a shared machine disturb least) and in wall-clock time. Then it counts the
 Python bytecode instructions that 50 more cycles of each variant run, under a tracer: an
-exact figure, the same on every run, that CPU time follows closely on these machines.
+exact figure, the same on every run, that CPU time follows closely on these machines; and
+over 1,025 cycles for ``none``, ``poolscope`` and ``poolscope-otel``, which includes the
+one fold of the raw durations that so many checkins make (50 cycles may hold none).
 
 Variants: ``none``; ``poolscope`` (single-process mode, the default; no leak threshold);
 ``poolscope-leak`` (the same with ``leak_threshold=60`` and ``stack_capture="site"``);
-``poolscope-mp`` (prometheus_client multiprocess mode); ``otel``
+``poolscope-mp`` (prometheus_client multiprocess mode); ``poolscope-otel`` (poolscope
+recording through the OpenTelemetry SDK only: ``registry=None, meter_provider=...``, an
+in-memory reader; its durations reach the SDK's histograms at each checkin past
+``DRAIN_AT``, one ``record()`` each, as they would between two exports); ``otel``
 (opentelemetry-instrumentation-sqlalchemy with SDK tracer and meter providers; it wraps
 ``Engine.connect`` globally, so it is switched on only around its own batches; its 0.66b1
 release declares sqlalchemy<2.1 and instruments nothing on 2.1 without
@@ -53,26 +58,33 @@ from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from types import FrameType  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Literal  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 from sqlalchemy import Engine, create_engine  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
-from poolscope._urls import (  # noqa: E402
-    ASYNC_DRIVERS,
-    DRIVERS,
-    SYNC_DRIVERS,
-    Driver,
-    url_for_driver,
-)
+from poolscope import metrics as names  # noqa: E402
+from poolscope import url_for_driver  # noqa: E402
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
-VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "otel")
+# The drivers as SQLAlchemy names them in a URL, as poolscope.url_for_driver takes them.
+Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async"]
+SYNC_DRIVERS: tuple[Driver, ...] = ("psycopg2", "psycopg")
+ASYNC_DRIVERS: tuple[Driver, ...] = ("asyncpg", "psycopg_async")
+DRIVERS: tuple[Driver, ...] = (*SYNC_DRIVERS, *ASYNC_DRIVERS)
+OTEL_WAIT_TIME = names.OTEL_NAMES[names.CONNECTION_WAIT_TIME]
+VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "poolscope-otel", "otel")
 CYCLES_OF = ("empty", "select")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50
+# Cycles traced again to count the fold too: a checkin that finds more than DRAIN_AT
+# (1,024, private to poolscope) durations waiting folds them, so any 1,025 consecutive
+# checkins fold exactly once (one record() per value through OpenTelemetry, a few C-level
+# passes per bucket through prometheus_client).
+_FOLDED_CYCLES = 1025
+_FOLDED_VARIANTS = ("none", "poolscope", "poolscope-otel")
 
 
 class _Otel:
@@ -105,6 +117,9 @@ class _Otel:
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
         self.instrumentor = SQLAlchemyInstrumentor()
+        # poolscope's own OpenTelemetry path (the poolscope-otel variant), apart.
+        self.poolscope_reader = InMemoryMetricReader()
+        self.poolscope_provider = MeterProvider(metric_readers=[self.poolscope_reader])
 
     def on(self, engine: Engine) -> None:
         tracer = self.instrumentor.instrument(
@@ -141,7 +156,17 @@ class _Otel:
                         points += sum(
                             1 for point in metric.data.data_points if point.value is not None
                         )
-        return f"otel produced {self.exporter.spans} spans, {points} connections.usage points"
+        checkouts = 0
+        data = self.poolscope_reader.get_metrics_data()
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == OTEL_WAIT_TIME:
+                        checkouts += sum(point.count for point in metric.data.data_points)
+        return (
+            f"otel produced {self.exporter.spans} spans, {points} connections.usage points; "
+            f"poolscope-otel recorded {checkouts} waits in {OTEL_WAIT_TIME}"
+        )
 
 
 Timing = tuple[float, float]  # (CPU µs, wall-clock µs) per cycle
@@ -170,6 +195,8 @@ class Results:
     timings: dict[str, list[Timing]] = field(default_factory=lambda: {v: [] for v in VARIANTS})
     # Python bytecode instructions per cycle: the same cost, free of the machine's noise.
     bytecodes: dict[str, float] = field(default_factory=dict)
+    # The same over _FOLDED_CYCLES, one fold of the lists included.
+    folded: dict[str, float] = field(default_factory=dict)
 
     def report(self, title: str) -> None:
         rounds = len(self.timings["none"])
@@ -200,6 +227,27 @@ class Results:
         print("  Python bytecode instructions per cycle (deterministic):")
         for variant, count in self.bytecodes.items():
             print(f"  {variant:14s} {count:8.0f} {count - base:+7.0f} {count / base:7.3f}x")
+        base = self.folded["none"]
+        print(f"  The same over {_FOLDED_CYCLES} cycles, one fold of the lists included:")
+        for variant, count in self.folded.items():
+            print(f"  {variant:14s} {count:8.0f} {count - base:+7.0f} {count / base:7.3f}x")
+        # A fold lands in one batch in several: the medians above leave it out, the means
+        # over every batch carry it, so the OpenTelemetry SDK path is compared on them.
+        print("  Mean CPU µs per cycle over every batch, folds included:")
+        base_mean = statistics.fmean(timing[0] for timing in self.timings["none"])
+        mean_added: dict[str, float] = {}
+        for variant in (*_FOLDED_VARIANTS, "otel"):
+            mean = statistics.fmean(timing[0] for timing in self.timings[variant])
+            mean_added[variant] = mean - base_mean
+            print(f"  {variant:14s} {mean:8.2f} {mean - base_mean:+7.2f} {mean / base_mean:7.3f}x")
+        if mean_added["poolscope"] > 0 and mean_added["poolscope-otel"] > 0:
+            print(
+                "  poolscope through the OpenTelemetry SDK adds "
+                f"{mean_added['poolscope-otel'] / mean_added['poolscope']:.1f}x the CPU time "
+                "it adds through prometheus_client; opentelemetry-instrumentation-sqlalchemy "
+                f"adds {mean_added['otel'] / mean_added['poolscope-otel']:.1f}x what poolscope "
+                "adds through the SDK"
+            )
 
 
 def _sync_batch(engine: Engine, cycles: int, select: bool = False) -> Timing:
@@ -236,7 +284,11 @@ async def _async_batch(engine: AsyncEngine, cycles: int, select: bool = False) -
     )
 
 
-def _instrument(variant: str, engine: Engine | AsyncEngine) -> Any:
+def _instrument(variant: str, engine: Engine | AsyncEngine, otel: _Otel) -> Any:
+    if variant == "poolscope-otel":
+        return poolscope.instrument(
+            engine, pool=variant, registry=None, meter_provider=otel.poolscope_provider
+        )
     if variant == "poolscope":
         return poolscope.instrument(
             engine, pool=variant, registry=CollectorRegistry(), multiprocess=False
@@ -277,7 +329,7 @@ def bench_sync(
     url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel, select: bool = False
 ) -> Results:
     engines = {v: create_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
-    handles = [_instrument(v, e) for v, e in engines.items()]
+    handles = [_instrument(v, e, otel) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
         _sync_batch(engine, 50, select)
@@ -290,6 +342,11 @@ def bench_sync(
         with otel.around(variant, engine), _counting_bytecodes(counter):
             _sync_batch(engine, _COUNTED_CYCLES, select)
         results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
+    for variant in _FOLDED_VARIANTS:
+        counter = [0]
+        with _counting_bytecodes(counter):
+            _sync_batch(engines[variant], _FOLDED_CYCLES)
+        results.folded[variant] = counter[0] / _FOLDED_CYCLES
     for handle in handles:
         if handle is not None:
             handle.close()
@@ -302,7 +359,7 @@ async def bench_async(
     url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel, select: bool = False
 ) -> Results:
     engines = {v: create_async_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
-    handles = [_instrument(v, e) for v, e in engines.items()]
+    handles = [_instrument(v, e, otel) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
         await _async_batch(engine, 50, select)
@@ -315,6 +372,11 @@ async def bench_async(
         with otel.around(variant, engine.sync_engine), _counting_bytecodes(counter):
             await _async_batch(engine, _COUNTED_CYCLES, select)
         results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
+    for variant in _FOLDED_VARIANTS:
+        counter = [0]
+        with _counting_bytecodes(counter):
+            await _async_batch(engines[variant], _FOLDED_CYCLES)
+        results.folded[variant] = counter[0] / _FOLDED_CYCLES
     for handle in handles:
         if handle is not None:
             handle.close()

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, event
 
 import poolscope
-from poolscope._urls import url_for_driver
+from poolscope import url_for_driver
 
 CYCLES = 300
 DEPTH = 40

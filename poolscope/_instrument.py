@@ -8,7 +8,7 @@ import time
 import weakref
 from collections import Counter
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import Engine, event
@@ -24,6 +24,9 @@ from poolscope._stacks import STACK_CAPTURES, StackCapture
 from poolscope._statements import measure_statements, stop_measuring_statements
 from poolscope._urls import SYNC_DRIVERS
 from poolscope.exporters import multiprocess_enabled, recorder_for
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
 
 __all__ = ["ENGINE_PER_REQUEST_THRESHOLD", "Instrumentation", "instrument"]
 
@@ -47,7 +50,8 @@ def instrument(
     engine: Engine | AsyncEngine,
     *,
     pool: str | None = None,
-    registry: CollectorRegistry = REGISTRY,
+    registry: CollectorRegistry | None = REGISTRY,
+    meter_provider: MeterProvider | None = None,
     leak_threshold: float | None = None,
     multiprocess: bool | None = None,
     stack_capture: StackCapture = "site",
@@ -61,15 +65,21 @@ def instrument(
     is set) writes the series to prometheus_client's multiprocess files instead of
     ``registry``.
 
+    ``meter_provider`` (an OpenTelemetry ``MeterProvider``; ``pip install
+    'poolscope[otel]'``) records the same measurements through it too, as the semantic
+    conventions' ``db.client.connection.*`` instruments; ``registry=None`` then leaves
+    Prometheus out (see docs/opentelemetry.md).
+
     ``leak_threshold`` (seconds) enables leak detection: a connection held longer is
     reported once on the ``poolscope.leaks`` logger with its route and borrower, which
     ``stack_capture`` records at each checkout: ``"off"``, ``"site"`` (the line that
-    checked it out) or ``"full"`` (the whole stack); see the README for their costs.
+    checked it out) or ``"full"`` (the whole stack); benchmarks/README.md has their costs.
     """
     return Instrumentation(
         engine,
         pool=pool,
         registry=registry,
+        meter_provider=meter_provider,
         leak_threshold=leak_threshold,
         multiprocess=multiprocess_enabled() if multiprocess is None else multiprocess,
         stack_capture=stack_capture,
@@ -85,8 +95,9 @@ class Instrumentation:
         engine: Engine | AsyncEngine,
         *,
         pool: str | None,
-        registry: CollectorRegistry,
+        registry: CollectorRegistry | None,
         leak_threshold: float | None,
+        meter_provider: MeterProvider | None = None,
         multiprocess: bool = False,
         stack_capture: StackCapture = "site",
     ) -> None:
@@ -117,11 +128,14 @@ class Instrumentation:
             raise PoolscopeError("the pool name must be a non-empty string")
         self.pool_name = name
         self.registry = registry
+        self.meter_provider = meter_provider
         self.leak_threshold = leak_threshold
         self.multiprocess = multiprocess
         self._engine = weakref.ref(sync_engine)
         self._closed = False
-        self.recorder: Recorder = recorder_for(name, registry=registry, multiprocess=multiprocess)
+        self.recorder: Recorder = recorder_for(
+            name, registry=registry, multiprocess=multiprocess, meter_provider=meter_provider
+        )
         self.probe = Probe(self.recorder)
         self._leaks = LeakTracker(
             pool_name=name,

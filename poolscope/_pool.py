@@ -16,7 +16,7 @@ own ``_do_get``. That one calls itself after losing the overflow race; the calle
 identity (thread or greenlet) in the pending list tells the nested call apart, so a
 checkout is counted once. No lock, no label lookup and no SQLAlchemy event listener on
 the common path: SQLAlchemy's event dispatch alone would cost more than all of the rest
-(the README has the measured figures).
+(benchmarks/README.md has the measured figures).
 """
 
 from __future__ import annotations

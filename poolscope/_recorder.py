@@ -6,7 +6,7 @@ duration to a list (``list.append`` is atomic), and an exporter folds them into 
 later: at a scrape, in a background flush, or at the checkin that finds a list past
 ``DRAIN_AT``. Rare events (timeouts, new connections, invalidations, errors, leaks) go
 to the recorder directly. The pool and ``instrument()`` talk to a ``Recorder`` only; which
-exporter stands behind it is decided once, when the recorder is made.
+exporter stands behind it (or which two) is decided once, when the recorder is made.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ class LivePool(Protocol):
 class Recorder(Protocol):
     """Where one pool name's measurements go (a registry, or multiprocess files).
 
-    ``waits`` and ``uses_for()`` are the hot path's lists; ``drain()`` folds them.
+    ``waits`` and ``uses_for()`` are the hot path's lists; ``drain()`` folds them. A
+    recorder that stands in front of others (one pool recorded by two exporters) moves
+    its lists into theirs: each of them calls its feeders before it folds.
     """
 
     name: str
@@ -54,6 +56,11 @@ class Recorder(Protocol):
     def uses_for(self, route: str) -> list[Hold]: ...
 
     def drain(self) -> None: ...
+
+    def add_feeder(self, feeder: Callable[[], None]) -> None:
+        """Call ``feeder`` (which fills ``waits`` and ``uses``) at the start of each fold."""
+
+    def remove_feeder(self, feeder: Callable[[], None]) -> None: ...
 
     def waiting(self, *, started: bool) -> None:
         """A caller started (or stopped) waiting for a connection."""
@@ -88,6 +95,21 @@ class RawDurations:
         self.waits: list[float] = []
         self.uses: dict[str, list[Hold]] = {}
         self._uses_lock = threading.Lock()
+        # Replaced, never changed in place: a fold iterates it without a lock.
+        self._feeders: tuple[Callable[[], None], ...] = ()
+
+    def add_feeder(self, feeder: Callable[[], None]) -> None:
+        with self._uses_lock:
+            self._feeders = (*self._feeders, feeder)
+
+    def remove_feeder(self, feeder: Callable[[], None]) -> None:
+        with self._uses_lock:
+            self._feeders = tuple(known for known in self._feeders if known != feeder)
+
+    def pull(self) -> None:
+        """Let the feeders fill the lists; each fold calls it first."""
+        for feeder in self._feeders:
+            feeder()
 
     def uses_for(self, route: str) -> list[Hold]:
         """The raw holds of ``route``, made on its first checkout."""

@@ -18,6 +18,7 @@ gevent-patches the process: only locustfiles import it, never poolscope itself.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import deque
 from html import escape
@@ -29,21 +30,35 @@ import gevent
 from flask import Response, jsonify, request
 from locust import events
 
-from poolscope.compare._html import STYLE, pool_charts
-from poolscope.loadtest._held_idle import format_share, route_figures
-from poolscope.loadtest._histogram import Histogram
-from poolscope.loadtest._runfile import RouteHolds
-from poolscope.loadtest._sampler import TimedSnapshot, route_holds, samples_since
-from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
+from poolscope.compare import STYLE, pool_charts
+from poolscope.readings import (
+    COUNTERS,
+    MAX_METRICS_BYTES,
+    SCRAPE_SECONDS,
+    Histogram,
+    PoolSnapshot,
+    RouteHolds,
+    ScrapeError,
+    TimedSnapshot,
+    counter_increases,
+    format_share,
+    one_line,
+    parse_metrics,
+    read_within,
+    route_figures,
+    route_holds,
+    samples_since,
+)
 
 __all__ = ["CHARTS_PATH", "JSON_PATH", "PoolWatch"]
 
 TAB_KEY = "pool"
 JSON_PATH = "/poolscope/pool"
 CHARTS_PATH = "/poolscope/charts"
-SCRAPE_SECONDS = 1.0
+SCRAPE_INTERVAL_SECONDS = 1.0
 RECENT_SECONDS = 10.0
 HISTORY_SAMPLES = 1800  # half an hour at one scrape a second
+logger = logging.getLogger("poolscope.locust")
 STRUCTURE = [{"key": "metric", "title": "Pool metric"}, {"key": "value", "title": "Value"}]
 
 # Puts the chart page above the Pool tab's table while that tab is open.
@@ -72,7 +87,7 @@ CHARTS_SCRIPT = f"""<script>
 setInterval(function () {{
   fetch("{CHARTS_PATH}?fragment=1").then(function (answer) {{ return answer.text(); }})
     .then(function (html) {{ document.getElementById("charts").innerHTML = html; }});
-}}, {int(SCRAPE_SECONDS * 1000)});
+}}, {int(SCRAPE_INTERVAL_SECONDS * 1000)});
 </script>"""
 
 
@@ -101,12 +116,23 @@ class PoolWatch:
         if url is None:
             self.error = "no target host set"
             return None
+        deadline = time.monotonic() + SCRAPE_SECONDS
         try:
-            # urllib follows the redirect `app.mount("/metrics", make_asgi_app())` answers.
+            # urllib follows the redirect `app.mount("/metrics", make_asgi_app())` answers;
+            # read1 returns what has arrived, so a trickling target meets the deadline.
             with urlopen(url, timeout=2) as answer:
-                self.latest = parse_metrics(answer.read().decode(), pool=self.pool)
-        except (URLError, OSError, ValueError) as problem:
-            self.error = f"cannot read {url}: {problem}"
+                body = read_within(
+                    iter(lambda: answer.read1(65536), b""),
+                    url=url,
+                    limit=MAX_METRICS_BYTES,
+                    deadline=deadline,
+                )
+            self.latest = parse_metrics(body.decode("utf-8", errors="replace"), pool=self.pool)
+        except ScrapeError as problem:
+            self.error = one_line(str(problem))
+            return self.latest
+        except (URLError, OSError, ValueError, ArithmeticError) as problem:
+            self.error = one_line(f"cannot read {url}: {problem}")
             return self.latest
         self.error, self.scraped_at = None, time.monotonic()
         if self.baseline is None:
@@ -128,6 +154,10 @@ class PoolWatch:
         if now is None:
             return [{"metric": "error", "value": self.error or "no data yet"}]
         start = self.baseline or now
+        # A target restarted mid-test counts on from its reset, never below zero.
+        history = list(self.history)
+        counted = counter_increases(start, history)[-1] if history else {}
+        counted = {name: counted.get(name, 0) for name in COUNTERS}
         since = now.wait.minus(start.wait)
         recent_start = next(
             (i.snapshot for i in self.history if i.t >= self.history[-1].t - RECENT_SECONDS),
@@ -154,10 +184,10 @@ class PoolWatch:
             ("threads busy / limit, waiting", _threads(now)),
             (f"wait p50 / p95 / p99 / max (last {RECENT_SECONDS:.0f} s)", ms(recent)),
             ("wait p50 / p95 / p99 / max (this test)", ms(since)),
-            ("checkouts (this test)", now.checkouts - start.checkouts),
-            ("timeouts (this test)", now.timeouts - start.timeouts),
-            ("connections opened (this test)", now.connects - start.connects),
-            ("pools created (this test)", now.pools_created - start.pools_created),
+            ("checkouts (this test)", counted["checkouts"]),
+            ("timeouts (this test)", counted["timeouts"]),
+            ("connections opened (this test)", counted["connects"]),
+            ("pools created (this test)", counted["pools_created"]),
             *_route_rows(route_holds(start, now)),
             ("charts", CHARTS_PATH),
         ]
@@ -231,9 +261,16 @@ def install(environment: Any, **_kwargs: Any) -> None:
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": STRUCTURE}]
 
     def scrape_forever() -> None:
+        logged = False
         while True:
-            watch.scrape()
-            gevent.sleep(SCRAPE_SECONDS)
+            try:
+                watch.scrape()
+            except Exception as problem:  # the tab shows it; the scrapes go on
+                watch.error = one_line(f"cannot read the pool: {type(problem).__name__}: {problem}")
+                if not logged:
+                    logger.exception("poolscope: a scrape of the target failed")
+                    logged = True
+            gevent.sleep(SCRAPE_INTERVAL_SECONDS)
 
     def test_started(**_kwargs: Any) -> None:
         watch.restart()

@@ -2,7 +2,9 @@
 dashboards, alerts and reports.
 
 Names follow OpenTelemetry's ``db.client.connection.*`` semantic conventions in their
-Prometheus form wherever OpenTelemetry defines one; the rest are ``poolscope_*``.
+Prometheus form wherever OpenTelemetry defines one; the rest are ``poolscope_*``. The same
+measurements recorded through an OpenTelemetry ``MeterProvider`` carry the conventions'
+own names, units and attributes (``OTEL_*``; poolscope's own under ``poolscope.pool.``).
 Nothing else in the project spells these strings.
 """
 
@@ -144,6 +146,67 @@ HELP = {
 }
 
 
+# The OpenTelemetry instruments (poolscope.exporters' OpenTelemetry exporter), as the
+# database semantic conventions name them; tests compare them with the installed
+# opentelemetry-semantic-conventions package.
+OTEL_POOL_NAME_ATTRIBUTE = "db.client.connection.pool.name"
+OTEL_STATE_ATTRIBUTE = "db.client.connection.state"
+OTEL_ROUTE_ATTRIBUTE = "http.route"
+OTEL_SOFT_ATTRIBUTE = "poolscope.invalidation.soft"
+# poolscope's own instruments start with it.
+OTEL_PREFIX = "poolscope.pool."
+# The instrumentation scope poolscope asks the MeterProvider for its meter under.
+OTEL_METER = "poolscope"
+
+# Each OpenTelemetry instrument, by the Prometheus metric it matches (same measurement,
+# same HELP as its description). Not recorded through OpenTelemetry: the fine-bucket
+# histograms and the exact maxima, which poolscope's own readers take from Prometheus
+# (an OpenTelemetry histogram point carries its own min and max).
+OTEL_NAMES = {
+    CONNECTION_COUNT: "db.client.connection.count",
+    CONNECTION_MAX: "db.client.connection.max",
+    CONNECTION_IDLE_MAX: "db.client.connection.idle.max",
+    CONNECTION_PENDING_REQUESTS: "db.client.connection.pending_requests",
+    CONNECTION_TIMEOUTS: "db.client.connection.timeouts",
+    CONNECTION_WAIT_TIME: "db.client.connection.wait_time",
+    CONNECTION_USE_TIME: "db.client.connection.use_time",
+    CONNECTION_CREATE_TIME: "db.client.connection.create_time",
+    POOL_OVERFLOW: f"{OTEL_PREFIX}overflow",
+    POOL_CHECKOUTS: f"{OTEL_PREFIX}checkouts",
+    POOL_CONNECTS: f"{OTEL_PREFIX}connects",
+    POOL_INVALIDATIONS: f"{OTEL_PREFIX}invalidations",
+    POOLS_CREATED: f"{OTEL_PREFIX}created",
+    POOL_LEAKED_CONNECTIONS: f"{OTEL_PREFIX}leaked_connections",
+    POOL_LEAKS: f"{OTEL_PREFIX}leaks",
+    POOL_GC_RECLAIMED: f"{OTEL_PREFIX}gc_reclaimed",
+    INSTRUMENTATION_ERRORS: f"{OTEL_PREFIX}instrumentation_errors",
+    POOL_STATEMENT_TIME: f"{OTEL_PREFIX}statement_time",
+    POOL_STATEMENTS: f"{OTEL_PREFIX}statements",
+}
+# UCUM units, as the semantic conventions give them (seconds for every duration).
+OTEL_UNITS = {
+    CONNECTION_COUNT: "{connection}",
+    CONNECTION_MAX: "{connection}",
+    CONNECTION_IDLE_MAX: "{connection}",
+    CONNECTION_PENDING_REQUESTS: "{request}",
+    CONNECTION_TIMEOUTS: "{timeout}",
+    CONNECTION_WAIT_TIME: "s",
+    CONNECTION_USE_TIME: "s",
+    CONNECTION_CREATE_TIME: "s",
+    POOL_OVERFLOW: "{connection}",
+    POOL_CHECKOUTS: "{checkout}",
+    POOL_CONNECTS: "{connection}",
+    POOL_INVALIDATIONS: "{connection}",
+    POOLS_CREATED: "{pool}",
+    POOL_LEAKED_CONNECTIONS: "{connection}",
+    POOL_LEAKS: "{checkout}",
+    POOL_GC_RECLAIMED: "{connection}",
+    INSTRUMENTATION_ERRORS: "{error}",
+    POOL_STATEMENT_TIME: "s",
+    POOL_STATEMENTS: "{statement}",
+}
+
+
 def exposed_names() -> frozenset[str]:
     """Every pool series name as Prometheus shows it (``_total``, ``_bucket``, ...)."""
     names = set(GAUGES)
@@ -177,7 +240,7 @@ DEFAULT_BUCKETS = (
 
 # The widest ratio of a fine bucket's upper to lower bound. A percentile read from a bucket
 # (lower, upper] as sqrt(lower * upper) is then within sqrt(1.19) - 1 < 9.1 % of any value
-# in it, so of the true percentile (see the README, "How exact the figures are").
+# in it, so of the true percentile (see docs/exactness.md).
 FINE_BUCKET_RATIO = 1.19
 
 

@@ -7,11 +7,12 @@ import sys
 
 import typer
 
-from poolscope._errors import PoolscopeError
+from poolscope._errors import PoolscopeError, UsageError
 from poolscope.cli import compare, db, serve
 from poolscope.cli.run import run
 from poolscope.cli.scenarios import scenarios
 from poolscope.cli.sweep import sweep
+from poolscope.readings import one_line
 
 __all__ = ["app", "main"]
 
@@ -34,8 +35,11 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
+    except UsageError as error:
+        print(f"poolscope: error: {one_line(str(error))}", file=sys.stderr)
+        sys.exit(2)
     except PoolscopeError as error:
-        print(f"poolscope: error: {error}", file=sys.stderr)
+        print(f"poolscope: error: {one_line(str(error))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("poolscope: interrupted", file=sys.stderr)

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from poolscope._errors import PoolscopeError
+from poolscope._errors import PoolscopeError, UsageError
 from poolscope._urls import check_driver
+from poolscope.cli._limits import NoLimits, check_load, check_out_dir, check_out_file
 from poolscope.cli.run import parse_duration
 from poolscope.compare import (
     FORMATS,
@@ -22,26 +23,33 @@ from poolscope.compare import (
     format_for_path,
     load_runs,
     parse_condition,
+    play_scenario,
     render,
+    write_table,
 )
-from poolscope.compare._scenario import play_scenario
-from poolscope.compare._text import write_table
-from poolscope.loadtest._progress import RichReporter
-from poolscope.loadtest._run import RunOptions
+from poolscope.loadtest import RichReporter, RunOptions
+from poolscope.readings import one_line
 
 __all__ = ["compare"]
 
 # Bad input and bad --fail-if expressions; 1 is kept for "a --fail-if condition holds".
 USAGE_ERROR = 2
+# A reason or warning names runs and endpoints: longer than an error, still bounded.
+REASON_LIMIT = 1000
 
 
 def _fail(message: str) -> typer.Exit:
-    print(f"poolscope: error: {message}", file=sys.stderr)
+    print(f"poolscope: error: {one_line(message)}", file=sys.stderr)
     return typer.Exit(USAGE_ERROR)
 
 
 def _run_options(
-    duration: str, users: int | None, driver: str, runs_dir: Path, database_url: str | None
+    duration: str,
+    users: int | None,
+    driver: str,
+    runs_dir: Path,
+    database_url: str | None,
+    no_limits: bool,
 ) -> RunOptions:
     try:
         chosen_driver = check_driver(driver)
@@ -51,6 +59,8 @@ def _run_options(
         raise CompareInputError(f"--users must be at least 1, not {users}")
     try:
         seconds = parse_duration(duration)
+        check_load(users=[users] if users else [], duration_seconds=seconds, no_limits=no_limits)
+        check_out_dir(runs_dir)
     except PoolscopeError as error:
         raise CompareInputError(str(error)) from None
     return RunOptions(
@@ -120,11 +130,12 @@ def compare(
         list[str] | None,
         typer.Option(
             "--fail-if",
-            help="Exit 1 when this holds for a run, e.g. 'wait_p95>0.1', 'p95_ratio>1.2'. "
-            "Repeatable.",
+            help="Exit 1 when this holds for a run, e.g. 'wait_p95>0.1', 'p95_ratio>1.2', "
+            "'p95[POST /items [create]]>500ms' (docs/limits.md). Repeatable.",
             show_default=False,
         ),
     ] = None,
+    no_limits: NoLimits = False,
 ) -> None:
     """Compare runs side by side: figures, changes against the baseline, a verdict.
 
@@ -135,31 +146,34 @@ def compare(
     chosen: Format = output_format or format_for_path(out)
     try:
         conditions = [parse_condition(expression) for expression in fail_if or []]
+        if out is not None:
+            # Before a --scenario plays: a report that cannot be written loses the runs' view.
+            check_out_file(out, runs or [])
         if scenario is not None:
             if runs:
                 raise CompareInputError("give run files or --scenario, not both")
             runs = play_scenario(
-                scenario, _run_options(duration, users, driver, runs_dir, database_url),
+                scenario, _run_options(duration, users, driver, runs_dir, database_url, no_limits),
                 RichReporter(Console(stderr=True)),
             )  # fmt: skip
         loaded = load_runs(runs or [])
         comparison = build_comparison(loaded)
         reasons = [reason for c in conditions for reason in evaluate(c, comparison)]
-    except (CompareInputError, FailIfError) as error:
+    except (CompareInputError, FailIfError, UsageError) as error:
         raise _fail(str(error)) from None
     for warning in comparison.warnings:
-        print(f"poolscope: warning: {warning}", file=sys.stderr)
+        print(f"poolscope: warning: {one_line(warning, REASON_LIMIT)}", file=sys.stderr)
     if out is not None:
         try:
             out.write_text(render(comparison, loaded, chosen))
         except OSError as error:
             raise _fail(f"{out}: cannot write the report ({error.strerror})") from None
-        print(f"poolscope: wrote {out}", file=sys.stderr)
+        print(f"poolscope: wrote {one_line(str(out))}", file=sys.stderr)
     elif chosen == "table":
         write_table(comparison, Console())
     else:
         sys.stdout.write(render(comparison, loaded, chosen))
     for reason in reasons:
-        print(f"poolscope: {reason}", file=sys.stderr)
+        print(f"poolscope: {one_line(reason, REASON_LIMIT)}", file=sys.stderr)
     if reasons:
         raise typer.Exit(1)

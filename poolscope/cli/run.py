@@ -11,8 +11,9 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from poolscope._errors import PoolscopeError
+from poolscope._errors import UsageError
 from poolscope._urls import check_driver
+from poolscope.cli._limits import NoLimits, check_load, check_out_dir
 from poolscope.cli._options import (
     DatabaseUrl,
     DriverName,
@@ -23,11 +24,18 @@ from poolscope.cli._options import (
     UserClasses,
     Workers,
 )
-from poolscope.loadtest import Run, load_run
-from poolscope.loadtest._locustfile import run_locustfile
-from poolscope.loadtest._progress import RichReporter, render_summary
-from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
-from poolscope.loadtest._target import RunInputError
+from poolscope.loadtest import (
+    RichReporter,
+    Run,
+    RunIncompleteError,
+    RunInputError,
+    RunOptions,
+    load_run,
+    render_summary,
+    run_locustfile,
+    run_scenario,
+)
+from poolscope.readings import one_line
 
 # Bad input (a locustfile that cannot be played, a target that cannot be recorded);
 # 1 is kept for a run that did not finish or a scenario check that failed.
@@ -40,11 +48,11 @@ def parse_duration(text: str) -> float:
     """``30s``, ``2m``, ``1m30s``, ``1h`` or plain seconds."""
     match = _TIMESPAN.match(text.strip())
     if not text.strip() or match is None:
-        raise PoolscopeError(f"cannot read duration {text!r}; write e.g. 30s, 2m or 1m30s")
+        raise UsageError(f"cannot read duration {text!r}; write e.g. 30s, 2m or 1m30s")
     hours, minutes, seconds = match.groups()
     total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
     if total < 1:
-        raise PoolscopeError("the duration must be at least 1 s")
+        raise UsageError("the duration must be at least 1 s")
     return total
 
 
@@ -102,6 +110,7 @@ def run(
     ] = 5557,
     workers: Workers = 1,
     database_url: DatabaseUrl = None,
+    no_limits: NoLimits = False,
 ) -> None:
     """Play SCENARIO (one run file per variant), or --locustfile FILE against --host URL
     (one run file), headless; then print a summary and verdict.
@@ -119,10 +128,23 @@ def run(
         _fail("--metrics-url and --pool go with --host: the service they describe")
     if expect_workers and processes > 1:
         _fail("--expect-workers and --processes exclude each other: one spreads the load")
+    try:
+        seconds = parse_duration(duration)
+        check_load(
+            users=[users] if users else [],
+            spawn_rate=spawn_rate,
+            duration_seconds=seconds,
+            processes=processes,
+            no_limits=no_limits,
+        )
+        # Before the load: a run file that cannot be written loses the whole run.
+        check_out_dir(out)
+    except UsageError as error:
+        _fail(str(error))
     options = RunOptions(
         users=users,
         spawn_rate=spawn_rate,
-        duration_seconds=parse_duration(duration),
+        duration_seconds=seconds,
         host=host.rstrip("/") if host else None,
         driver=chosen_driver,
         out_dir=out,
@@ -165,5 +187,5 @@ def _check_failed(runs: list[Run]) -> bool:
 
 
 def _fail(message: str) -> NoReturn:
-    print(f"poolscope: error: {message}", file=sys.stderr)
+    print(f"poolscope: error: {one_line(message)}", file=sys.stderr)
     raise typer.Exit(USAGE_ERROR)

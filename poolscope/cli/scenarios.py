@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from poolscope.loadtest._catalog import list_scenarios, serve_flags
+from poolscope.loadtest import list_scenarios, serve_flags
 
 
 def scenarios() -> None:

@@ -60,8 +60,8 @@ def serve(
 ) -> None:
     """Run the sample service. Every setting also reads POOLSCOPE_<NAME> (POOLSCOPE_PORT...)."""
     # Imported here so that other commands do not pay for FastAPI and uvicorn.
-    from poolscope.service._serve import serve as run_service
-    from poolscope.service._settings import settings_from
+    from poolscope.service import serve as run_service
+    from poolscope.service import settings_from
 
     settings = settings_from(
         database_url=database_url,

@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from poolscope._errors import PoolscopeError
+from poolscope._errors import UsageError
 from poolscope._urls import check_driver
+from poolscope.cli._limits import NoLimits, check_load, check_out_dir, check_out_file
 from poolscope.cli._options import (
     DatabaseUrl,
     DriverName,
@@ -23,7 +24,8 @@ from poolscope.cli._options import (
     Workers,
 )
 from poolscope.cli.run import parse_duration
-from poolscope.loadtest._progress import RichReporter
+from poolscope.loadtest import RichReporter
+from poolscope.readings import one_line
 from poolscope.sweep import SweepOptions, render_html, run_sweep, write_report
 
 __all__ = ["parse_sizes", "parse_wait", "sweep"]
@@ -37,9 +39,9 @@ def parse_sizes(text: str, what: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise PoolscopeError(f"cannot read {what} {text!r}; write e.g. 1,2,4,8") from None
+        raise UsageError(f"cannot read {what} {text!r}; write e.g. 1,2,4,8") from None
     if not values or min(values) < 1:
-        raise PoolscopeError(f"{what} must be whole numbers of at least 1, not {text!r}")
+        raise UsageError(f"{what} must be whole numbers of at least 1, not {text!r}")
     return values
 
 
@@ -47,10 +49,10 @@ def parse_wait(text: str) -> float:
     """``50ms``, ``0.2s`` or plain seconds: the pool wait p95 target."""
     match = _WAIT.match(text.strip())
     if match is None:
-        raise PoolscopeError(f"cannot read wait target {text!r}; write e.g. 50ms or 0.2s")
+        raise UsageError(f"cannot read wait target {text!r}; write e.g. 50ms or 0.2s")
     value = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
     if value <= 0:
-        raise PoolscopeError("the wait target must be above 0")
+        raise UsageError("the wait target must be above 0")
     return value
 
 
@@ -103,25 +105,39 @@ def sweep(
     driver: DriverName = "psycopg2",
     workers: Workers = 1,
     database_url: DatabaseUrl = None,
+    no_limits: NoLimits = False,
 ) -> None:
     """Play SCENARIO (or --locustfile) once per pool size; report throughput, latency and
     pool wait per size, and recommend the smallest size that serves the best throughput
     within the wait target.
 
-    Exit codes: 0 done, 1 a step did not finish (the sweep file is marked partial).
+    Exit codes: 0 done, 1 a step did not finish (the sweep file is marked partial),
+    2 bad input.
     """
     chosen_driver = check_driver(driver)
     if output_format not in ("table", "html"):
-        raise PoolscopeError(f"unknown format {output_format!r}; choose table or html")
+        raise UsageError(f"unknown format {output_format!r}; choose table or html")
     html_path: Path | None = None
     out_dir = out
     if out.suffix.lower() in HTML_SUFFIXES:
         html_path, out_dir = out, out.parent
+    try:
+        sizes = parse_sizes(pool_sizes, "--pool-sizes")
+        steps_users = parse_sizes(users, "--users") if users else ()
+        seconds = parse_duration(duration)
+        wait = parse_wait(target_wait_p95)
+        check_load(users=steps_users, duration_seconds=seconds, no_limits=no_limits)
+        check_out_dir(out_dir)
+        if html_path is not None:
+            check_out_file(html_path)
+    except UsageError as error:
+        print(f"poolscope: error: {one_line(str(error))}", file=sys.stderr)
+        raise typer.Exit(2) from None
     options = SweepOptions(
-        pool_sizes=parse_sizes(pool_sizes, "--pool-sizes"),
-        users=parse_sizes(users, "--users") if users else (),
-        duration_seconds=parse_duration(duration),
-        target_wait_p95=parse_wait(target_wait_p95),
+        pool_sizes=sizes,
+        users=steps_users,
+        duration_seconds=seconds,
+        target_wait_p95=wait,
         driver=chosen_driver,
         out_dir=out_dir,
         database_url=database_url,
@@ -140,7 +156,8 @@ def sweep(
         html_path = result.path.with_suffix(".html")
     if html_path is not None:
         html_path.write_text(render_html(result.sweep))
-        print(f"poolscope: wrote {html_path}", file=sys.stderr)
+        print(f"poolscope: wrote {one_line(str(html_path))}", file=sys.stderr)
     if result.sweep.partial:
-        print(f"poolscope: partial sweep: {result.sweep.partial_reason}", file=sys.stderr)
+        reason = one_line(result.sweep.partial_reason or "")
+        print(f"poolscope: partial sweep: {reason}", file=sys.stderr)
         raise typer.Exit(1)

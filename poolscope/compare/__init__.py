@@ -8,24 +8,36 @@ from typing import Literal
 
 from poolscope.compare._build import build_comparison
 from poolscope.compare._failif import Condition, FailIfError, evaluate, parse_condition
+from poolscope.compare._format import format_seconds
+from poolscope.compare._html import STYLE, pool_charts
 from poolscope.compare._inputs import CompareInputError, LoadedRun, load_runs
 from poolscope.compare._markdown import render_markdown
 from poolscope.compare._model import Comparison
+from poolscope.compare._scenario import play_scenario
+from poolscope.compare._svg import Series, line_chart
+from poolscope.compare._text import write_table
 
 __all__ = [
     "FORMATS",
+    "STYLE",
     "CompareInputError",
     "Comparison",
     "Condition",
     "FailIfError",
     "Format",
     "LoadedRun",
+    "Series",
     "build_comparison",
     "evaluate",
     "format_for_path",
+    "format_seconds",
+    "line_chart",
     "load_runs",
     "parse_condition",
+    "play_scenario",
+    "pool_charts",
     "render",
+    "write_table",
 ]
 
 Format = Literal["table", "markdown", "json", "html"]

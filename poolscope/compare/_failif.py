@@ -8,6 +8,9 @@ Grammar (case-insensitive keywords, whitespace free)::
     operator  := ">" | ">=" | "<" | "<=" | "==" | "!="
     unit      := "us" | "ms" | "s"                        only for time figures
 
+``endpoint`` is a name as the run file holds it, brackets included when they pair up
+(``p95[POST /api/v1/items/ [create]]``); a name whose brackets do not pair up is quoted
+inside the brackets, with either quote it does not contain (``p95["GET /a]b"]``).
 ``key`` is a row key (``rps``, ``p95``, ``wait_p95``, ``timeouts`` ...). A plain figure is
 the run's own value (times in seconds unless a unit is given); ``_ratio`` is the run's
 value divided by the baseline's, ``_diff`` the run's value minus the baseline's. The
@@ -43,7 +46,6 @@ _TOKEN = re.compile(
     r"""\s*(?:
         (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
       | (?P<operator>>=|<=|==|!=|>|<)
-      | (?P<endpoint>\[[^\[\]]*\])
       | (?P<word>[A-Za-zµ_][A-Za-z0-9_]*)
     )""",
     re.VERBOSE,
@@ -71,10 +73,42 @@ class Condition:
     groups: tuple[tuple[Clause, ...], ...]
 
 
+def _endpoint(expression: str, text: str, start: int) -> tuple[str, int]:
+    """The ``[endpoint]`` that opens at ``start``: its name in brackets, and where it ends."""
+    inner = start + 1
+    while inner < len(text) and text[inner] == " ":
+        inner += 1
+    if inner < len(text) and text[inner] in "\"'":
+        close = text.find(text[inner], inner + 1)
+        end = close + 1
+        while 0 < end < len(text) and text[end] == " ":
+            end += 1
+        if close < 0 or end >= len(text) or text[end] != "]":
+            raise FailIfError(
+                f"--fail-if {expression!r}: a quoted endpoint name ends with its quote and then ']'"
+            )
+        return f"[{text[inner + 1 : close]}]", end + 1
+    depth = 0
+    for position in range(start, len(text)):
+        depth += {"[": 1, "]": -1}.get(text[position], 0)
+        if depth == 0:
+            return text[start : position + 1], position + 1
+    raise FailIfError(
+        f"--fail-if {expression!r}: the endpoint's brackets do not pair up; quote a name "
+        'with unpaired brackets, e.g. p95["GET /a]b"]'
+    )
+
+
 def _tokens(expression: str) -> list[tuple[str, str]]:
     tokens, position = [], 0
     stripped = expression.rstrip()
     while position < len(stripped):
+        while stripped[position].isspace():
+            position += 1
+        if stripped[position] == "[":
+            endpoint, position = _endpoint(expression, stripped, position)
+            tokens.append(("endpoint", endpoint))
+            continue
         match = _TOKEN.match(stripped, position)
         if match is None or match.end() == position:
             raise FailIfError(

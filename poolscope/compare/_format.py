@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from poolscope.compare._model import Change, RunColumn, Unit
-from poolscope.loadtest import format_share
+from poolscope.readings import format_share
 
 __all__ = [
     "NOISE_MARK",

@@ -6,6 +6,7 @@ no network request and can be attached to an incident review as it is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -20,6 +21,7 @@ from poolscope.compare._inputs import LoadedRun
 from poolscope.compare._model import Cell, Comparison, Unit
 from poolscope.compare._svg import Series, line_chart
 from poolscope.loadtest import PoolSample, Run
+from poolscope.readings import shorten
 
 __all__ = ["STYLE", "pool_charts", "render_html"]
 
@@ -40,8 +42,33 @@ svg.chart text.title { font-size: 13px; fill: #1b1f24; font-weight: 600; }
 svg.chart .grid { stroke: #eef0f2; } svg.chart .axis { stroke: #8c959f; }
 """
 
+# A run file's strings are shown up to this length: a name of megabytes would make a page
+# no browser opens.
+TEXT_LIMIT = 1000
+# Points per chart line: far more than its 640 pixels show; beyond, each group of samples
+# is drawn as its largest value, so a peak stays visible.
+CHART_POINTS = 2000
+
 CONNECTION_COLOURS = {"used": "#cf222e", "idle": "#1a7f37", "pending": "#8250df"}
 WAIT_COLOURS = {"p50": "#0969da", "p95": "#bc4c00", "p99": "#cf222e"}
+
+
+def _text(text: str) -> str:
+    return escape(shorten(text, TEXT_LIMIT))
+
+
+def _thinned(
+    points: Sequence[tuple[float, float | None]],
+) -> Sequence[tuple[float, float | None]]:
+    if len(points) <= CHART_POINTS:
+        return points
+    size = math.ceil(len(points) / CHART_POINTS)
+    thinned: list[tuple[float, float | None]] = []
+    for start in range(0, len(points), size):
+        group = points[start : start + size]
+        values = [value for _, value in group if value is not None]
+        thinned.append((group[0][0], max(values) if values else None))
+    return thinned
 
 
 def _value_cell(cell: Cell, unit: Unit) -> str:
@@ -49,20 +76,18 @@ def _value_cell(cell: Cell, unit: Unit) -> str:
     title = ""
     if cell.low is not None and cell.high is not None:
         interval = f"{format_value(cell.low, unit)} to {format_value(cell.high, unit)}"
-        title = (
-            f' title="95 % interval {escape(interval)}, {cell.observations or 0:,} observations"'
-        )
-    return f"<td{title}>{escape(format_value(cell.value, unit))}</td>"
+        title = f' title="95 % interval {_text(interval)}, {cell.observations or 0:,} observations"'
+    return f"<td{title}>{_text(format_value(cell.value, unit))}</td>"
 
 
 def _table(comparison: Comparison) -> str:
-    baseline = escape(comparison.baseline.label)
-    pool = escape(format_pool(comparison.baseline))
+    baseline = _text(comparison.baseline.label)
+    pool = _text(format_pool(comparison.baseline))
     head = [f'<th>figure</th><th>{baseline} (baseline)<br><span class="meta">{pool}</span></th>']
     for column in comparison.runs[1:]:
-        pool = escape(format_pool(column))
+        pool = _text(format_pool(column))
         head.append(
-            f'<th>{escape(column.label)}<br><span class="meta">{pool}</span></th>'
+            f'<th>{_text(column.label)}<br><span class="meta">{pool}</span></th>'
             f"<th>vs {baseline}</th>"
         )
     body = []
@@ -70,12 +95,12 @@ def _table(comparison: Comparison) -> str:
     for row in comparison.rows:
         css = ' class="group-start"' if previous_group not in (None, row.group) else ""
         previous_group = row.group
-        cells = [f"<td>{escape(row.label)}</td>"]
+        cells = [f"<td>{_text(row.label)}</td>"]
         cells.append(_value_cell(row.cells[0], row.unit))
         for cell, change in zip(row.cells[1:], row.changes[1:], strict=True):
             cells.append(_value_cell(cell, row.unit))
             kind = change.assessment if change else ""
-            cells.append(f'<td class="{kind}">{escape(format_change(change, row.unit))}</td>')
+            cells.append(f'<td class="{kind}">{_text(format_change(change, row.unit))}</td>')
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
     return (
         f'<table class="comparison"><thead><tr>{"".join(head)}</tr></thead>'
@@ -91,12 +116,12 @@ def pool_charts(samples: Sequence[PoolSample]) -> str:
     interval, as two inline SVG charts (also the Locust plugin's chart page)."""
     connections = [
         Series(name=state, colour=colour, step=True,
-               points=[(s.t, float(getattr(s, state))) for s in samples])
+               points=_thinned([(s.t, float(getattr(s, state))) for s in samples]))
         for state, colour in CONNECTION_COLOURS.items()
     ]  # fmt: skip
     waits = [
         Series(name=f"wait {name}", colour=colour,
-               points=[(s.t, getattr(s, f"wait_{name}")) for s in samples])
+               points=_thinned([(s.t, getattr(s, f"wait_{name}")) for s in samples]))
         for name, colour in WAIT_COLOURS.items()
     ]  # fmt: skip
     return (
@@ -120,28 +145,28 @@ def pool_charts(samples: Sequence[PoolSample]) -> str:
 def _charts(label: str, run: Run) -> str:
     configuration = run.configuration
     return (
-        f"<section><h2>{escape(label)}: {escape(run.scenario)} / {escape(run.variant)}</h2>"
+        f"<section><h2>{_text(label)}: {_text(run.scenario)} / {_text(run.variant)}</h2>"
         f'<p class="meta">pool_size {configuration.pool_size}, max_overflow '
         f"{configuration.max_overflow}, {configuration.users} users, driver "
-        f"{escape(configuration.driver)}, {len(run.samples)} samples</p>"
+        f"{_text(configuration.driver)}, {len(run.samples)} samples</p>"
         f"{pool_charts(run.samples)}</section>"
     )
 
 
 def render_html(comparison: Comparison, runs: Sequence[LoadedRun]) -> str:
     title = "poolscope compare: " + " vs ".join(column.label for column in comparison.runs)
-    verdicts = "".join(f"<li>{escape(line)}</li>" for line in comparison.verdicts)
+    verdicts = "".join(f"<li>{_text(line)}</li>" for line in comparison.verdicts)
     warnings = "".join(
-        f'<p class="warning">warning: {escape(line)}</p>' for line in comparison.warnings
+        f'<p class="warning">warning: {_text(line)}</p>' for line in comparison.warnings
     )
-    notes = "".join(f'<p class="meta">{escape(line)}</p>' for line in comparison.notes)
+    notes = "".join(f'<p class="meta">{_text(line)}</p>' for line in comparison.notes)
     charts = "".join(
         _charts(column.label, item.run) for column, item in zip(comparison.runs, runs, strict=True)
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<link rel="icon" href="data:,">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        f'<h1>{escape(title)}</h1><ul class="verdict">{verdicts}</ul>{warnings}'
+        f"<title>{_text(title)}</title><style>{STYLE}</style></head><body>"
+        f'<h1>{_text(title)}</h1><ul class="verdict">{verdicts}</ul>{warnings}'
         f"{_table(comparison)}{notes}{charts}</body></html>\n"
     )

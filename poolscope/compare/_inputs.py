@@ -58,11 +58,14 @@ def _implausible(value: Any, where: str) -> str | None:
         for index, item in enumerate(value):
             if found := _implausible(item, f"{where}[{index}]"):
                 return found
-    elif (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and not (math.isfinite(value) and 0 <= value < PLAUSIBLE_LIMIT)
-    ):
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < PLAUSIBLE_LIMIT:
+            try:
+                shown = f"{value:.6g}"
+            except OverflowError:  # an int of hundreds of digits has no float
+                shown = f"a {len(str(abs(value)))}-digit number"
+            return f"{where.lstrip('.')} = {shown}"
+    elif isinstance(value, float) and not (math.isfinite(value) and 0 <= value < PLAUSIBLE_LIMIT):
         return f"{where.lstrip('.')} = {value:.6g}"
     return None
 

@@ -7,9 +7,7 @@ from pathlib import Path
 
 from poolscope._errors import PoolscopeError
 from poolscope.compare._inputs import CompareInputError
-from poolscope.loadtest._catalog import find_scenario
-from poolscope.loadtest._progress import Reporter
-from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
+from poolscope.loadtest import Reporter, RunIncompleteError, RunOptions, find_scenario, run_scenario
 
 __all__ = ["play_scenario"]
 

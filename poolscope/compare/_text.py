@@ -10,6 +10,7 @@ from rich.text import Text
 
 from poolscope.compare._format import NOISE_MARK, format_change, format_pool, format_value
 from poolscope.compare._model import Change, Comparison
+from poolscope.readings import literal, print_unbroken, visible
 
 __all__ = ["render_table", "write_table"]
 
@@ -23,19 +24,25 @@ def _change_text(change: Change | None, text: str) -> Text:
 
 def render_table(comparison: Comparison) -> Table:
     baseline = comparison.baseline.label
-    table = Table(title=f"poolscope compare (baseline: {baseline})", title_justify="left")
+    table = Table(title=literal(f"poolscope compare (baseline: {baseline})"), title_justify="left")
     table.add_column("figure", no_wrap=True)
     first = comparison.baseline
     # A narrow terminal folds a long run name over lines: cut, two names could read alike.
     table.add_column(
-        f"{baseline} (baseline)\n{format_pool(first)}", justify="right", overflow="fold"
+        Text(f"{visible(baseline)} (baseline)\n{format_pool(first)}"),
+        justify="right",
+        overflow="fold",
     )
     for column in comparison.runs[1:]:
-        table.add_column(f"{column.label}\n{format_pool(column)}", justify="right", overflow="fold")
+        table.add_column(
+            Text(f"{visible(column.label)}\n{format_pool(column)}"),
+            justify="right",
+            overflow="fold",
+        )
         table.add_column("vs baseline", justify="right", overflow="fold")
     rows = comparison.rows
     for index, row in enumerate(rows):
-        cells: list[str | Text] = [row.label, format_value(row.cells[0].value, row.unit)]
+        cells: list[str | Text] = [literal(row.label), format_value(row.cells[0].value, row.unit)]
         for cell, change in zip(row.cells[1:], row.changes[1:], strict=True):
             cells.append(format_value(cell.value, row.unit))
             cells.append(_change_text(change, format_change(change, row.unit)))
@@ -52,12 +59,13 @@ def write_table(comparison: Comparison, console: Console) -> None:
         "between two reads)",
         style="dim",
     )
+    # Verdicts name runs and paths: wrapped between words, a path never cut in two.
     for line in comparison.verdicts:
-        console.print(Text(line, style="bold"))
+        print_unbroken(console, literal(line, "bold"))
     for note in comparison.notes:
-        console.print(Text(note, style="dim"))
+        print_unbroken(console, literal(note, "dim"))
     for warning in comparison.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        print_unbroken(console, literal(f"warning: {warning}", "yellow"))
 
 
 def table_as_text(comparison: Comparison, file: IO[str]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from poolscope.compare._format import format_ratio, format_value
 from poolscope.compare._model import Change, Row, RunColumn
 from poolscope.compare._notes import setup_differences
-from poolscope.loadtest import Run, held_idle_cause, starvation_cause
+from poolscope.readings import Run, held_idle_cause, starvation_cause
 
 __all__ = ["verdicts"]
 

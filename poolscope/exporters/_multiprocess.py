@@ -25,13 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, values
+from prometheus_client import Counter, Gauge, Histogram
 
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, take
 from poolscope._holds import split_holds
 from poolscope._recorder import LivePool, RawDurations
+from poolscope.exporters._prometheus_internals import add_to_histogram, values_live_in_files
 
 __all__ = [
     "MULTIPROC_DIR_ENV",
@@ -57,7 +58,7 @@ def multiprocess_enabled() -> bool:
 
 def require_multiprocess_values() -> None:
     """Raise :class:`PoolscopeError` unless prometheus_client writes values to files."""
-    if values.ValueClass is values.MutexValue:
+    if not values_live_in_files():
         raise PoolscopeError(
             f"multiprocess mode needs {MULTIPROC_DIR_ENV} set before prometheus_client "
             "is first imported"
@@ -205,6 +206,7 @@ class MultiprocessRecorder(RawDurations):
     def drain(self) -> None:
         """Fold the raw durations into the files: a few writes per bucket, not per value."""
         with self._flush_lock:
+            self.pull()
             waits = take(self.waits)
             if waits:
                 self._add_waits(waits)
@@ -215,7 +217,7 @@ class MultiprocessRecorder(RawDurations):
                 if values:
                     split = split_holds(take(values))
                     buckets = _buckets_of(split.held)
-                    _add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets)
+                    add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets.sum)
                     self._use_maximum(route).observe(buckets)
                     every_route.merge(buckets)
                     idle = _buckets_of(split.idle)
@@ -228,13 +230,13 @@ class MultiprocessRecorder(RawDurations):
                         split.statements
                     )
             if every_route.max is not None:
-                _add_to_histogram(self._use_fine, every_route.counts, every_route)
-                _add_to_histogram(self._idle_fine, idle_every_route.counts, idle_every_route)
+                add_to_histogram(self._use_fine, every_route.counts, every_route.sum)
+                add_to_histogram(self._idle_fine, idle_every_route.counts, idle_every_route.sum)
 
     def _add_waits(self, waits: list[float]) -> None:
         buckets = _buckets_of(waits)
-        _add_to_histogram(self.wait, buckets.coarse_counts(), buckets)
-        _add_to_histogram(self._wait_fine, buckets.counts, buckets)
+        add_to_histogram(self.wait, buckets.coarse_counts(), buckets.sum)
+        add_to_histogram(self._wait_fine, buckets.counts, buckets.sum)
         self._wait_max.observe(buckets)
 
     def _use_maximum(self, route: str) -> _Maximum:
@@ -326,18 +328,6 @@ def _buckets_of(values: list[float]) -> Buckets:
     buckets = Buckets()
     buckets.add_all(values)
     return buckets
-
-
-def _add_to_histogram(histogram: Any, counts: list[int], buckets: Buckets) -> None:
-    """``observe()`` of each value of ``buckets``, in one write per bucket and one for the sum.
-
-    prometheus_client keeps a histogram child's per-bucket counts (not cumulative, value
-    <= bound; ``counts`` in the same buckets) in ``_buckets`` and its sum in ``_sum``.
-    """
-    for value, count in zip(histogram._buckets, counts, strict=True):
-        if count:
-            value.inc(count)
-    histogram._sum.inc(buckets.sum)
 
 
 class _Maximum:

@@ -81,6 +81,7 @@ class PoolRecorder(RawDurations):
             self._drain_locked()
 
     def _drain_locked(self) -> None:
+        self.pull()
         waits = take(self.waits)
         self._checkouts += len(waits)
         self._wait.add_all(waits)

@@ -1,19 +1,31 @@
 """The load-test runner: plays a Locust test against a service, samples its metrics and
-writes a run file. Locust itself runs in child processes, never in this one."""
+writes a run file. Locust itself runs in child processes, never in this one.
+
+The run file's model and the metric readers live in ``poolscope.readings``; the names
+below that come from there stay importable from here, as they always were.
+"""
 
 from __future__ import annotations
 
-from poolscope.loadtest._held_idle import (
-    format_share,
-    held_idle_cause,
-    held_idle_route,
-    mostly_held_idle,
-    route_lines,
+from poolscope.loadtest._catalog import Setting, find_scenario, list_scenarios, serve_flags
+from poolscope.loadtest._children import start_service
+from poolscope.loadtest._environment import max_connections, passwords_of
+from poolscope.loadtest._locust_result import LiveTotals
+from poolscope.loadtest._locustfile import describe_locustfile, run_locustfile
+from poolscope.loadtest._plan import Play
+from poolscope.loadtest._processes import ManagedProcess
+from poolscope.loadtest._progress import NullReporter, Reporter, RichReporter, render_summary
+from poolscope.loadtest._run import (
+    RunIncompleteError,
+    RunOptions,
+    database_for,
+    play,
+    run_scenario,
+    sigterm_interrupts,
+    write_outcome,
 )
-from poolscope.loadtest._histogram import count_above
-from poolscope.loadtest._locustfile import run_locustfile
-from poolscope.loadtest._run import RunIncompleteError, RunOptions, run_scenario
-from poolscope.loadtest._runfile import (
+from poolscope.loadtest._target import RunInputError, check_routes, inspect_target, metrics_url_for
+from poolscope.readings import (
     SCHEMA,
     Configuration,
     EndpointStats,
@@ -24,18 +36,19 @@ from poolscope.loadtest._runfile import (
     LocustfileRecord,
     LocustTotals,
     PoolSample,
+    PoolSnapshot,
     PoolSummary,
     RouteHolds,
     Run,
     RunFileError,
     ScenarioCheck,
     TimingSummary,
+    count_above,
     load_run,
+    parse_metrics,
+    starvation_cause,
     write_run,
 )
-from poolscope.loadtest._scrape import PoolSnapshot, parse_metrics
-from poolscope.loadtest._starvation import starvation_cause
-from poolscope.loadtest._target import RunInputError
 
 __all__ = [
     "SCHEMA",
@@ -45,11 +58,17 @@ __all__ = [
     "Histogram",
     "LatencySummary",
     "LeakReport",
+    "LiveTotals",
     "LocustTotals",
     "LocustfileRecord",
+    "ManagedProcess",
+    "NullReporter",
+    "Play",
     "PoolSample",
     "PoolSnapshot",
     "PoolSummary",
+    "Reporter",
+    "RichReporter",
     "RouteHolds",
     "Run",
     "RunFileError",
@@ -57,17 +76,28 @@ __all__ = [
     "RunInputError",
     "RunOptions",
     "ScenarioCheck",
+    "Setting",
     "TimingSummary",
+    "check_routes",
     "count_above",
-    "format_share",
-    "held_idle_cause",
-    "held_idle_route",
+    "database_for",
+    "describe_locustfile",
+    "find_scenario",
+    "inspect_target",
+    "list_scenarios",
     "load_run",
-    "mostly_held_idle",
+    "max_connections",
+    "metrics_url_for",
     "parse_metrics",
-    "route_lines",
+    "passwords_of",
+    "play",
+    "render_summary",
     "run_locustfile",
     "run_scenario",
+    "serve_flags",
+    "sigterm_interrupts",
+    "start_service",
     "starvation_cause",
+    "write_outcome",
     "write_run",
 ]

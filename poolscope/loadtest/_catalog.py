@@ -1,7 +1,10 @@
-"""The scenarios, as poolscope learns them: from ``python -m scenarios`` in a subprocess.
+"""The scenarios, as poolscope learns them: from ``python -P -m poolscope.scenarios`` in a
+subprocess.
 
 The scenario modules import Locust, which gevent-patches whatever process imports it;
-asking a subprocess keeps Locust out of poolscope's own process.
+asking a subprocess keeps Locust out of poolscope's own process. ``-P`` keeps the current
+directory off ``sys.path``: a folder of the user's that holds a package or module named
+like one of poolscope's is never run in its place.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._runfile import Run, ScenarioCheck
+from poolscope.readings import Run, ScenarioCheck
 
 __all__ = [
     "ScenarioInfo",
@@ -74,18 +77,20 @@ class ScenarioInfo:
 def _scenarios_command(*args: str) -> str:
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "scenarios", *args],
+            [sys.executable, "-P", "-m", "poolscope.scenarios", *args],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise PoolscopeError("`python -m scenarios` did not answer within 120 s") from None
+        raise PoolscopeError(
+            "`python -m poolscope.scenarios` did not answer within 120 s"
+        ) from None
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         detail = lines[-1] if lines else f"exit code {result.returncode}"
-        raise PoolscopeError(f"`python -m scenarios {args[0]}` failed: {detail}")
+        raise PoolscopeError(f"`python -m poolscope.scenarios {args[0]}` failed: {detail}")
     return result.stdout
 
 

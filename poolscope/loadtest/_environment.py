@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from poolscope._urls import url_for_driver, url_secrets
-from poolscope.loadtest._runfile import Environment
+from poolscope.readings import Environment
 
 __all__ = [
     "describe_environment",

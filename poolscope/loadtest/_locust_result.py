@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from poolscope.loadtest._runfile import EndpointStats, LatencySummary, LocustTotals
+from poolscope.readings import EndpointStats, LatencySummary, LocustTotals
 
 __all__ = ["LiveTotals", "LocustFiles", "read_live_totals", "read_locust_totals"]
 

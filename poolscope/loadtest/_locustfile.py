@@ -19,8 +19,8 @@ from pathlib import Path
 from poolscope.loadtest._plan import Play, RunOptions
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._run import RunIncompleteError, play, sigterm_interrupts, write_outcome
-from poolscope.loadtest._runfile import LocustfileRecord
 from poolscope.loadtest._target import RunInputError, TargetError, inspect_target
+from poolscope.readings import LocustfileRecord
 
 __all__ = ["LocustfileError", "LocustfileInfo", "describe_locustfile", "run_locustfile"]
 

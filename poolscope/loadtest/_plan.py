@@ -10,8 +10,8 @@ from pathlib import Path
 from poolscope._urls import Driver, mask_url
 from poolscope.loadtest._catalog import Setting
 from poolscope.loadtest._children import MasterOptions
-from poolscope.loadtest._runfile import Configuration, LocustfileRecord
 from poolscope.loadtest._target import Target
+from poolscope.readings import Configuration, LocustfileRecord
 
 __all__ = ["Play", "RunOptions", "configuration", "master_options"]
 

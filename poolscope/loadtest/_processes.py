@@ -14,6 +14,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from poolscope._redact import redact
+
 __all__ = ["ManagedProcess"]
 
 logger = logging.getLogger("poolscope.processes")
@@ -110,13 +112,11 @@ class ManagedProcess:
             os.killpg(self._process.pid, sig)
 
     def log_tail(self, lines: int = 6, *, hide: Sequence[str] = ()) -> str:
-        """The last lines of its output, with every string in ``hide`` masked."""
+        """The last lines of its output, with every string in ``hide`` masked, and any
+        password it shows in a URL or an assignment (``poolscope._redact.redact``)."""
         try:
-            text = self.log_path.read_text(errors="replace")
+            text = redact(self.log_path.read_text(errors="replace"), hide)
         except OSError:
             return ""
-        for secret in hide:
-            if secret:
-                text = text.replace(secret, "***")
         kept = [line for line in text.splitlines() if line.strip()]
         return "\n".join(kept[-lines:])

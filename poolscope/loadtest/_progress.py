@@ -13,13 +13,24 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from poolscope.loadtest._held_idle import format_share, held_idle_cause
 from poolscope.loadtest._locust_result import LiveTotals
-from poolscope.loadtest._runfile import Run, TimingSummary
-from poolscope.loadtest._scrape import PoolSnapshot
-from poolscope.loadtest._starvation import starvation_cause
+from poolscope.readings import (
+    PoolSnapshot,
+    Run,
+    TimingSummary,
+    format_share,
+    held_idle_cause,
+    literal,
+    print_unbroken,
+    shorten,
+    starvation_cause,
+    visible,
+)
 
 __all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
+
+# A note can carry a target's answer or a child's last lines: bounded, kept readable.
+NOTE_LIMIT = 2000
 
 
 class Reporter(Protocol):
@@ -60,7 +71,9 @@ class RichReporter:
         self._last_line = 0.0
 
     def note(self, message: str) -> None:
-        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
+        self.console.print(
+            literal(shorten(message, NOTE_LIMIT), keep_lines=True), highlight=False, soft_wrap=True
+        )
 
     def started(self, scenario: str, variant: str, duration: float, host: str) -> None:
         self._title = f"{scenario} / {variant} against {host}"
@@ -111,7 +124,8 @@ class RichReporter:
                 table.add_row("threads", _threads(pool))
         shown = min(elapsed, self._duration)
         bar = ProgressBar(total=self._duration, completed=shown, width=40)
-        return Group(f"{self._title}  {shown:.0f}/{self._duration:g} s", bar, table)
+        heading = Text(f"{visible(self._title)}  {shown:.0f}/{self._duration:g} s")
+        return Group(heading, bar, table)
 
 
 def _threads(pool: PoolSnapshot) -> str:
@@ -150,14 +164,15 @@ def _route_rows(table: Table, runs: Sequence[Run]) -> None:
             else:
                 cells.append(f"{found.mean_hold * 1000:.1f} ms / {format_share(found.busy_share)}")
         # Text, not markup: a route is shown as given.
-        table.add_row(Text(f"  {name or '(no route)'}"), *cells)
+        table.add_row(literal(f"  {name or '(no route)'}"), *cells)
 
 
 def render_summary(console: Console, runs: Sequence[Run]) -> None:
-    table = Table(title=f"poolscope run: {runs[0].scenario}" if runs else "poolscope run")
+    table = Table(title=literal(f"poolscope run: {runs[0].scenario}" if runs else "poolscope run"))
     table.add_column("")
     for run in runs:
-        table.add_column(run.variant + ("" if run.complete else " (incomplete)"), justify="right")
+        heading = literal(run.variant + ("" if run.complete else " (incomplete)"))
+        table.add_column(heading, justify="right")
 
     def row(label: str, *cells: str, end_section: bool = False) -> None:
         table.add_row(label, *cells, end_section=end_section)
@@ -227,23 +242,22 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     for run in runs:
         cause = starvation_cause(run.pool)
         if cause is not None:
-            console.print(f"{run.variant}: {cause}", highlight=False, markup=False)
+            print_unbroken(console, literal(f"{run.variant}: {cause}"))
     for run in runs:
         idle_cause = held_idle_cause(run.pool)
         if idle_cause is not None:
-            console.print(f"{run.variant}: {idle_cause}", highlight=False, markup=False)
+            print_unbroken(console, literal(f"{run.variant}: {idle_cause}"))
     for run in runs:
         if run.pool is not None and run.pool.leak_reports:
             report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)
-            console.print(
+            # The borrower's stack keeps its lines; its file paths are never cut in two.
+            text = (
                 f"{run.variant}: a connection held {report.age_seconds:.1f} s by route "
-                f"{report.route or '(unknown)'}, borrowed at:\n{report.borrower}",
-                highlight=False,
-                markup=False,
+                f"{report.route or '(unknown)'}, borrowed at:\n{report.borrower}"
             )
+            print_unbroken(console, literal(text, keep_lines=True))
     check = next((r.check for r in runs if r.check is not None), None)
     if check is not None:
-        style = "green" if check.passed else "red"
-        console.print(f"[{style}]{check.verdict}[/{style}]", highlight=False)
+        print_unbroken(console, literal(check.verdict, "green" if check.passed else "red"))
         for line in check.details:
-            console.print(f"  {line}", highlight=False, markup=False)
+            print_unbroken(console, literal(f"  {line}"))

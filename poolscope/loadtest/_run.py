@@ -40,11 +40,19 @@ from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, rea
 from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
-from poolscope.loadtest._runfile import Run, load_run, write_run
-from poolscope.loadtest._sampler import MetricsSampler, samples_since, summarize_pool
-from poolscope.loadtest._scrape import PoolSnapshot
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
+from poolscope.readings import (
+    MetricsSampler,
+    PoolSnapshot,
+    Run,
+    counters_reset,
+    load_run,
+    samples_since,
+    shorten,
+    summarize_pool,
+    write_run,
+)
 
 __all__ = [
     "Play",
@@ -62,6 +70,8 @@ logger = logging.getLogger("poolscope.run")
 LOCUST_GRACE_SECONDS = 30.0  # past the duration: Locust's start-up and shutdown
 SETTLE_SECONDS = 5.0  # after the load: until every connection is back in the pool
 SCRAPE_FAILURES_TOLERATED = 6
+# An incomplete run's reason can quote a target or a child's output: kept readable.
+REASON_LIMIT = 2000
 LOG_LINES_KEPT = 200  # of the service's and Locust's output, beside an incomplete run file
 
 
@@ -307,12 +317,22 @@ def play(
             if child is not None:
                 outcome.logs[child.name.lower()] = child.log_tail(LOG_LINES_KEPT, hide=secrets)
     timed = sampler.collected() if sampler is not None else []
+    if sampler is not None and sampler.failed_reads:
+        reporter.note(
+            f"{plan.scenario}/{plan.variant}: {sampler.failed_reads} read(s) of "
+            f"{sampler.url} failed, their samples are missing; the last: {sampler.last_error}"
+        )
+    if counters_reset(baseline, timed):
+        reporter.note(
+            f"{plan.scenario}/{plan.variant}: the target's counters went down during the run "
+            "(it restarted?); counted on from their new start"
+        )
     settings = plan.service_settings or {}
     run = Run(
         scenario=plan.scenario,
         variant=plan.variant,
         complete=outcome.failure is None,
-        incomplete_reason=outcome.failure,
+        incomplete_reason=shorten(outcome.failure, REASON_LIMIT) if outcome.failure else None,
         started_at=started_at,
         finished_at=datetime.now(UTC),
         configuration=configuration(plan, options, target, settings, database_url, host),

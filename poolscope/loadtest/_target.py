@@ -4,6 +4,8 @@ serves poolscope's), and whether it serves the routes a built-in scenario needs.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +13,15 @@ from typing import Any
 import httpx
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._scrape import PoolSettings, pool_settings
+from poolscope.readings import (
+    MAX_METRICS_BYTES,
+    MAX_POOL_BYTES,
+    PoolSettings,
+    ScrapeError,
+    get_bounded,
+    pool_settings,
+    shorten,
+)
 
 __all__ = [
     "RunInputError",
@@ -25,7 +35,7 @@ __all__ = [
 HOW_TO_INSTRUMENT = (
     "instrument its engine with poolscope.instrument(engine, registry=REGISTRY) and serve "
     'that registry, e.g. app.mount("/metrics", make_asgi_app()) '
-    "(README: Load-test your own service)"
+    "(docs/own-service.md)"
 )
 
 
@@ -53,14 +63,14 @@ def metrics_url_for(host: str, given: str | None = None) -> str:
     return given or f"{host.rstrip('/')}/metrics"
 
 
-def _get(client: httpx.Client, url: str) -> httpx.Response:
+def _get(client: httpx.Client, url: str, seconds: float) -> str:
     try:
-        response = client.get(url)
-    except httpx.HTTPError as error:
-        raise TargetError(f"cannot read {url}: {type(error).__name__}: {error}") from None
-    if response.status_code != 200:
-        raise TargetError(f"{url} answered {response.status_code}, not 200")
-    return response
+        status, body = get_bounded(client, url, limit=MAX_METRICS_BYTES, seconds=seconds)
+    except ScrapeError as error:
+        raise TargetError(str(error)) from None
+    if status != 200:
+        raise TargetError(f"{url} answered {status}, not 200")
+    return body.decode("utf-8", errors="replace")
 
 
 def _choose(settings: dict[str, PoolSettings], pool: str | None, url: str) -> PoolSettings:
@@ -76,32 +86,48 @@ def _choose(settings: dict[str, PoolSettings], pool: str | None, url: str) -> Po
     return next(iter(settings.values()))
 
 
-def _pool_answer(client: httpx.Client, host: str, pool: str) -> dict[str, Any]:
+def _pool_answer(client: httpx.Client, host: str, pool: str, seconds: float) -> dict[str, Any]:
     """``GET /pool`` as the sample service and ``poolscope.fastapi.pool_router`` serve it,
     when it speaks for ``pool``; else empty (a target without it is recorded all the same)."""
     try:
-        response = client.get(f"{host.rstrip('/')}/pool")
-        body = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+        status, raw = get_bounded(
+            client, f"{host.rstrip('/')}/pool", limit=MAX_POOL_BYTES, seconds=seconds
+        )
+        body = json.loads(raw) if status == 200 else None
+    except (ScrapeError, ValueError, RecursionError):
         return {}
     if not isinstance(body, dict) or body.get("pool", pool) != pool:
         return {}
     return body
 
 
+def _finite(value: Any) -> float | None:
+    """A number a target gave, when it is one a run file can hold."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 def inspect_target(
     host: str, *, metrics_url: str | None = None, pool: str | None = None, timeout: float = 5.0
 ) -> Target:
     """The target's pool as it exports it; a :class:`TargetError` when there is none to
-    record, or several and ``pool`` names none of them."""
+    record, or several and ``pool`` names none of them. Each answer is read within
+    ``timeout`` seconds, first byte to last."""
     url = metrics_url_for(host, metrics_url)
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-        text = _get(client, url).text
+        text = _get(client, url, timeout)
         try:
             chosen = _choose(pool_settings(text), pool, url)
-        except ValueError as error:
-            raise TargetError(f"{url} is not a Prometheus exposition ({error})") from None
-        answer = _pool_answer(client, host, chosen.pool)
+        except (ValueError, ArithmeticError) as error:
+            raise TargetError(
+                f"{url} is not a readable Prometheus exposition ({shorten(str(error))})"
+            ) from None
+        answer = _pool_answer(client, host, chosen.pool, timeout)
     state = answer.get("state")
     timeout_seconds = state.get("timeout") if isinstance(state, dict) else None
     driver = answer.get("driver")
@@ -111,8 +137,8 @@ def inspect_target(
         pool=chosen.pool,
         pool_size=chosen.pool_size,
         max_overflow=chosen.max_overflow,
-        pool_timeout=float(timeout_seconds) if isinstance(timeout_seconds, int | float) else None,
-        driver=driver if isinstance(driver, str) else None,
+        pool_timeout=_finite(timeout_seconds),
+        driver=shorten(driver, 100) if isinstance(driver, str) else None,
     )
 
 

@@ -6,6 +6,13 @@
 from __future__ import annotations
 
 from poolscope.service._app import create_app, create_app_from_environment
-from poolscope.service._settings import ServiceSettings
+from poolscope.service._serve import serve
+from poolscope.service._settings import ServiceSettings, settings_from
 
-__all__ = ["ServiceSettings", "create_app", "create_app_from_environment"]
+__all__ = [
+    "ServiceSettings",
+    "create_app",
+    "create_app_from_environment",
+    "serve",
+    "settings_from",
+]

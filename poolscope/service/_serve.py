@@ -23,6 +23,7 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from poolscope._errors import PoolscopeError
+from poolscope._redact import redact
 from poolscope._urls import mask_url, url_for_driver, url_secrets
 from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.postgres import EmbeddedPostgres, resolve_database_url
@@ -142,9 +143,7 @@ def _first_line(error: DBAPIError, url: str) -> str:
     message = str(error.orig or error).strip().splitlines()
     line = message[0] if message else type(error.orig or error).__name__
     # libpq does not echo passwords, but nothing poolscope prints may ever hold one.
-    for secret in url_secrets(url):
-        line = line.replace(secret, "***")
-    return line
+    return redact(line, url_secrets(url))
 
 
 @contextmanager

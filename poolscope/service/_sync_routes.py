@@ -4,7 +4,8 @@ thread pool) on a Session.
 The right way opens the Session inside the route's body, not in a ``yield`` dependency:
 a connection goes back to the pool on the thread that took it, so no request ever holds
 a connection while it waits for a thread, and no number of clients can deadlock the
-service (``/deadlock/depends/hold`` keeps the tutorial pattern that does; see README).
+service (``/deadlock/depends/hold`` keeps the tutorial pattern that does; see
+docs/depends-deadlock.md).
 """
 
 from __future__ import annotations

@@ -10,12 +10,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from poolscope.loadtest._catalog import Setting
-from poolscope.loadtest._children import start_service
-from poolscope.loadtest._locust_result import LiveTotals
-from poolscope.loadtest._processes import ManagedProcess
-from poolscope.loadtest._progress import Reporter
-from poolscope.loadtest._scrape import PoolSnapshot
+from poolscope.loadtest import LiveTotals, ManagedProcess, Reporter, Setting, start_service
+from poolscope.readings import PoolSnapshot
 
 __all__ = ["Ahead"]
 

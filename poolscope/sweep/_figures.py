@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from poolscope.loadtest import PoolSample, Run, held_idle_cause, mostly_held_idle
+from poolscope.readings import PoolSample, Run, held_idle_cause, mostly_held_idle
 from poolscope.sweep._model import Step
 
 __all__ = ["load_window", "step_from_run"]

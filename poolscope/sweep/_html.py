@@ -10,10 +10,8 @@ import math
 from collections.abc import Callable
 from html import escape
 
-from poolscope.compare._format import format_seconds
-from poolscope.compare._html import STYLE
-from poolscope.compare._svg import Series, line_chart
-from poolscope.loadtest import route_lines
+from poolscope.compare import STYLE, Series, format_seconds, line_chart
+from poolscope.readings import route_lines
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["render_html"]

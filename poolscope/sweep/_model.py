@@ -15,8 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest import RouteHolds
-from poolscope.loadtest._runfile import write_atomically
+from poolscope.readings import RouteHolds, write_atomically
 
 __all__ = [
     "SCHEMA",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from poolscope._errors import PoolscopeError
-from poolscope.loadtest._processes import ManagedProcess
+from poolscope.loadtest import ManagedProcess
 from poolscope.postgres import free_port
 
 __all__ = ["READY_SECONDS", "serve_command", "start_own_service"]

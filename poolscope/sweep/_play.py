@@ -16,7 +16,6 @@ partial, with the steps that finished.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,17 +26,35 @@ from pathlib import Path
 import httpx
 
 from poolscope._errors import PoolscopeError
+from poolscope._redact import redact
 from poolscope._urls import Driver, mask_url
-from poolscope.loadtest import LocustfileRecord, load_run
-from poolscope.loadtest._catalog import find_scenario
-from poolscope.loadtest._environment import max_connections, passwords_of
-from poolscope.loadtest._locustfile import describe_locustfile
-from poolscope.loadtest._plan import Play, RunOptions
-from poolscope.loadtest._processes import ManagedProcess
-from poolscope.loadtest._progress import NullReporter, Reporter
-from poolscope.loadtest._run import database_for, play, sigterm_interrupts, write_outcome
-from poolscope.loadtest._scrape import PoolSettings, pool_settings
-from poolscope.loadtest._target import check_routes, inspect_target, metrics_url_for
+from poolscope.loadtest import (
+    LocustfileRecord,
+    ManagedProcess,
+    NullReporter,
+    Play,
+    Reporter,
+    RunOptions,
+    check_routes,
+    database_for,
+    describe_locustfile,
+    find_scenario,
+    inspect_target,
+    load_run,
+    max_connections,
+    metrics_url_for,
+    passwords_of,
+    play,
+    sigterm_interrupts,
+    write_outcome,
+)
+from poolscope.readings import (
+    MAX_METRICS_BYTES,
+    PoolSettings,
+    ScrapeError,
+    get_bounded,
+    pool_settings,
+)
 from poolscope.sweep._ahead import Ahead
 from poolscope.sweep._figures import step_from_run
 from poolscope.sweep._model import Parameter, Step, Sweep, SweepConfiguration, write_sweep
@@ -48,7 +65,6 @@ __all__ = ["SweepOptions", "SweepResult", "connection_warning", "run_sweep"]
 
 DEFAULT_USERS = 10  # with --locustfile, as `poolscope run --locustfile`
 DEFAULT_USER_STEPS = (5, 10, 20, 40)
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,16 +189,17 @@ def _step_play(plan: _Plan, value: int) -> Play:
 def _target_pool(host: str, options: SweepOptions) -> PoolSettings | None:
     """The pool the target reports, or None while its metrics do not answer with one."""
     try:
-        response = httpx.get(
-            metrics_url_for(host, options.metrics_url), timeout=2, follow_redirects=True
-        )
-    except httpx.HTTPError:
+        with httpx.Client(timeout=2, follow_redirects=True) as client:
+            status, body = get_bounded(
+                client, metrics_url_for(host, options.metrics_url), limit=MAX_METRICS_BYTES
+            )
+    except ScrapeError:
         return None
-    if response.status_code != 200:
+    if status != 200:
         return None
     try:
-        pools = pool_settings(response.text)
-    except ValueError:
+        pools = pool_settings(body.decode("utf-8", errors="replace"))
+    except (ValueError, ArithmeticError):
         return None
     if options.pool is not None:
         return pools.get(options.pool)
@@ -353,4 +370,4 @@ def _database(plan: _Plan, options: RunOptions, reporter: Reporter) -> Iterator[
 
 
 def _masked_command(command: str | None) -> str | None:
-    return None if command is None else _PASSWORD_IN_URL.sub(r"\1***@", command)
+    return None if command is None else redact(command)

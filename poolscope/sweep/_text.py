@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from poolscope.loadtest import route_lines
+from poolscope.readings import literal, print_unbroken, route_lines
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["write_report"]
@@ -32,7 +32,7 @@ def _table(sweep: Sweep) -> Table:
     # Eleven columns within 80 characters: no borders, the box's blank divider as the only
     # space between columns, and cells never cut (a figure shown as "0/1…" is lost).
     table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False
+        title=literal(title), title_justify="left", box=box.SIMPLE_HEAD, padding=0, show_edge=False
     )
     table.add_column("pool" if parameter == "pool_size" else "users", justify="right")
     table.add_column("users" if parameter == "pool_size" else "pool", justify="right")
@@ -90,15 +90,15 @@ def write_report(sweep: Sweep, console: Console) -> None:
             # Per route, below the table (no room in 80 columns); Text: shown as given.
             busy = f"busy {step.busy_share * 100:.1f} % (in statements)"
             console.print(
-                Text(f"pool {step.pool_size}, {step.users} users, {busy}: " + "; ".join(lines)),
+                literal(f"pool {step.pool_size}, {step.users} users, {busy}: " + "; ".join(lines)),
                 highlight=False,
             )
     for warning in sweep.warnings:
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        print_unbroken(console, literal(f"warning: {warning}", "yellow"))
     if sweep.partial:
-        console.print(Text(f"partial: {sweep.partial_reason}", style="yellow"))
+        print_unbroken(console, literal(f"partial: {sweep.partial_reason}", "yellow"))
     if sweep.recommendation is not None:
-        console.print(Text(sweep.recommendation.text, style="bold"))
+        print_unbroken(console, literal(sweep.recommendation.text, "bold"))
     console.print(
         f"{len(sweep.steps)} step(s) of {sweep.configuration.duration_seconds:g} s in "
         f"{sweep.wall_seconds:.0f} s",

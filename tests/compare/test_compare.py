@@ -199,7 +199,7 @@ def damaged(tmp_path: Path, good: Path) -> dict[str, Path]:
         ("bad format", "unknown format 'pdf'"),
         ("bad fail-if", "--fail-if 'wait_p95>>1': expected a number"),
         ("unknown figure", "unknown figure 'speed'"),
-        ("unwritable out", "cannot write the report (No such file or directory)"),
+        ("unwritable out", "cannot write the report (no directory"),
         ("scenario and files", "give run files or --scenario, not both"),
         ("one-variant scenario", "scenario pool-saturation has one variant (default)"),
         ("no users", "--users must be at least 1, not 0"),

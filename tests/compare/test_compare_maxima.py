@@ -17,7 +17,7 @@ from poolscope._urls import url_for_driver
 from poolscope.cli._app import app
 from poolscope.compare import Comparison
 from poolscope.loadtest import Run, load_run, parse_metrics, write_run
-from poolscope.loadtest._sampler import TimedSnapshot, summarize_pool
+from poolscope.readings import TimedSnapshot, summarize_pool
 
 DATA = Path(__file__).parent.parent / "data" / "runs" / "engine-per-request"
 LABEL = "connection use max"

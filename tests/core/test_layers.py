@@ -1,8 +1,10 @@
 """The layers hold: no import cycle among poolscope's modules (type-only imports too), the
-core library imports no tool layer nor any tool dependency, and each tool layer imports
-only the layers below it (core < postgres < service < loadtest < compare < sweep < cli <
-locust: the Locust plugin is imported by locustfiles inside Locust's processes, never by
-poolscope).
+core library imports no tool layer nor any tool dependency, each tool layer imports
+only the layers below it (core < readings < postgres < service < loadtest < compare < sweep
+< cli < locust < scenarios: the Locust plugin and the scenarios are imported by locustfiles
+inside Locust's processes, never by the rest of poolscope), and no module imports another
+package's private (``_``) module: a layer stands on the ones below through their public
+names. The repository's other Python (locustfiles, examples, benchmarks, dashboards) too.
 
 Read from the source with ``ast``, so that an import under ``if TYPE_CHECKING:`` or inside
 a function counts as much as one at the top.
@@ -18,7 +20,18 @@ import pytest
 import poolscope
 
 PACKAGE_DIR = Path(poolscope.__file__).parent
-LAYERS = ("core", "postgres", "service", "loadtest", "compare", "sweep", "cli", "locust")
+LAYERS = (
+    "core",
+    "readings",
+    "postgres",
+    "service",
+    "loadtest",
+    "compare",
+    "sweep",
+    "cli",
+    "locust",
+    "scenarios",
+)
 TOOL_DEPENDENCIES = frozenset(
     {
         "locust",
@@ -34,8 +47,13 @@ TOOL_DEPENDENCIES = frozenset(
         "pydantic_settings",
     }
 )
-# poolscope.fastapi is the core's bridge to the FastAPI the user already has.
-ALLOWED_IN_CORE = {"poolscope.fastapi": frozenset({"fastapi", "starlette"})}
+# poolscope.fastapi (the package) is the core's bridge to the FastAPI the user already has.
+BRIDGE = "poolscope.fastapi"
+BRIDGE_DEPENDENCIES = frozenset({"fastapi", "starlette", "anyio"})
+# Another library's private module, each reached from one module of ours that says why.
+ALLOWED_PRIVATE = {"poolscope.fastapi._starlette": frozenset({"starlette._utils"})}
+REPOSITORY = PACKAGE_DIR.parent
+OTHER_PYTHON = ("locustfile.py", "scenarios", "examples", "benchmarks", "dashboards")
 
 
 def module_names(root: Path) -> dict[str, Path]:
@@ -123,7 +141,8 @@ def core_violations(graph: dict[str, set[str]]) -> list[str]:
     for module, imported in sorted(graph.items()):
         if layer_of(module) != "core":
             continue
-        allowed = ALLOWED_IN_CORE.get(module, frozenset())
+        bridge = module == BRIDGE or module.startswith(f"{BRIDGE}.")
+        allowed = BRIDGE_DEPENDENCIES if bridge else frozenset()
         for name in sorted(imported):
             top = name.split(".")[0]
             if top == "poolscope" and layer_of(name) != "core":
@@ -143,6 +162,41 @@ def upward_imports(graph: dict[str, set[str]]) -> list[str]:
     return found
 
 
+def private_owner(name: str) -> str | None:
+    """The package a private module belongs to (``poolscope.loadtest`` for
+    ``poolscope.loadtest._run``), or None when ``name`` is public."""
+    parts = name.split(".")
+    for index, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:index])
+    return None
+
+
+def private_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a private module from outside the package that owns it."""
+    found = []
+    for module, imported in sorted(graph.items()):
+        for name in sorted(imported):
+            owner = private_owner(name)
+            if owner is None or module == owner or module.startswith(f"{owner}."):
+                continue
+            if name not in ALLOWED_PRIVATE.get(module, frozenset()):
+                found.append(f"{module} imports {name}, private to {owner}")
+    return found
+
+
+def other_python_graph() -> dict[str, set[str]]:
+    """The repository's Python outside the package, each file by its path."""
+    graph = {}
+    modules = module_names(PACKAGE_DIR)
+    for entry in OTHER_PYTHON:
+        root = REPOSITORY / entry
+        for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
+            name = str(path.relative_to(REPOSITORY))
+            graph[name] = imports_of(name, path, modules)
+    return graph
+
+
 @pytest.fixture(scope="module")
 def graph() -> dict[str, set[str]]:
     return import_graph(PACKAGE_DIR)
@@ -154,7 +208,7 @@ def test_the_walk_sees_every_layer(graph: dict[str, set[str]]) -> None:
     assert "poolscope.metrics" in graph["poolscope.exporters._registry"]
 
 
-def test_the_checks_catch_type_only_cycles_and_wrong_layers(tmp_path: Path) -> None:
+def test_the_checks_catch_type_only_cycles_wrong_layers_and_private_imports(tmp_path: Path) -> None:
     root = tmp_path / "poolscope"
     (root / "loadtest").mkdir(parents=True)
     sources = {
@@ -169,12 +223,19 @@ def test_the_checks_catch_type_only_cycles_and_wrong_layers(tmp_path: Path) -> N
         ),
         "_c.py": "from poolscope.loadtest import run\n",
         "loadtest/__init__.py": "from . import _run\n",
-        "loadtest/_run.py": "from ..cli import main\n",
+        "loadtest/_run.py": "from ..cli import main\nfrom poolscope._b import later\n",
+        "compare/__init__.py": "from poolscope.loadtest._run import play\n",
+        "compare/_x.py": "from starlette._utils import get_route_path\n",
     }
+    (root / "compare").mkdir()
     for name, source in sources.items():
         (root / name).write_text(source)
     walked = import_graph(root)
     assert walked["poolscope.loadtest"] == {"poolscope.loadtest._run"}
+    assert private_imports(walked) == [
+        "poolscope.compare imports poolscope.loadtest._run, private to poolscope.loadtest",
+        "poolscope.compare._x imports starlette._utils, private to starlette",
+    ]
     assert cycles(walked) == [["poolscope._a", "poolscope._b"]]
     assert core_violations(walked) == [
         "poolscope._b imports the tool dependency locust",
@@ -196,3 +257,14 @@ def test_the_core_imports_no_tool(graph: dict[str, set[str]]) -> None:
 
 def test_each_layer_imports_only_layers_below(graph: dict[str, set[str]]) -> None:
     assert upward_imports(graph) == []
+
+
+def test_no_module_imports_another_packages_private_module(graph: dict[str, set[str]]) -> None:
+    assert private_imports(graph) == []
+
+
+def test_the_repositorys_other_python_uses_public_names() -> None:
+    walked = other_python_graph()
+    assert "locustfile.py" in walked
+    assert "benchmarks/overhead.py" in walked
+    assert private_imports(walked) == []

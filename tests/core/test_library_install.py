@@ -1,6 +1,7 @@
-"""``pip install poolscope`` is the library: built as a wheel and installed without extras
-in a fresh virtual environment, it instruments an engine and exports its metrics, while
-the tool's dependencies stay out and the ``poolscope`` command says what to install."""
+"""``pip install poolscope`` is the library: built as a wheel (one top-level package,
+``poolscope``) and installed without extras in a fresh virtual environment, it instruments
+an engine and exports its metrics, while the tool's dependencies stay out and the
+``poolscope`` command says what to install."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,10 +30,18 @@ with poolscope.instrument(engine, pool="library", registry=registry):
     with engine.connect() as connection:
         connection.execute(text("select 1"))
     exposition = generate_latest(registry).decode()
+# OpenTelemetry is the otel extra: asked for without it, instrument() says what to install.
+try:
+    poolscope.instrument(engine, registry=None, meter_provider=object())
+    otel_error = None
+except poolscope.PoolscopeError as error:
+    otel_error = str(error)
 engine.dispose()
 print(json.dumps({
     "poolscope": poolscope.__file__,
     "exposition": exposition,
+    "otel_error": otel_error,
+    "opentelemetry": importlib.util.find_spec("opentelemetry") is not None,
     "absent": [name for name in TOOL_PACKAGES if importlib.util.find_spec(name) is None],
 }))
 """.replace("TOOL_PACKAGES", repr(TOOL_PACKAGES))
@@ -58,6 +68,11 @@ def test_the_wheel_without_extras_is_the_library(database_url: str, tmp_path: Pa
     )
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("poolscope-*.whl")
+    # One top-level package: the scenarios travel inside it, as poolscope.scenarios.
+    with zipfile.ZipFile(wheel) as archive:
+        top_level = {name.split("/")[0] for name in archive.namelist()}
+    assert {name for name in top_level if not name.endswith(".dist-info")} == {"poolscope"}
+    assert "poolscope/scenarios/steady.py" in archive.namelist()
 
     venv = tmp_path / "venv"
     created = run(sys.executable, "-m", "venv", venv)
@@ -77,6 +92,8 @@ def test_the_wheel_without_extras_is_the_library(database_url: str, tmp_path: Pa
         result["exposition"].splitlines()
     )
     assert result["absent"] == list(TOOL_PACKAGES)
+    assert result["opentelemetry"] is False
+    assert "pip install 'poolscope[otel]'" in result["otel_error"]
 
     tool = run(command, "run", "pool-saturation", cwd=tmp_path, env=env)
     assert tool.returncode != 0

@@ -79,16 +79,92 @@ def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_no_poolscope_module_but_the_plugin_imports_locust() -> None:
+def test_no_poolscope_module_but_the_plugin_and_scenarios_imports_locust() -> None:
     # Every module of the package, the CLI's and the runner's included; only the Locust
-    # plugin (imported by locustfiles, inside Locust's processes) may import Locust.
+    # plugin and the scenario modules (locustfiles, imported inside Locust's processes)
+    # may import Locust. The scenarios' package and its describe/check command may not.
     code = (
         "import pkgutil, importlib, sys, poolscope\n"
+        "locust_side = ('poolscope.locust', 'poolscope.__main__')\n"
+        "plain = ('poolscope.scenarios.__main__', 'poolscope.scenarios._scenario')\n"
         "for module in pkgutil.walk_packages(poolscope.__path__, 'poolscope.'):\n"
-        "    if module.name not in ('poolscope.locust', 'poolscope.__main__'):\n"
+        "    if module.name.startswith('poolscope.scenarios.') and module.name not in plain:\n"
+        "        continue\n"
+        "    if module.name not in locust_side:\n"
         "        importlib.import_module(module.name)\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'locust'\n"
         "             or name == 'poolscope.locust'))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_reading_layer_names() -> None:
+    import poolscope.loadtest
+    import poolscope.readings
+
+    # Sorted as ruff sorts __all__: constants, then classes, then functions.
+    assert poolscope.readings.__all__ == [
+        "COUNTERS",
+        "LINE_LIMIT",
+        "MAX_METRICS_BYTES",
+        "MAX_POOL_BYTES",
+        "MAX_RUN_FILE_BYTES",
+        "SCHEMA",
+        "SCRAPE_SECONDS",
+        "Configuration",
+        "EndpointStats",
+        "Environment",
+        "Histogram",
+        "LatencySummary",
+        "LeakReport",
+        "LocustTotals",
+        "LocustfileRecord",
+        "MetricsSampler",
+        "PoolSample",
+        "PoolSettings",
+        "PoolSnapshot",
+        "PoolSummary",
+        "RouteHolds",
+        "RouteTotals",
+        "Run",
+        "RunFileError",
+        "ScenarioCheck",
+        "ScrapeError",
+        "TimedSnapshot",
+        "TimingSummary",
+        "count_above",
+        "counter_increases",
+        "counters_reset",
+        "format_share",
+        "get_bounded",
+        "held_idle_cause",
+        "held_idle_route",
+        "held_idle_routes",
+        "literal",
+        "load_run",
+        "mostly_held_idle",
+        "one_line",
+        "parse_metrics",
+        "pool_settings",
+        "print_unbroken",
+        "read_within",
+        "route_figures",
+        "route_holds",
+        "route_lines",
+        "samples_since",
+        "shorten",
+        "starvation_cause",
+        "starved_idle_connections",
+        "starved_seconds",
+        "summarize_pool",
+        "timing_summary",
+        "visible",
+        "write_atomically",
+        "write_run",
+    ]
+    for name in poolscope.readings.__all__:
+        module = getattr(getattr(poolscope.readings, name), "__module__", "poolscope.readings._")
+        assert module.startswith("poolscope.readings._"), name
+    # The run file's model stays importable from the runner, as before.
+    assert poolscope.loadtest.Run is poolscope.readings.Run

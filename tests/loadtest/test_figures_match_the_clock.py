@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import poolscope
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import PoolSnapshot, TimingSummary, parse_metrics
-from poolscope.loadtest._sampler import TimedSnapshot, summarize_pool
+from poolscope.readings import TimedSnapshot, summarize_pool
 
 POOL_SIZE = 3
 WORKERS = 8

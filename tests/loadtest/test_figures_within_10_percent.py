@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine
 import poolscope
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import Histogram, PoolSnapshot, TimingSummary, parse_metrics
-from poolscope.loadtest._sampler import TimedSnapshot, samples_since, summarize_pool
+from poolscope.readings import TimedSnapshot, samples_since, summarize_pool
 
 QUANTILES = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
 ROUTES = ("/a", "/b", "")

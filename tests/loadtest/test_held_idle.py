@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from poolscope.loadtest import held_idle_cause
+from poolscope.readings import held_idle_cause
 from tests.loadtest.test_run_e2e import assert_passed, poolscope_run, runs_in
 
 pytestmark = pytest.mark.slow

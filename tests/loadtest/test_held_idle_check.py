@@ -9,9 +9,9 @@ from pathlib import Path
 from rich.console import Console
 
 from poolscope.compare import FORMATS, build_comparison, load_runs, render
-from poolscope.loadtest import Run, held_idle_cause, load_run, write_run
 from poolscope.loadtest._catalog import check_runs
 from poolscope.loadtest._progress import render_summary
+from poolscope.readings import Run, held_idle_cause, load_run, write_run
 
 RECORDED = Path(__file__).parent.parent / "data" / "runs" / "held-idle"
 ACROSS = "/held-idle/across-call"

@@ -1,4 +1,4 @@
-"""The README's own-service example (examples/orders), recorded by `poolscope run
+"""The own-service example of docs/own-service.md (examples/orders), recorded by `poolscope run
 --locustfile` at pool sizes 2 and 10: the run files show the pool each time, read from
 the service itself, and compare tells the difference."""
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from poolscope.loadtest import held_idle_cause, load_run
 from poolscope.postgres import free_port
+from poolscope.readings import held_idle_cause, load_run
 from tests.support.example_service import running_example
 from tests.support.runs import run_poolscope
 

@@ -15,8 +15,13 @@ from sqlalchemy.orm import Session
 from poolscope import instrument
 from poolscope._route_context import attribute_routes, current_route
 from poolscope._urls import url_for_driver
-from poolscope.loadtest import held_idle_cause, mostly_held_idle, parse_metrics
-from poolscope.loadtest._sampler import TimedSnapshot, summarize_pool
+from poolscope.readings import (
+    TimedSnapshot,
+    held_idle_cause,
+    mostly_held_idle,
+    parse_metrics,
+    summarize_pool,
+)
 
 OUTSIDE_CALL = 0.3
 

@@ -1,4 +1,4 @@
-"""The scenario catalog as poolscope sees it, through `python -m scenarios` (no Locust
+"""The scenario catalog as poolscope sees it, through `python -m poolscope.scenarios` (no Locust
 imported into poolscope's process), and durations as `poolscope run` reads them."""
 
 from __future__ import annotations

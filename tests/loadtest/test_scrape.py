@@ -10,7 +10,7 @@ from prometheus_client import Histogram as PrometheusHistogram
 
 from poolscope import metrics as _names
 from poolscope.loadtest import Histogram, parse_metrics
-from poolscope.loadtest._sampler import TimedSnapshot, samples_since, summarize_pool
+from poolscope.readings import TimedSnapshot, samples_since, summarize_pool
 
 
 def exposition(registry: CollectorRegistry, *, waits: dict[str, list[float]]) -> str:

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from poolscope._errors import PoolscopeError
 from poolscope.cli.sweep import parse_sizes, parse_wait
-from poolscope.loadtest import PoolSample, RouteHolds, write_run
 from poolscope.loadtest._environment import max_connections
+from poolscope.readings import PoolSample, RouteHolds, write_run
 from poolscope.sweep import (
     Step,
     Sweep,
