@@ -4,9 +4,10 @@
 and the newest psycopg2, psycopg and asyncpg), then `nox`, which runs the instrumentation,
 leak, in-process service and driver tests (MATRIX_TESTS) in one virtualenv per older set:
 
-- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy, the three drivers
-  and prometheus-client, whose private histogram attributes the multiprocess exporter
-  writes through), read from the file, so a bound cannot claim a version CI does not run;
+- ``lowest``: every lower bound in pyproject.toml at once (SQLAlchemy, the three
+  PostgreSQL drivers, pymysql and aiomysql, and prometheus-client, whose private histogram
+  attributes the multiprocess exporter writes through), read from the file, so a bound
+  cannot claim a version CI does not run;
 - ``sqlalchemy-2.0``: the newest SQLAlchemy 2.0.x, with the newest drivers;
 - ``opentelemetry-lowest``: the OpenTelemetry exporter's tests (OTEL_TESTS) on the lower
   bounds of OpenTelemetry's packages (the ``otel`` and ``test`` extras). A session of its
@@ -52,7 +53,15 @@ MATRIX_TESTS = [
 ]
 OTEL_TESTS = ["tests/core/test_opentelemetry.py", "tests/core/test_opentelemetry_otlp.py"]
 # The distributions whose lower bounds CI proves, as pyproject.toml names them.
-PROVEN = ("sqlalchemy", "psycopg2-binary", "psycopg", "asyncpg", "prometheus-client")
+PROVEN = (
+    "sqlalchemy",
+    "psycopg2-binary",
+    "psycopg",
+    "asyncpg",
+    "pymysql",
+    "aiomysql",
+    "prometheus-client",
+)
 PROVEN_OTEL = (
     "opentelemetry-api",
     "opentelemetry-sdk",
@@ -97,7 +106,8 @@ def run_matrix_tests(
 
 @nox.session
 def lowest(session: nox.Session) -> None:
-    """The lowest claimed SQLAlchemy, psycopg2, psycopg and asyncpg."""
+    """The lowest claimed SQLAlchemy, psycopg2, psycopg, asyncpg, pymysql, aiomysql and
+    prometheus-client."""
     run_matrix_tests(session, *lowest_pins())
 
 

@@ -25,17 +25,23 @@ produced are counted and printed to prove it ran).
 
     pip install -e '.[benchmark]'
     python benchmarks/overhead.py [--database-url URL] [--rounds 40] [--cycles 300]
-        [--drivers psycopg2 psycopg asyncpg psycopg_async] [--cycles-of empty select]
+        [--drivers psycopg2 psycopg asyncpg psycopg_async] [--mysql-url URL]
+        [--cycles-of empty select]
+    python benchmarks/overhead.py --drivers pymysql,aiomysql --mysql-url mysql://...
 
-One table per driver (default: all four: psycopg2 and psycopg 3 on a sync Engine, asyncpg
-and psycopg 3 on an AsyncEngine) and cycle, one after the other. Cycles (``--cycles-of``):
-``empty`` (checkout and checkin, no statement: what poolscope's pool takes over) and
-``select`` (one ``select 1`` per checkout through ``exec_driver_sql``: a round trip to the
-server, and poolscope's measuring of the statement). With both, each driver ends with the
-bytecode instructions poolscope adds per statement: the select cycle's added count less
-the empty cycle's.
+One table per driver (default: the four PostgreSQL ones: psycopg2 and psycopg 3 on a sync
+Engine, asyncpg and psycopg 3 on an AsyncEngine), one after the other; pymysql (sync) and
+aiomysql (async) run on ``--mysql-url`` (or ``$POOLSCOPE_MYSQL_URL``, or a MySQL
+``--database-url``). Drivers are given space- or comma-separated.
 
-Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts.
+Each driver in each cycle (``--cycles-of``): ``empty`` (checkout and checkin, no
+statement: what poolscope's pool takes over) and ``select`` (one ``select 1`` per checkout
+through ``exec_driver_sql``: a round trip to the server, and poolscope's measuring of the
+statement). With both, each driver ends with the bytecode instructions poolscope adds per
+statement: the select cycle's added count less the empty cycle's.
+
+Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts
+(only when a PostgreSQL driver is chosen).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from typing import Any, Literal  # noqa: E402
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 from sqlalchemy import Engine, create_engine  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 import poolscope  # noqa: E402
@@ -70,10 +77,13 @@ from poolscope import url_for_driver  # noqa: E402
 from poolscope.postgres import resolve_database_url  # noqa: E402
 
 # The drivers as SQLAlchemy names them in a URL, as poolscope.url_for_driver takes them.
-Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async"]
+Driver = Literal["psycopg2", "psycopg", "asyncpg", "psycopg_async", "pymysql", "aiomysql"]
 SYNC_DRIVERS: tuple[Driver, ...] = ("psycopg2", "psycopg")
 ASYNC_DRIVERS: tuple[Driver, ...] = ("asyncpg", "psycopg_async")
 DRIVERS: tuple[Driver, ...] = (*SYNC_DRIVERS, *ASYNC_DRIVERS)
+# MySQL's and MariaDB's, on --mysql-url.
+MYSQL_DRIVERS: tuple[Driver, ...] = ("pymysql", "aiomysql")
+ALL_DRIVERS: tuple[Driver, ...] = (*DRIVERS, *MYSQL_DRIVERS)
 OTEL_WAIT_TIME = names.OTEL_NAMES[names.CONNECTION_WAIT_TIME]
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "poolscope-otel", "otel")
 CYCLES_OF = ("empty", "select")
@@ -395,28 +405,73 @@ def _report_per_statement(empty: Results, select: Results) -> None:
         print(f"  {variant:14s} {added_select - added_empty:+7.0f}")
 
 
+def _drivers(given: list[str]) -> list[Driver]:
+    """``--drivers`` as given, space- or comma-separated, each one checked."""
+    names = [name for item in given for name in item.split(",") if name]
+    unknown = [name for name in names if name not in ALL_DRIVERS]
+    if unknown:
+        sys.exit(f"--drivers: unknown {', '.join(unknown)}; choose of {', '.join(ALL_DRIVERS)}")
+    return [driver for driver in ALL_DRIVERS if driver in names]
+
+
+def driver_dialect(driver: Driver) -> str:
+    return "mysql" if driver in MYSQL_DRIVERS else "postgresql"
+
+
+def dialect_of(url: str) -> str:
+    return "mysql" if make_url(url).get_backend_name() in ("mysql", "mariadb") else "postgresql"
+
+
+def _urls(args: argparse.Namespace, drivers: list[Driver]) -> dict[str, str]:
+    """The server each chosen driver's dialect runs on."""
+    urls: dict[str, str] = {}
+    given = args.database_url or os.environ.get("POOLSCOPE_DATABASE_URL")
+    mysql = args.mysql_url or os.environ.get("POOLSCOPE_MYSQL_URL")
+    if given and dialect_of(given) == "mysql":
+        mysql, given = mysql or given, None
+    dialects = {driver_dialect(driver) for driver in drivers}
+    if "mysql" in dialects:
+        if not mysql:
+            sys.exit("pymysql and aiomysql need a server: --mysql-url mysql://USER:PASSWORD@...")
+        urls["mysql"] = mysql
+    if "postgresql" in dialects:
+        urls["postgresql"] = resolve_database_url(given)
+    return urls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--mysql-url", default=None)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--cycles", type=int, default=300)
-    parser.add_argument("--drivers", nargs="+", choices=DRIVERS, default=list(DRIVERS))
+    parser.add_argument(
+        "--drivers",
+        nargs="+",
+        default=list(DRIVERS),
+        help=f"space- or comma-separated, of {', '.join(ALL_DRIVERS)}",
+    )
     parser.add_argument("--cycles-of", nargs="+", choices=CYCLES_OF, default=list(CYCLES_OF))
     args = parser.parse_args()
-    url = resolve_database_url(args.database_url)
+    drivers = _drivers(args.drivers)
+    urls = _urls(args, drivers)
     otel = _Otel()
     try:
-        for driver in args.drivers:
-            engine_kind = "AsyncEngine" if driver in ASYNC_DRIVERS else "sync Engine"
+        for driver in (*SYNC_DRIVERS, "pymysql", *ASYNC_DRIVERS, "aiomysql"):
+            if driver not in drivers:
+                continue
+            url = urls[driver_dialect(driver)]
+            is_async = driver in (*ASYNC_DRIVERS, "aiomysql")
+            engine_kind = "AsyncEngine" if is_async else "sync Engine"
             by_cycle: dict[str, Results] = {}
             for cycle in args.cycles_of:
                 select = cycle == "select"
-                if driver in SYNC_DRIVERS:
-                    results = bench_sync(url, driver, args.rounds, args.cycles, otel, select)
-                else:
+                if is_async:
                     results = asyncio.run(
                         bench_async(url, driver, args.rounds, args.cycles, otel, select)
                     )
+                else:
+                    results = bench_sync(url, driver, args.rounds, args.cycles, otel, select)
                 results.report(f"{driver} ({engine_kind}), {cycle} cycle")
                 by_cycle[cycle] = results
             if len(by_cycle) == len(CYCLES_OF):

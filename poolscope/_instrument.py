@@ -17,7 +17,14 @@ from sqlalchemy.pool import ConnectionPoolEntry, Pool, QueuePool
 
 from poolscope._errors import PoolscopeError
 from poolscope._leaks import CheckedOutConnection, LeakTracker
-from poolscope._pool import InstrumentedQueuePool, measuring_connect, overridden_methods
+from poolscope._pool import (
+    MEASURING_CLASSES,
+    InstrumentedQueuePool,
+    logger_name,
+    measuring_connect,
+    overridden_methods,
+    shorten_checkin,
+)
 from poolscope._pool_state import PoolState, read_pool_state
 from poolscope._recorder import Probe, Recorder
 from poolscope._stacks import STACK_CAPTURES, StackCapture
@@ -156,28 +163,18 @@ class Instrumentation:
                     "Instrumentation before instrumenting the engine again"
                 )
             self._original_class: type[QueuePool] = current
-            bases = (
-                (current,)
-                if issubclass(current, InstrumentedQueuePool)
-                else (InstrumentedQueuePool, current)
-            )
-            self._pool_class: type[InstrumentedQueuePool] = type(
-                f"Poolscope{current.__name__}",
-                bases,
-                {
-                    "_poolscope_probe": self.probe,
-                    "connect": measuring_connect(self.probe),
-                    "__module__": __name__,
-                },
-            )
+            self._pool_class = _measuring_class(current, self.probe)
             # Same layout, same state, connections already out stay tracked by the pool;
             # engine.dispose() rebuilds with self.__class__, so the new pool is measured too.
             target.__class__ = self._pool_class
-            self._listened_pool = target
-            event.listen(target, "connect", self._on_connect, insert=True)
-            event.listen(target, "invalidate", self._on_invalidate)
-            event.listen(target, "soft_invalidate", self._on_soft_invalidate)
-            event.listen(target, "connect", self._leaks.connect)
+            # Listened to through the engine (SQLAlchemy attaches them to its pool, and
+            # dispose() carries them over), so that removing them needs the engine, not
+            # the pool: after engine.dispose() the old pool must go as it would unmeasured
+            # (its connections closed with it), not live as long as this handle.
+            event.listen(sync_engine, "connect", self._on_connect, insert=True)
+            event.listen(sync_engine, "invalidate", self._on_invalidate)
+            event.listen(sync_engine, "soft_invalidate", self._on_soft_invalidate)
+            event.listen(sync_engine, "connect", self._leaks.connect)
             self._dialect = sync_engine.dialect
             measure_statements(self._dialect)
             # Connections opened before instrument() announce themselves no more.
@@ -257,9 +254,10 @@ class Instrumentation:
             engine = self._engine()
             if engine is not None and type(engine.pool) is self._pool_class:
                 engine.pool.__class__ = self._original_class  # type: ignore[assignment]
-            for identifier, listener in self._listeners():
-                if event.contains(self._listened_pool, identifier, listener):
-                    event.remove(self._listened_pool, identifier, listener)
+            if engine is not None:
+                for identifier, listener in self._listeners():
+                    if event.contains(engine, identifier, listener):
+                        event.remove(engine, identifier, listener)
             stop_measuring_statements(self._dialect)
             self._leaks.forget_checkouts()
         self._finalizer.detach()
@@ -345,6 +343,31 @@ class Instrumentation:
                 self.recorder.count_invalidation(soft=soft)
         except Exception as error:
             self.probe.failed(error)
+
+
+def _measuring_class(current: type[QueuePool], probe: Probe) -> type[InstrumentedQueuePool]:
+    """The class an instrumented pool of class ``current`` takes on: ``current`` with
+    poolscope's methods and ``probe``, logging under ``current``'s logger name."""
+    if current in MEASURING_CLASSES:
+        bases: tuple[type[QueuePool], ...] = (MEASURING_CLASSES[current],)
+    elif issubclass(current, InstrumentedQueuePool):
+        bases = (current,)
+    else:
+        bases = (InstrumentedQueuePool, current)
+    # A subclass of InstrumentedQueuePool may override connect(): measure what it returns.
+    own_connect = current.connect if current.connect is not Pool.connect else None
+    pool_class: type[InstrumentedQueuePool] = type(
+        f"Poolscope{current.__name__}",
+        bases,
+        {
+            "_poolscope_probe": probe,
+            "_sqla_logger_namespace": logger_name(current),
+            "connect": measuring_connect(probe, *([own_connect] if own_connect else [])),
+            "__module__": __name__,
+        },
+    )
+    shorten_checkin(pool_class)
+    return pool_class
 
 
 # Why the pools SQLAlchemy ships besides QueuePool cannot be measured.

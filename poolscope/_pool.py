@@ -9,7 +9,8 @@ The checkout+checkin cycle is SQLAlchemy's own hot path, so the common path is l
 checkout that finds an idle connection takes it as ``QueuePool._do_get`` would
 (``get(False)``, no clock, no lock); ``connect()`` then counts it as a 0 s wait and stamps
 the connection's reused :class:`Checkout` (kept on its record); ``_do_return_conn()``,
-which ``_return_conn`` skips straight to, appends the use time to the route's list.
+which the measured class's ``_return_conn`` skips straight to, appends the use time to the
+route's list.
 Durations are folded into buckets later, by the exporter. Only a checkout that finds no
 idle connection takes the slow path: counted as pending, timed, then handed to the pool's
 own ``_do_get``. That one calls itself after losing the overflow race; the caller's
@@ -17,6 +18,11 @@ identity (thread or greenlet) in the pending list tells the nested call apart, s
 checkout is counted once. No lock, no label lookup and no SQLAlchemy event listener on
 the common path: SQLAlchemy's event dispatch alone would cost more than all of the rest
 (benchmarks/README.md has the measured figures).
+
+Everything else is SQLAlchemy's, down to the logger: these classes log under the name of
+the class they stand in for (``sqlalchemy.pool.impl.QueuePool``), so ``echo_pool`` and the
+``sqlalchemy.pool`` logger work as documented. A subclass's own overrides of the methods
+taken over are called, as on a ``QueuePool``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any, ClassVar
 
+from sqlalchemy import log
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import (
     AsyncAdaptedQueuePool,
@@ -47,15 +54,32 @@ try:
 except ImportError:  # pragma: no cover - sync-only installs; async needs greenlet
     _current = threading.get_ident
 
+try:
+    # SQLAlchemy 2.0 only (2.1 dropped it): an AsyncAdaptedQueuePool for dialects that
+    # may be called outside of an event loop (aiosqlite on a file).
+    from sqlalchemy.pool import (  # type: ignore[attr-defined, unused-ignore]
+        FallbackAsyncAdaptedQueuePool,
+    )
+except ImportError:
+    FallbackAsyncAdaptedQueuePool = None
+
 __all__ = [
+    "MEASURING_CLASSES",
     "InstrumentedAsyncAdaptedQueuePool",
     "InstrumentedQueuePool",
+    "logger_name",
     "measuring_connect",
     "overridden_methods",
+    "shorten_checkin",
 ]
 
 _checkout = _ConnectionFairy._checkout
 _route = current_route.get
+
+
+def logger_name(pool_class: type[Pool]) -> str:
+    """The logger SQLAlchemy names after ``pool_class`` (before its ``logging_name``)."""
+    return log._qual_logger_name_for_cls(pool_class)
 
 
 class InstrumentedQueuePool(QueuePool):
@@ -68,6 +92,15 @@ class InstrumentedQueuePool(QueuePool):
 
     # Set on the per-instrumentation subclass instrument() builds; None = not measured.
     _poolscope_probe: ClassVar[Probe | None] = None
+    # What SQLAlchemy names the pool's logger after (log._qual_logger_name_for_cls).
+    _sqla_logger_namespace: ClassVar[str | None] = logger_name(QueuePool)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "_sqla_logger_namespace" not in own:
+            # A user's subclass logs under its own name, as a QueuePool subclass does.
+            cls._sqla_logger_namespace = None
 
     def _do_get(self) -> ConnectionPoolEntry:
         try:
@@ -118,19 +151,30 @@ class InstrumentedQueuePool(QueuePool):
         except Full:
             QueuePool._do_return_conn(self, record)
 
-    # Pool._return_conn (every checkin) only calls _do_return_conn: one call fewer.
-    _return_conn = _do_return_conn
+
+def shorten_checkin(pool_class: type[InstrumentedQueuePool]) -> None:
+    """For the class ``instrument()`` builds: ``_return_conn`` (every checkin) straight to
+    the measuring ``_do_return_conn``, one call fewer than through ``Pool._return_conn``,
+    unless a subclass overrides either (then its override is called, as on a QueuePool)."""
+    if (
+        pool_class._do_return_conn is InstrumentedQueuePool._do_return_conn
+        and pool_class._return_conn is Pool._return_conn
+    ):
+        pool_class._return_conn = InstrumentedQueuePool._do_return_conn  # type: ignore[method-assign, assignment]
 
 
-def measuring_connect(probe: Probe) -> Callable[[QueuePool], PoolProxiedConnection]:
+def measuring_connect(
+    probe: Probe, checkout_fairy: Callable[[Any], PoolProxiedConnection] = _checkout
+) -> Callable[[QueuePool], PoolProxiedConnection]:
     """The ``connect()`` of the pool class that ``instrument()`` builds around ``probe``.
 
     Built per instrumentation, so that the probe is at hand with no lookup, and taken off
     the class by ``close()``: the measuring pool classes themselves keep ``Pool.connect``.
+    ``checkout_fairy`` is the pool's own ``connect`` where a subclass overrides it.
     """
 
     def connect(self: QueuePool) -> PoolProxiedConnection:
-        fairy = _checkout(self)
+        fairy = checkout_fairy(self)
         try:
             record: Any = fairy._connection_record
             try:
@@ -241,6 +285,27 @@ def _timed_out(probe: Probe, waited: float) -> None:
 class InstrumentedAsyncAdaptedQueuePool(InstrumentedQueuePool, AsyncAdaptedQueuePool):
     """The ``AsyncAdaptedQueuePool`` counterpart of :class:`InstrumentedQueuePool`, for
     ``create_async_engine(..., poolclass=InstrumentedAsyncAdaptedQueuePool)``."""
+
+    _sqla_logger_namespace = logger_name(AsyncAdaptedQueuePool)
+
+
+# SQLAlchemy's pool classes and the measuring class that stands in for each.
+MEASURING_CLASSES: dict[type[QueuePool], type[InstrumentedQueuePool]] = {
+    QueuePool: InstrumentedQueuePool,
+    AsyncAdaptedQueuePool: InstrumentedAsyncAdaptedQueuePool,
+}
+
+if FallbackAsyncAdaptedQueuePool is not None:
+
+    class InstrumentedFallbackAsyncAdaptedQueuePool(
+        InstrumentedAsyncAdaptedQueuePool,
+        FallbackAsyncAdaptedQueuePool,  # type: ignore[misc, unused-ignore]
+    ):
+        """SQLAlchemy 2.0's ``FallbackAsyncAdaptedQueuePool``, measured."""
+
+        _sqla_logger_namespace = logger_name(FallbackAsyncAdaptedQueuePool)
+
+    MEASURING_CLASSES[FallbackAsyncAdaptedQueuePool] = InstrumentedFallbackAsyncAdaptedQueuePool
 
 
 # The pool methods these classes take over, and SQLAlchemy's own versions of them.

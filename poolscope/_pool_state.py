@@ -35,7 +35,9 @@ def read_pool_state(pool: QueuePool, *, pending: int) -> PoolState:
         timeout=pool.timeout(),
         max=None if max_overflow < 0 else size + max_overflow,
         idle=pool.checkedin(),
-        used=pool.checkedout(),
+        # QueuePool.dispose() forgets the connections out at the time (it resets its count
+        # as if none were) and counts their later return as -1 each: never below 0.
+        used=max(0, pool.checkedout()),
         # SQLAlchemy counts overflow from -pool_size up; only the part past pool_size is open.
         overflow=max(0, pool.overflow()),
         pending=pending,

@@ -1,4 +1,5 @@
-"""Shared fixtures: one real PostgreSQL per test session, engines for every driver."""
+"""Shared fixtures: one real PostgreSQL (and, for the MySQL tests, one real MariaDB) per
+test session, engines for every driver."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from poolscope._urls import ASYNC_DRIVERS, SYNC_DRIVERS, Driver, url_for_driver
+from poolscope._urls import ASYNC_DRIVERS, MYSQL_DRIVERS, SYNC_DRIVERS, Driver, url_for_driver
 from poolscope.postgres import EmbeddedPostgres
+from tests.support.mariadb import MariaDB
 
 TEST_DATABASE_URL_ENV = "POOLSCOPE_TEST_DATABASE_URL"
+TEST_MYSQL_URL_ENV = "POOLSCOPE_TEST_MYSQL_URL"
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +37,31 @@ def database_url() -> Iterator[str]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A plain ``mysql://`` URL with a password: ``$POOLSCOPE_TEST_MYSQL_URL``, else a fresh
+    MariaDB in a temporary directory, stopped and removed when the session ends."""
+    given = os.environ.get(TEST_MYSQL_URL_ENV)
+    if given:
+        yield given
+        return
+    # Under /tmp itself, as the embedded PostgreSQL: a short socket path, no pytest 0700 base.
+    root = Path(tempfile.mkdtemp(prefix="poolscope-test-mariadb-"))
+    server = MariaDB(root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=MYSQL_DRIVERS)
+def mysql_driver(request: pytest.FixtureRequest) -> Driver:
+    """pymysql, then aiomysql: a test that takes it runs once per MySQL driver."""
+    driver: Driver = request.param
+    return driver
 
 
 @pytest.fixture

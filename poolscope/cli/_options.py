@@ -58,10 +58,13 @@ PoolName = Annotated[
     ),
 ]
 DriverName = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--driver",
-        help="psycopg2 or psycopg (sync routes), asyncpg or psycopg_async (async routes).",
+        help="psycopg2 or psycopg (sync routes), asyncpg or psycopg_async (async routes); "
+        "pymysql or aiomysql with a MySQL/MariaDB --database-url "
+        "(default: the URL's own, else psycopg2).",
+        show_default=False,
     ),
 ]
 Workers = Annotated[int, typer.Option(min=1, help="Service worker processes.")]
@@ -69,7 +72,7 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         envvar="POOLSCOPE_DATABASE_URL",
-        help="PostgreSQL for the service (default: the embedded server).",
+        help="PostgreSQL, MySQL or MariaDB for the service (default: the embedded PostgreSQL).",
         show_default=False,
     ),
 ]

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from poolscope._errors import PoolscopeError, UsageError
-from poolscope._urls import check_driver
+from poolscope._urls import choose_driver
 from poolscope.cli._limits import NoLimits, check_load, check_out_dir, check_out_file
 from poolscope.cli.run import parse_duration
 from poolscope.compare import (
@@ -46,13 +46,13 @@ def _fail(message: str) -> typer.Exit:
 def _run_options(
     duration: str,
     users: int | None,
-    driver: str,
+    driver: str | None,
     runs_dir: Path,
     database_url: str | None,
     no_limits: bool,
 ) -> RunOptions:
     try:
-        chosen_driver = check_driver(driver)
+        chosen_driver = choose_driver(driver, database_url)
     except PoolscopeError as error:
         raise CompareInputError(str(error)) from None
     if users is not None and users < 1:
@@ -112,9 +112,13 @@ def compare(
         ),
     ] = None,
     driver: Annotated[
-        str,
-        typer.Option(help="With --scenario: psycopg2, psycopg, asyncpg or psycopg_async."),
-    ] = "psycopg2",
+        str | None,
+        typer.Option(
+            help="With --scenario: psycopg2, psycopg, asyncpg or psycopg_async; pymysql or "
+            "aiomysql with a MySQL/MariaDB URL (default: the URL's own, else psycopg2).",
+            show_default=False,
+        ),
+    ] = None,
     runs_dir: Annotated[
         Path, typer.Option(help="With --scenario: directory for the run files.")
     ] = Path("runs"),
@@ -122,7 +126,8 @@ def compare(
         str | None,
         typer.Option(
             envvar="POOLSCOPE_DATABASE_URL",
-            help="With --scenario: PostgreSQL for the service (default: the embedded one).",
+            help="With --scenario: PostgreSQL, MySQL or MariaDB for the service (default: the "
+            "embedded PostgreSQL).",
             show_default=False,
         ),
     ] = None,

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from poolscope._errors import UsageError
-from poolscope._urls import check_driver
+from poolscope._urls import choose_driver
 from poolscope.cli._limits import NoLimits, check_load, check_out_dir
 from poolscope.cli._options import (
     DatabaseUrl,
@@ -88,7 +88,7 @@ def run(
     ] = None,
     metrics_url: MetricsUrl = None,
     pool: PoolName = None,
-    driver: DriverName = "psycopg2",
+    driver: DriverName = None,
     out: Annotated[Path, typer.Option(help="Directory for the run files.")] = Path("runs"),
     processes: Annotated[
         int, typer.Option(min=1, help="Locust processes (Locust's own --processes mode).")
@@ -117,7 +117,7 @@ def run(
 
     Exit codes: 0 done, 1 a run did not finish or a scenario's check failed, 2 bad input.
     """
-    chosen_driver = check_driver(driver)
+    chosen_driver = choose_driver(driver, database_url)
     if (scenario is None) == (locustfile is None):
         _fail("give a scenario name or --locustfile FILE (with --host URL), not both")
     if locustfile is None and (user_class or label):

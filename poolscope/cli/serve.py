@@ -13,15 +13,16 @@ def serve(
     database_url: Annotated[
         str | None,
         typer.Option(
-            help="PostgreSQL URL [env POOLSCOPE_DATABASE_URL; default: the embedded server]",
+            help="PostgreSQL, MySQL or MariaDB URL [env POOLSCOPE_DATABASE_URL; default: the "
+            "embedded PostgreSQL]",
             show_default=False,
         ),
     ] = None,
     driver: Annotated[
         str | None,
         typer.Option(
-            help="psycopg2 or psycopg (sync routes), asyncpg or psycopg_async (async routes)"
-            " [psycopg2]"
+            help="psycopg2 or psycopg (sync routes), asyncpg or psycopg_async (async routes);"
+            " pymysql or aiomysql with a MySQL/MariaDB URL [the URL's own, else psycopg2]"
         ),
     ] = None,
     pool_size: Annotated[int | None, typer.Option(help="Pool size [10]")] = None,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from poolscope._errors import UsageError
-from poolscope._urls import check_driver
+from poolscope._urls import choose_driver
 from poolscope.cli._limits import NoLimits, check_load, check_out_dir, check_out_file
 from poolscope.cli._options import (
     DatabaseUrl,
@@ -102,7 +102,7 @@ def sweep(
     output_format: Annotated[
         str, typer.Option("--format", help="table, or html (also writes the page).")
     ] = "table",
-    driver: DriverName = "psycopg2",
+    driver: DriverName = None,
     workers: Workers = 1,
     database_url: DatabaseUrl = None,
     no_limits: NoLimits = False,
@@ -114,7 +114,7 @@ def sweep(
     Exit codes: 0 done, 1 a step did not finish (the sweep file is marked partial),
     2 bad input.
     """
-    chosen_driver = check_driver(driver)
+    chosen_driver = choose_driver(driver, database_url)
     if output_format not in ("table", "html"):
         raise UsageError(f"unknown format {output_format!r}; choose table or html")
     html_path: Path | None = None

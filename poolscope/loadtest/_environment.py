@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from poolscope._urls import url_for_driver, url_secrets
+from poolscope._errors import PoolscopeError
+from poolscope._urls import admin_driver, dialect_of, url_for_driver, url_secrets
 from poolscope.readings import Environment
 
 __all__ = [
@@ -39,12 +40,20 @@ def passwords_of(database_url: str) -> list[str]:
 
 
 def server_setting(database_url: str, name: str) -> str | None:
-    """A setting of the server (``SHOW name``), or None when it cannot be reached."""
-    engine = create_engine(url_for_driver(database_url, "psycopg2"), poolclass=NullPool)
+    """A setting of the server (``SHOW name``; ``SELECT @@name`` on MySQL), or None when it
+    cannot be reached."""
+    try:
+        mysql = dialect_of(database_url) == "mysql"
+        engine = create_engine(
+            url_for_driver(database_url, admin_driver(database_url)), poolclass=NullPool
+        )
+    except PoolscopeError:
+        return None
+    # Neither takes bind parameters; ``name`` is one of ours, never user input.
+    statement = f"SELECT @@{name}" if mysql else f"SHOW {name}"
     try:
         with engine.connect() as connection:
-            # SHOW takes no bind parameters; ``name`` is one of ours, never user input.
-            return str(connection.execute(text(f"SHOW {name}")).scalar_one())
+            return str(connection.execute(text(statement)).scalar_one())
     except SQLAlchemyError:
         return None
     finally:
@@ -52,6 +61,10 @@ def server_setting(database_url: str, name: str) -> str | None:
 
 
 def postgresql_version(database_url: str) -> str | None:
+    """PostgreSQL's version; None on MySQL (the run file's field names PostgreSQL)."""
+    with contextlib.suppress(PoolscopeError):
+        if dialect_of(database_url) == "mysql":
+            return None
     return server_setting(database_url, "server_version")
 
 

@@ -28,6 +28,8 @@ from poolscope.service._db import (
     build_sync_engine,
     cancel_running_queries,
     ensure_seeded,
+    fill_mysql_pool,
+    fill_mysql_pool_async,
     terminate_own_backends,
 )
 from poolscope.service._error_handlers import error_kind, install_error_handlers
@@ -119,6 +121,8 @@ async def _start_engine(state: ServiceState) -> None:
     if not is_async(state.settings.driver):
         engine = build_sync_engine(state.settings)
         state.sync_engine = engine
+        # Before instrumenting: opening the pool is not a use of its connections.
+        await to_thread.run_sync(fill_mysql_pool, engine, state.settings)
         state.instrumentation = state.instrument(engine)
 
         def seed() -> None:
@@ -129,6 +133,7 @@ async def _start_engine(state: ServiceState) -> None:
     else:
         async_engine = build_async_engine(state.settings)
         state.async_engine = async_engine
+        await fill_mysql_pool_async(async_engine, state.settings)
         state.instrumentation = state.instrument(async_engine)
         async with async_engine.connect() as connection:
             await connection.run_sync(ensure_seeded)

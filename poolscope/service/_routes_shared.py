@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Query
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, func, select
 
 from poolscope.service._db import items
+from poolscope.service._sleep import HOLD
 
 __all__ = ["COUNT_ITEMS", "HOLD", "Limit", "Seconds", "item_rows"]
 
@@ -25,7 +26,6 @@ Seconds = Annotated[
     ),
 ]
 
-HOLD = text("SELECT pg_sleep(:seconds)")
 COUNT_ITEMS = select(func.count()).select_from(items)
 
 

@@ -24,7 +24,7 @@ from uvicorn.supervisors import Multiprocess
 
 from poolscope._errors import PoolscopeError
 from poolscope._redact import redact
-from poolscope._urls import mask_url, url_for_driver, url_secrets
+from poolscope._urls import admin_driver, mask_url, url_for_driver, url_secrets
 from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.postgres import EmbeddedPostgres, resolve_database_url
 from poolscope.service._app import create_app
@@ -124,7 +124,7 @@ def _check_database(settings: ServiceSettings) -> None:
     workers."""
     url = database_url(settings)
     engine = create_engine(
-        url_for_driver(url, "psycopg2"),
+        url_for_driver(url, admin_driver(url)),
         poolclass=NullPool,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
@@ -142,7 +142,7 @@ def _check_database(settings: ServiceSettings) -> None:
 def _first_line(error: DBAPIError, url: str) -> str:
     message = str(error.orig or error).strip().splitlines()
     line = message[0] if message else type(error.orig or error).__name__
-    # libpq does not echo passwords, but nothing poolscope prints may ever hold one.
+    # libpq and MySQL do not echo passwords, but nothing poolscope prints may ever hold one.
     return redact(line, url_secrets(url))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, ValidationError
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from poolscope._errors import PoolscopeError
 from poolscope._stacks import StackCapture
-from poolscope._urls import Driver, mask_url
+from poolscope._urls import ALL_DRIVERS, Driver, choose_driver, mask_url
 
 __all__ = ["ServiceSettings", "settings_from"]
 
@@ -39,6 +41,23 @@ class ServiceSettings(BaseSettings):
     # per request: poolscope_pools_created_total{pool=...} rises with each of those.
     pool_name: str = "service"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _driver_of_the_url(cls, given: Any) -> Any:
+        """No driver given: the URL's own (pymysql for ``mysql://``); a driver of another
+        database than the URL's is refused, without the URL in the message."""
+        if not isinstance(given, dict):
+            return given
+        url = given.get("database_url")
+        url = url.get_secret_value() if isinstance(url, SecretStr) else url
+        driver = given.get("driver")
+        if not isinstance(url, str) or not url or not (driver is None or driver in ALL_DRIVERS):
+            return given  # an unknown driver gets pydantic's own message
+        try:
+            return {**given, "driver": choose_driver(driver, url)}
+        except PoolscopeError as error:
+            raise ValueError(str(error)) from None
+
     @property
     def masked_database_url(self) -> str | None:
         if self.database_url is None:
@@ -67,7 +86,8 @@ def settings_from(**overrides: object) -> ServiceSettings:
         return ServiceSettings(**given)  # type: ignore[arg-type]
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in detail['loc']) or 'settings'}: {detail['msg']}"
+            f"{'.'.join(str(part) for part in detail['loc']) or 'database_url'}: "
+            f"{detail['msg'].removeprefix('Value error, ')}"
             for detail in error.errors(include_input=False)
         )
         raise PoolscopeError(f"invalid service settings: {problems}") from None

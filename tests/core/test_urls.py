@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from poolscope import PoolscopeError, mask_url, url_for_driver
+from poolscope._urls import choose_driver
 
 
 def test_mask_url_hides_the_password() -> None:
@@ -40,3 +41,39 @@ def test_unparseable_url_error_holds_no_password() -> None:
 def test_other_databases_are_refused() -> None:
     with pytest.raises(PoolscopeError, match="PostgreSQL"):
         url_for_driver("mysql://u:p@localhost/db", "psycopg2")
+
+
+def test_mysql_urls_take_the_mysql_drivers() -> None:
+    url = url_for_driver("mysql://app:pw@127.0.0.1:3307/shop", "aiomysql")
+    assert url.drivername == "mysql+aiomysql"
+    assert (url.password, url.port) == ("pw", 3307)
+    assert url_for_driver("mariadb+pymysql://a:b@h/d", "pymysql").drivername == "mariadb+pymysql"
+    with pytest.raises(PoolscopeError, match="pymysql speaks to MySQL/MariaDB"):
+        url_for_driver("postgresql://a:b@h/d", "pymysql")
+
+
+@pytest.mark.parametrize(
+    ("driver", "url", "chosen"),
+    [
+        (None, None, "psycopg2"),
+        (None, "postgresql+asyncpg://a:b@h/d", "psycopg2"),
+        (None, "mysql://a:b@h/d", "pymysql"),
+        (None, "mysql+aiomysql://a:b@h/d", "aiomysql"),
+        (None, "mariadb+pymysql://a:b@h/d", "pymysql"),
+        ("aiomysql", "mysql+pymysql://a:b@h/d", "aiomysql"),
+        ("asyncpg", None, "asyncpg"),
+    ],
+)
+def test_the_driver_is_the_one_given_else_the_url_s_own(
+    driver: str | None, url: str | None, chosen: str
+) -> None:
+    assert choose_driver(driver, url) == chosen
+
+
+def test_a_driver_of_another_database_than_the_url_s_is_refused() -> None:
+    with pytest.raises(
+        PoolscopeError, match="psycopg2 speaks to PostgreSQL; the URL names 'mysql'"
+    ):
+        choose_driver("psycopg2", "mysql://a:secret@h/d")
+    with pytest.raises(PoolscopeError, match="the URL names 'sqlite'"):
+        choose_driver(None, "sqlite:///x.db")

@@ -265,7 +265,7 @@ def test_invalid_flags_fail_in_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "poolscope: error: invalid service settings: driver: Input should be 'psycopg2', "
-        "'psycopg', 'asyncpg' or 'psycopg_async'"
+        "'psycopg', 'asyncpg', 'psycopg_async', 'pymysql' or 'aiomysql'"
     ]
 
 
