@@ -9,14 +9,15 @@ import time
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session
 
 from poolscope import instrument
 from poolscope import metrics as names
 from poolscope._holds import split_holds
 from poolscope._route_context import attribute_routes, current_route
+from poolscope._urls import url_for_driver
 from tests.support.pool_metrics import sample
 
 HOLD = 1.0
@@ -174,3 +175,39 @@ def test_a_drain_splits_holds_into_use_idle_and_statements() -> None:
         0.0,
         0,
     )
+
+
+async def test_mysql_holds_split_too(mysql_url: str, registry: CollectorRegistry) -> None:
+    # pymysql on a sync Engine, then aiomysql on an AsyncEngine, against the real MariaDB.
+    sync = create_engine(url_for_driver(mysql_url, "pymysql"))
+    instrument(sync, pool="pymysql", registry=registry)
+    try:
+        clock = Clock()
+        with sync.connect() as connection:
+            started = clock.statement_started()
+            connection.execute(text("select sleep(:s)"), {"s": SLEEP})
+            clock.statement_ended(started)
+            started = clock.statement_started()
+            connection.exec_driver_sql("select 1")
+            clock.statement_ended(started)
+            time.sleep(HOLD - SLEEP)
+        clock.stop()
+        assert_split(registry, "pymysql", clock)
+    finally:
+        sync.dispose()
+    engine = create_async_engine(url_for_driver(mysql_url, "aiomysql"))
+    instrument(engine, pool="aiomysql", registry=registry)
+    try:
+        clock = Clock()
+        async with engine.connect() as connection:
+            started = clock.statement_started()
+            await connection.execute(text("select sleep(:s)"), {"s": SLEEP})
+            clock.statement_ended(started)
+            started = clock.statement_started()
+            await connection.exec_driver_sql("select 1")
+            clock.statement_ended(started)
+            await asyncio.sleep(HOLD - SLEEP)
+        clock.stop()
+        assert_split(registry, "aiomysql", clock)
+    finally:
+        await engine.dispose()
