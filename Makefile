@@ -1,13 +1,14 @@
 # The quick start: `make run` plays `poolscope run pool-saturation` on the embedded PostgreSQL,
 # `make test` runs the whole test suite on the newest SQLAlchemy and drivers, then the
 # version matrix (noxfile.py) on the oldest ones pyproject.toml claims. Both create .venv
-# and install into it.
+# and install into it. `make test-fast` is the inner loop: the in-process tests only (no
+# load, no server process, no browser, no system tool); CI runs everything.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-newest matrix lint docs format clean
+.PHONY: run test test-fast test-newest matrix lint docs format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ test: test-newest matrix
 
 test-newest: $(STAMP)
 	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not (slow or e2e or process or browser or external)"
 
 matrix: $(STAMP)
 	$(BIN)/nox

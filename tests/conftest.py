@@ -10,16 +10,24 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from poolscope._urls import ASYNC_DRIVERS, MYSQL_DRIVERS, SYNC_DRIVERS, Driver, url_for_driver
 from poolscope.postgres import EmbeddedPostgres
+from tests.support.example_service import running_example
 from tests.support.mariadb import MariaDB
 
 TEST_DATABASE_URL_ENV = "POOLSCOPE_TEST_DATABASE_URL"
 TEST_MYSQL_URL_ENV = "POOLSCOPE_TEST_MYSQL_URL"
+
+# The property tests draw the same examples on every run and machine: a failure is
+# reproduced by running again, never a one-off. (Loaded before any test module builds
+# its own settings, which inherit it.)
+settings.register_profile("poolscope", derandomize=True)
+settings.load_profile("poolscope")
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +70,14 @@ def mysql_driver(request: pytest.FixtureRequest) -> Driver:
     """pymysql, then aiomysql: a test that takes it runs once per MySQL driver."""
     driver: Driver = request.param
     return driver
+
+
+@pytest.fixture(scope="session")
+def example_host(database_url: str) -> Iterator[str]:
+    """The own-service example (examples/orders) with a pool of 2, started once: the tests
+    that load it and leave its settings alone share it (each reads its own run's figures)."""
+    with running_example(database_url, pool_size=2) as host:
+        yield host
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ __all__ = [
     "PoolName",
     "ScenarioName",
     "UserClasses",
+    "WarmupDuration",
     "Workers",
 ]
 
@@ -73,6 +74,15 @@ DatabaseUrl = Annotated[
     typer.Option(
         envvar="POOLSCOPE_DATABASE_URL",
         help="PostgreSQL, MySQL or MariaDB for the service (default: the embedded PostgreSQL).",
+        show_default=False,
+    ),
+]
+WarmupDuration = Annotated[
+    str | None,
+    typer.Option(
+        "--warmup",
+        help="Play this long first (10s, 1m, ...), then --duration: figures and verdicts "
+        "cover only the time after the warm-up; the run file keeps the whole run's too.",
         show_default=False,
     ),
 ]

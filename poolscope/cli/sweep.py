@@ -21,6 +21,7 @@ from poolscope.cli._options import (
     PoolName,
     ScenarioName,
     UserClasses,
+    WarmupDuration,
     Workers,
 )
 from poolscope.cli.run import parse_duration
@@ -89,6 +90,7 @@ def sweep(
         ),
     ] = None,
     duration: Annotated[str, typer.Option(help="How long each step plays: 20s, 1m, ...")] = "20s",
+    warmup: WarmupDuration = None,
     target_wait_p95: Annotated[
         str, typer.Option(help="Pool wait p95 a recommended size must stay under.")
     ] = "50ms",
@@ -125,8 +127,12 @@ def sweep(
         sizes = parse_sizes(pool_sizes, "--pool-sizes")
         steps_users = parse_sizes(users, "--users") if users else ()
         seconds = parse_duration(duration)
+        warmup_seconds = parse_duration(warmup) if warmup else 0.0
         wait = parse_wait(target_wait_p95)
-        check_load(users=steps_users, duration_seconds=seconds, no_limits=no_limits)
+        # Each step plays its warm-up, then its duration.
+        check_load(
+            users=steps_users, duration_seconds=seconds + warmup_seconds, no_limits=no_limits
+        )
         check_out_dir(out_dir)
         if html_path is not None:
             check_out_file(html_path)
@@ -137,6 +143,7 @@ def sweep(
         pool_sizes=sizes,
         users=steps_users,
         duration_seconds=seconds,
+        warmup_seconds=warmup_seconds,
         target_wait_p95=wait,
         driver=chosen_driver,
         out_dir=out_dir,

@@ -211,9 +211,10 @@ def _shown(row: Row, clause: Clause, value: float) -> str:
     return format_value(value, row.unit)
 
 
-def evaluate(condition: Condition, comparison: Comparison) -> list[str]:
+def evaluate(condition: Condition, comparison: Comparison, *, every_run: bool = False) -> list[str]:
     """Why the condition holds, one reason per run where it does; empty when it holds nowhere.
 
+    The baseline is tested too when ``every_run`` (``poolscope run``: runs, no baseline).
     Raises ``FailIfError`` when the condition names a figure the comparison lacks.
     """
     keys = [row.key for row in comparison.rows]
@@ -224,7 +225,7 @@ def evaluate(condition: Condition, comparison: Comparison) -> list[str]:
             _check_units(row, clause)
             rows[clause.key] = row
     reasons = []
-    for column in range(1, len(comparison.runs)):
+    for column in range(0 if every_run else 1, len(comparison.runs)):
         for group in condition.groups:
             found = []
             for clause in group:

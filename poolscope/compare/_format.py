@@ -21,7 +21,7 @@ NOISE_MARK = "~"
 
 def format_value(value: float | None, unit: Unit) -> str:
     if value is None:
-        return "–"
+        return "no data"  # not measured: never shown as 0
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "per_second":

@@ -32,15 +32,26 @@ def pool_answer(instrumentation: Instrumentation) -> dict[str, Any]:
     }
 
 
-def pool_router(instrumentation: Instrumentation, *, path: str = "/pool") -> APIRouter:
+def pool_router(
+    instrumentation: Instrumentation,
+    *,
+    path: str = "/pool",
+    tags: list[str] | None = None,
+    include_in_schema: bool = False,
+) -> APIRouter:
     """A router serving :func:`pool_answer` at ``GET path``: ``app.include_router(...)``.
 
     ``poolscope run`` reads it to record the target's driver and timeout and to put each
     leak's route and borrower into the run file; the Locust plugin shows it.
-    """
-    router = APIRouter()
 
-    @router.get(path, include_in_schema=False)
+    Its route carries ``tags`` (default ``["poolscope"]``): an app's
+    ``generate_unique_id_function`` that names routes from their first tag (FastAPI's
+    full-stack template does) works on it too. It stays out of the app's OpenAPI schema
+    unless ``include_in_schema``.
+    """
+    router = APIRouter(tags=["poolscope"] if tags is None else list(tags))
+
+    @router.get(path, include_in_schema=include_in_schema)
     async def pool() -> dict[str, Any]:
         return pool_answer(instrumentation)
 

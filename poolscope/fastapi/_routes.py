@@ -9,7 +9,9 @@ async endpoints run in it, so both are attributed; checkouts outside a request g
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,14 @@ from poolscope._route_context import attribute_routes, current_route
 from poolscope.fastapi._starlette import get_route_path
 
 __all__ = ["RouteMiddleware", "instrument_app", "route_template"]
+
+logger = logging.getLogger("poolscope.fastapi")
+
+# After the route table could not be built, how long before the next try: doubling from
+# the first to the last, so an app whose routes can never be flattened costs a try every
+# few minutes, and one fixed at run time (a route added late) is labelled again soon.
+_RETRY_FIRST = 1.0
+_RETRY_LAST = 300.0
 
 
 def instrument_app(app: Any) -> None:
@@ -42,32 +52,82 @@ class RouteMiddleware:
     every middleware has run. The routes are flattened once into a table of path patterns
     (included routers too), so a request costs a few regular-expression matches rather
     than a second pass through the router.
+
+    It never fails a request: flattening runs FastAPI's code for every route (an app's
+    ``generate_unique_id_function`` among it), which may raise where serving the one
+    route asked for would not. Then the error is logged once with its cause, requests are
+    matched route by route, or served unlabelled (``""``) when that fails too, and the
+    table is tried again later.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         attribute_routes()
         self._table: tuple[tuple[int, int], list[_Entry]] | None = None
+        # While the table cannot be built: when to try again, and the wait after that.
+        self._retry_at = 0.0
+        self._retry_wait = _RETRY_FIRST
+        self._logged = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        router = getattr(scope.get("app"), "router", None)
-        routes = getattr(router, "routes", None)
-        token = current_route.set(self._template(routes, scope) if routes else "")
+        token = current_route.set(self._route_of(scope))
         try:
             await self.app(scope, receive, send)
         finally:
             current_route.reset(token)
 
+    def _route_of(self, scope: Scope) -> str:
+        try:
+            router = getattr(scope.get("app"), "router", None)
+            routes = getattr(router, "routes", None)
+            return self._template(routes, scope) if routes else ""
+        except Exception as error:
+            self._failed("finding the route of a request", error)
+            return ""
+
     def _template(self, routes: list[BaseRoute], scope: Scope) -> str:
         key = (id(routes), len(routes))
         table = self._table
         if table is None or table[0] != key:
-            table = self._table = (key, _flatten(routes))
+            table = self._build(key, routes)
+            if table is None:
+                return route_template(routes, scope)
         # Nothing found: maybe a route added since the table was built; ask the routes.
         return _lookup(table[1], scope) or route_template(routes, scope)
+
+    def _build(
+        self, key: tuple[int, int], routes: list[BaseRoute]
+    ) -> tuple[tuple[int, int], list[_Entry]] | None:
+        now = time.monotonic()
+        if now < self._retry_at:
+            return None
+        try:
+            table = self._table = (key, _flatten(routes))
+        except Exception as error:
+            self._table = None
+            self._retry_at = now + self._retry_wait
+            self._retry_wait = min(self._retry_wait * 2, _RETRY_LAST)
+            self._failed("building the route table", error)
+            return None
+        self._retry_wait = _RETRY_FIRST
+        return table
+
+    def _failed(self, doing: str, error: Exception) -> None:
+        """Logged once per middleware with its traceback; later ones at DEBUG."""
+        first, self._logged = not self._logged, True
+        logger.log(
+            logging.WARNING if first else logging.DEBUG,
+            "poolscope could not label requests with their route (%s: %s: %s); "
+            "requests are served unlabelled where the route cannot be found, and the "
+            "route table is tried again later",
+            doing,
+            type(error).__name__,
+            error,
+            exc_info=error if first else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

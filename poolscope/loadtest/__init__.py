@@ -10,6 +10,7 @@ from __future__ import annotations
 from poolscope.loadtest._catalog import Setting, find_scenario, list_scenarios, serve_flags
 from poolscope.loadtest._children import start_service
 from poolscope.loadtest._environment import max_connections, passwords_of
+from poolscope.loadtest._judge import DEFAULT_MAX_FAILURE_RATE, DEFAULT_MIN_REQUESTS, judge_run
 from poolscope.loadtest._locust_result import LiveTotals
 from poolscope.loadtest._locustfile import describe_locustfile, run_locustfile
 from poolscope.loadtest._plan import Play
@@ -43,6 +44,7 @@ from poolscope.readings import (
     RunFileError,
     ScenarioCheck,
     TimingSummary,
+    Warmup,
     count_above,
     load_run,
     parse_metrics,
@@ -51,6 +53,8 @@ from poolscope.readings import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_FAILURE_RATE",
+    "DEFAULT_MIN_REQUESTS",
     "SCHEMA",
     "Configuration",
     "EndpointStats",
@@ -78,12 +82,14 @@ __all__ = [
     "ScenarioCheck",
     "Setting",
     "TimingSummary",
+    "Warmup",
     "check_routes",
     "count_above",
     "database_for",
     "describe_locustfile",
     "find_scenario",
     "inspect_target",
+    "judge_run",
     "list_scenarios",
     "load_run",
     "max_connections",

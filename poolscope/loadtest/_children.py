@@ -93,9 +93,12 @@ def locust_command(
     processes: int,
     files: LocustFiles,
     master: MasterOptions | None = None,
+    also_load: Sequence[Path] = (),
 ) -> list[str]:
-    """Locust headless for ``duration`` seconds, its statistics written to ``files``."""
-    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
+    """Locust headless for ``duration`` seconds, its statistics written to ``files``;
+    ``also_load``: files Locust loads beside the locustfile (poolscope's own hooks)."""
+    files_given = ",".join(str(path) for path in (locustfile, *also_load))
+    command = [sys.executable, "-m", "locust", "-f", files_given, "--headless"]
     command += ["--host", host, "-u", str(users), "-r", f"{spawn_rate:g}", "-t", f"{duration}s"]
     command += ["--csv", files.csv_prefix, "--json-file", files.json_arg, "--only-summary"]
     # Failed requests are part of what a scenario shows (503s when the pool runs dry).

@@ -21,6 +21,8 @@ class RunOptions:
     users: int | None = None  # default: the scenario's
     spawn_rate: float | None = None
     duration_seconds: float = 30.0
+    # Played before the duration; the run's figures cover only the duration after it.
+    warmup_seconds: float = 0.0
     host: str | None = None  # a running service; else poolscope starts one per variant
     driver: Driver = "psycopg2"
     out_dir: Path = Path("runs")
@@ -77,12 +79,15 @@ def configuration(
     pool_size = int(settings.get("pool_size") or 0)
     max_overflow = int(settings.get("max_overflow") or 0)
     timeout = _optional_float(settings.get("pool_timeout"))
+    leak_threshold = _optional_float(settings.get("leak_threshold"))
     driver: str = options.driver if plan.service_settings is not None else "unknown"
     if target is not None:
         pool_size = target.pool_size
         max_overflow = -1 if target.max_overflow is None else target.max_overflow
         timeout = target.pool_timeout if target.pool_timeout is not None else timeout
         driver = target.driver or driver
+        if target.leak_threshold is not None:
+            leak_threshold = target.leak_threshold
     extra: dict[str, str | int | float | bool | None] = {
         "user_classes": ",".join(plan.user_classes),
         "service": "started by poolscope run" if plan.service_settings else "external",
@@ -97,7 +102,7 @@ def configuration(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=timeout,
-        leak_threshold=_optional_float(settings.get("leak_threshold")),
+        leak_threshold=leak_threshold,
         users=plan.users,
         spawn_rate=plan.spawn_rate,
         duration_seconds=float(max(1, round(options.duration_seconds))),

@@ -27,7 +27,10 @@ from poolscope.readings import (
     visible,
 )
 
-__all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
+__all__ = ["NO_DATA", "NullReporter", "Reporter", "RichReporter", "render_summary"]
+
+# What a figure that could not be measured shows: never 0.
+NO_DATA = "no data"
 
 # A note can carry a target's answer or a child's last lines: bounded, kept readable.
 NOTE_LIMIT = 2000
@@ -93,7 +96,7 @@ class RichReporter:
                 used += f"; threads {_threads(pool)}"
             self.note(
                 f"  {elapsed:4.0f}/{self._duration:g} s  {totals.requests} requests "
-                f"({totals.failures} failed)  p50 {totals.p50_ms:.0f} ms  pool: {used}"
+                f"({totals.failures} failed)  p50 {_number(totals.p50_ms)} ms  pool: {used}"
             )
 
     def load_ended(self) -> None:
@@ -110,7 +113,9 @@ class RichReporter:
             "requests",
             f"{totals.requests} ({totals.failures} failed), {totals.requests_per_second:.1f}/s",
         )
-        table.add_row("latency", f"p50 {totals.p50_ms:.0f} ms, p95 {totals.p95_ms:.0f} ms")
+        table.add_row(
+            "latency", f"p50 {_number(totals.p50_ms)} ms, p95 {_number(totals.p95_ms)} ms"
+        )
         if pool is not None:
             table.add_row(
                 "pool",
@@ -134,11 +139,17 @@ def _threads(pool: PoolSnapshot) -> str:
 
 
 def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+    return NO_DATA if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def _number(milliseconds: float | None) -> str:
+    return NO_DATA if milliseconds is None else f"{milliseconds:.0f}"
 
 
 def _timing(summary: TimingSummary) -> str:
     """p50 / p95 / max in ms; a maximum read from the buckets, not exact, says so (≈)."""
+    if summary.count == 0:
+        return NO_DATA
     exact = summary.max_exact or summary.max is None
     largest = _ms(summary.max) if exact else f"≈{_ms(summary.max)}"
     return f"{_ms(summary.p50)} / {_ms(summary.p95)} / {largest}"
@@ -184,7 +195,9 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row(
         "latency p50 / p95 ms",
         *(
-            f"{r.locust.latency_ms.p50:.0f} / {r.locust.latency_ms.p95:.0f}" if r.locust else "-"
+            f"{_number(r.locust.latency_ms.p50)} / {_number(r.locust.latency_ms.p95)}"
+            if r.locust
+            else "-"
             for r in runs
         ),
     )
@@ -239,6 +252,15 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         style="dim",
         highlight=False,
     )
+    for run in runs:
+        if run.warmup is not None:
+            after = (
+                f"the {run.configuration.duration_seconds:g} s after a {run.warmup.seconds:g} s "
+                "warm-up (the run file keeps the whole run's under warmup)"
+                if run.warmup.ended_at is not None
+                else "the whole run: it stopped before its warm-up ended"
+            )
+            print_unbroken(console, literal(f"{run.variant}: figures cover {after}"))
     for run in runs:
         cause = starvation_cause(run.pool)
         if cause is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -36,18 +37,30 @@ from poolscope.loadtest._catalog import (
 )
 from poolscope.loadtest._children import locust_command, start_service, wait_until_ready
 from poolscope.loadtest._environment import describe_environment, passwords_of
-from poolscope.loadtest._locust_result import LocustFiles, read_live_totals, read_locust_totals
+from poolscope.loadtest._locust_result import (
+    LocustFiles,
+    read_live_totals,
+    read_locust_totals,
+    read_warmup_mark,
+)
 from poolscope.loadtest._plan import Play, RunOptions, configuration, master_options
 from poolscope.loadtest._processes import ManagedProcess
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._target import Target, TargetError, check_routes, inspect_target
+from poolscope.loadtest._warmup import FILE_ENV, METRICS_ENV, SECONDS_ENV, write_hook
 from poolscope.postgres import DATABASE_URL_ENV, EmbeddedPostgres
 from poolscope.readings import (
+    LeakReport,
+    LocustTotals,
     MetricsSampler,
     PoolSnapshot,
+    PoolSummary,
     Run,
+    TimedSnapshot,
+    Warmup,
     counters_reset,
     load_run,
+    parse_metrics,
     samples_since,
     shorten,
     summarize_pool,
@@ -94,6 +107,8 @@ class _Outcome:
     failure: str | None = None
     interrupted: bool = False
     logs: dict[str, str] = field(default_factory=dict)  # the last of each child's output
+    # The sampler's t at which Locust marked the warm-up's end (a sample was taken then).
+    warmup_ended_at: float | None = None
 
 
 def run_scenario(
@@ -240,6 +255,9 @@ def play(
     settings (a sweep starts the next step's while the last one winds down); it is
     stopped at the end all the same."""
     duration = max(1, round(options.duration_seconds))
+    warmup = options.warmup_seconds
+    # Locust plays the warm-up, then the duration.
+    played = duration + (math.ceil(warmup) if warmup > 0 else 0)
     outcome = _Outcome(file_prefix=plan.file_prefix or f"{plan.scenario}-{plan.variant}")
     started_at = datetime.now(UTC)
     secrets = passwords_of(database_url) if database_url else []
@@ -279,22 +297,32 @@ def play(
                 host=host,
                 users=plan.users,
                 spawn_rate=plan.spawn_rate,
-                duration=duration,
+                duration=played,
                 processes=options.processes,
                 files=files,
                 master=master_options(options),
+                # Loaded beside the locustfile: it marks the warm-up's end.
+                also_load=(write_hook(workdir),) if warmup > 0 else (),
             ),
             log_path=workdir / "locust.log",
             cwd=workdir,
+            env={
+                **os.environ,
+                SECONDS_ENV: f"{warmup:g}",
+                FILE_ENV: str(files.warmup_mark),
+                METRICS_ENV: target.metrics_url,
+            }
+            if warmup > 0
+            else None,
         ).start()
         if options.expect_workers:
             reporter.note(
                 f"Locust master waits for {options.expect_workers} worker(s) on "
                 f"{options.master_bind_host}:{options.master_port}"
             )
-        reporter.started(plan.scenario, plan.variant, float(duration), host)
+        reporter.started(plan.scenario, plan.variant, float(played), host)
         grace = options.workers_wait_seconds if options.expect_workers else 0.0
-        _supervise(locust, service, sampler, files, float(duration) + grace, reporter, outcome)
+        _supervise(locust, service, sampler, files, float(played) + grace, reporter, outcome)
         if outcome.failure is None:
             _settle(sampler)
     except TargetError:
@@ -327,7 +355,17 @@ def play(
             f"{plan.scenario}/{plan.variant}: the target's counters went down during the run "
             "(it restarted?); counted on from their new start"
         )
+    leaks = sampler.leak_reports() if sampler is not None else None
     settings = plan.service_settings or {}
+    locust_totals = read_locust_totals(files, float(played))
+    pool = summarize_pool(baseline, timed, leaks)
+    warmup_record = None
+    if warmup > 0:
+        warmup_record = Warmup(seconds=warmup, ended_at=None, locust=locust_totals, pool=pool)
+        after = _after_warmup(files, float(duration), outcome, timed, leaks, target)
+        if after is not None:
+            locust_totals, pool = after
+            warmup_record = warmup_record.model_copy(update={"ended_at": outcome.warmup_ended_at})
     run = Run(
         scenario=plan.scenario,
         variant=plan.variant,
@@ -337,15 +375,41 @@ def play(
         finished_at=datetime.now(UTC),
         configuration=configuration(plan, options, target, settings, database_url, host),
         environment=describe_environment(database_url),
-        locust=read_locust_totals(files, float(duration)),
-        pool=summarize_pool(
-            baseline, timed, sampler.leak_reports() if sampler is not None else None
-        ),
+        locust=locust_totals,
+        pool=pool,
         samples=samples_since(baseline, timed),
         locustfile=plan.record,
+        warmup=warmup_record,
     )
     shutil.rmtree(workdir, ignore_errors=True)
     return run, outcome
+
+
+def _after_warmup(
+    files: LocustFiles,
+    duration: float,
+    outcome: _Outcome,
+    timed: list[TimedSnapshot],
+    leaks: list[LeakReport] | None,
+    target: Target | None,
+) -> tuple[LocustTotals | None, PoolSummary | None] | None:
+    """Locust's and the pool's figures after the warm-up, or None when it never ended."""
+    mark = read_warmup_mark(files.warmup_mark)
+    ended = outcome.warmup_ended_at
+    if mark is None or ended is None:
+        return None
+    # The pool's baseline for the rest: the metrics Locust's hook read as it marked the
+    # end (the same instant as its counts), else the sample taken when the mark was seen.
+    index = max((i for i, item in enumerate(timed) if item.t <= ended), default=None)
+    if index is None:
+        return None
+    baseline = timed[index].snapshot
+    scraped = mark.get("metrics")
+    if isinstance(scraped, str) and target is not None:
+        with contextlib.suppress(ValueError):
+            baseline = parse_metrics(scraped, pool=target.pool)
+    pool = summarize_pool(baseline, timed[index + 1 :], leaks)
+    return read_locust_totals(files, duration, since=mark), pool
 
 
 def _supervise(
@@ -377,6 +441,11 @@ def _supervise(
         if time.monotonic() > deadline:
             outcome.failure = f"Locust was still running {LOCUST_GRACE_SECONDS:.0f} s past the end"
             return
+        if outcome.warmup_ended_at is None and files.warmup_mark.exists():
+            # Taken now: the pool's baseline for the figures after the warm-up (a failed
+            # scrape leaves it for the next turn).
+            marked = sampler.sample_once()
+            outcome.warmup_ended_at = marked.t if marked is not None else None
         latest = sampler.latest()
         reporter.update(
             time.monotonic() - started,

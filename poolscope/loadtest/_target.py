@@ -57,6 +57,7 @@ class Target:
     max_overflow: int | None  # None: no limit
     pool_timeout: float | None  # from GET /pool, when the target serves poolscope's
     driver: str | None
+    leak_threshold: float | None = None  # from GET /pool too; None: off, or not told
 
 
 def metrics_url_for(host: str, given: str | None = None) -> str:
@@ -131,6 +132,7 @@ def inspect_target(
     state = answer.get("state")
     timeout_seconds = state.get("timeout") if isinstance(state, dict) else None
     driver = answer.get("driver")
+    leak_threshold = answer.get("leak_threshold")
     return Target(
         host=host,
         metrics_url=url,
@@ -139,6 +141,7 @@ def inspect_target(
         max_overflow=chosen.max_overflow,
         pool_timeout=_finite(timeout_seconds),
         driver=shorten(driver, 100) if isinstance(driver, str) else None,
+        leak_threshold=_finite(leak_threshold),
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "RunFileError",
     "ScenarioCheck",
     "TimingSummary",
+    "Warmup",
     "load_run",
     "write_atomically",
     "write_run",
@@ -89,14 +90,15 @@ class Environment(_Model):
 
 
 class LatencySummary(_Model):
-    """Milliseconds, as Locust reports them."""
+    """Milliseconds, as Locust reports them; None (JSON null) when no request completed,
+    so nothing was measured."""
 
-    min: float
-    mean: float
-    p50: float
-    p95: float
-    p99: float
-    max: float
+    min: float | None
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
 
 
 class EndpointStats(_Model):
@@ -260,6 +262,19 @@ class ScenarioCheck(_Model):
     details: list[str] = Field(default_factory=list)
 
 
+class Warmup(_Model):
+    """``--warmup``: the run's ``locust`` and ``pool`` figures cover only the time after
+    it; here are the whole run's. ``ended_at`` is the samples' ``t`` at which the warm-up
+    ended (None: the run stopped before, and the run's figures are the whole run's).
+    Locust's minimum and maximum latency after a warm-up are null: Locust keeps them for
+    the whole run only."""
+
+    seconds: float
+    ended_at: float | None
+    locust: LocustTotals | None = None
+    pool: PoolSummary | None = None
+
+
 class Run(_Model):
     schema_: str = Field(default=SCHEMA, alias="schema")
     scenario: str
@@ -275,6 +290,7 @@ class Run(_Model):
     samples: list[PoolSample]
     check: ScenarioCheck | None = None
     locustfile: LocustfileRecord | None = None
+    warmup: Warmup | None = None
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, ser_json_inf_nan="strings"
@@ -290,6 +306,11 @@ class Run(_Model):
         if finished < started:
             raise ValueError("finished_at is before started_at")
         return self
+
+    def samples_after_warmup(self) -> list[PoolSample]:
+        """The samples taken after the warm-up (all of them without one)."""
+        ended = self.warmup.ended_at if self.warmup is not None else None
+        return self.samples if ended is None else [s for s in self.samples if s.t >= ended]
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

@@ -47,14 +47,11 @@ def check(runs: Mapping[str, Run]) -> ScenarioCheck:
         )
     if global_ and global_.pool and global_.locust:
         opened = f"{global_.pool.connects} connections opened"
-        findings.append(
-            (
-                global_.pool.connects <= global_.configuration.pool_size,
-                f"global: {opened} for {global_.locust.requests} requests",
-            )
-        )
-    if per_request and global_ and per_request.locust and global_.locust:
-        slow, fast = per_request.locust.latency_ms.p50, global_.locust.latency_ms.p50
+        within = global_.pool.connects <= global_.configuration.pool_size
+        findings.append((within, f"global: {opened} for {global_.locust.requests} requests"))
+    pair = (per_request, global_)
+    slow, fast = (run.locust.latency_ms.p50 if run and run.locust else None for run in pair)
+    if slow is not None and fast is not None:  # None: no run, or no request completed
         ratio = f"x{slow / fast:.1f}" if fast else "global ~0 ms"
         findings.append(
             (slow > fast, f"median {slow:.0f} ms per-request vs {fast:.0f} ms ({ratio})")

@@ -42,7 +42,8 @@ def _rate_and_mean_used(samples: Sequence[PoolSample]) -> tuple[float | None, fl
 
 def step_from_run(run: Run, run_file: str) -> Step:
     configuration, pool, locust = run.configuration, run.pool, run.locust
-    rate, mean_used = _rate_and_mean_used(run.samples)
+    # After a warm-up only: the run's other figures cover that time too.
+    rate, mean_used = _rate_and_mean_used(run.samples_after_warmup())
     return Step(
         pool_size=configuration.pool_size,
         users=configuration.users,

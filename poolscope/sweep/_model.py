@@ -123,6 +123,7 @@ class SweepConfiguration(_Model):
     parameter: Parameter
     values: list[int]
     duration_seconds: float
+    warmup_seconds: float = 0.0  # each step's, before its duration; not in its figures
     users: int | None  # pool-size sweeps: the users of every step
     pool_size: int | None  # user sweeps: the target's pool size, as it reports it
     max_overflow: int

@@ -73,6 +73,7 @@ class SweepOptions:
     # Pool-size sweeps: one value (default: the scenario's); --host sweeps: one per step.
     users: tuple[int, ...] = ()
     duration_seconds: float = 20.0
+    warmup_seconds: float = 0.0  # played before each step's duration, left out of its figures
     target_wait_p95: float = 0.05
     driver: Driver = "psycopg2"
     out_dir: Path = Path("sweeps")
@@ -260,6 +261,7 @@ def run_sweep(
     stamp = started_at.strftime("%Y%m%dT%H%M%S")
     run_options = RunOptions(
         duration_seconds=options.duration_seconds,
+        warmup_seconds=options.warmup_seconds,
         host=options.host,
         driver=options.driver,
         out_dir=options.out_dir,
@@ -270,6 +272,7 @@ def run_sweep(
         pool=options.pool,
     )
     steps: list[Step] = []
+    drivers: list[str] = []  # as each step's run file recorded it
     warnings: list[str] = []
     partial_reason: str | None = None
     server_max: int | None = None
@@ -312,7 +315,9 @@ def run_sweep(
                 if options.serve_command is not None:
                     # The service's whole output, named like its run file.
                     log_path.replace(path.with_name(f"{path.stem}.service.log"))
-                steps.append(step_from_run(load_run(path), path.name))
+                step_run = load_run(path)
+                drivers.append(step_run.configuration.driver)
+                steps.append(step_from_run(step_run, path.name))
                 if outcome.interrupted:
                     partial_reason = f"interrupted at {noun} {value}"
                     break
@@ -338,11 +343,12 @@ def run_sweep(
             parameter=plan.parameter,
             values=list(plan.values),
             duration_seconds=float(max(1, round(options.duration_seconds))),
+            warmup_seconds=options.warmup_seconds,
             users=plan.play.users if plan.parameter == "pool_size" else None,
             pool_size=first.pool_size if plan.parameter == "users" and first else None,
             max_overflow=overflow or 0,
             target_wait_p95=options.target_wait_p95,
-            driver=options.driver,
+            driver=_recorded_driver(drivers, options),
             database_url=masked,
             service_workers=options.service_workers,
             host=options.host,
@@ -367,6 +373,17 @@ def _database(plan: _Plan, options: RunOptions, reporter: Reporter) -> Iterator[
         return
     with database_for(options, reporter) as database_url:
         yield database_url
+
+
+def _recorded_driver(drivers: list[str], options: SweepOptions) -> str:
+    """The driver the steps' runs recorded (read from the target where it tells it): the
+    ``--driver`` option only drives the sample service poolscope starts."""
+    known = list(dict.fromkeys(driver for driver in drivers if driver != "unknown"))
+    if known:
+        return ", ".join(known)
+    if options.serve_command is None and options.host is None:
+        return options.driver
+    return "unknown"
 
 
 def _masked_command(command: str | None) -> str | None:

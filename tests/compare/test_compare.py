@@ -70,6 +70,7 @@ def test_table_shows_ratios_and_differences(pair: tuple[Path, Path], tmp_path: P
     assert "per-request vs global:" in out.read_text()
 
 
+@pytest.mark.process
 def test_a_narrow_terminal_shows_long_run_names_whole(
     pair: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -224,9 +225,23 @@ def test_bad_input_is_one_line_and_exit_2(
         "one-variant scenario": ["--scenario", "pool-saturation"],
         "no users": ["--scenario", "engine-per-request", "--users", "0"],
     }.get(case, [base, bad.get(case, base)])
-    # A real process: what a user or CI sees, traceback or not.
+    # In process (an exception other than the exit raises here); the one real process
+    # below proves what a user sees.
+    code, out, err = compare(*args)
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert err.startswith("poolscope: error: ")
+    assert message in err
+    assert out == ""
+
+
+@pytest.mark.process
+def test_a_real_process_prints_one_line_and_no_traceback(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    truncated = damaged(tmp_path, pair[0])["truncated"]
     result = subprocess.run(
-        [sys.executable, "-m", "poolscope", "compare", *map(str, args)],
+        [sys.executable, "-m", "poolscope", "compare", str(pair[0]), str(truncated)],
         capture_output=True,
         text=True,
         check=False,
@@ -234,7 +249,8 @@ def test_bad_input_is_one_line_and_exit_2(
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("poolscope: error: ")
-    assert message in result.stderr
+    assert "not JSON, or truncated" in result.stderr
+    assert "Traceback" not in result.stderr
     assert result.stdout == ""
 
 
@@ -306,6 +322,7 @@ def coloured_pixels_per_chart(page: Page, shot: Path) -> list[int]:
     return counts
 
 
+@pytest.mark.browser
 @pytest.mark.slow
 def test_html_opens_in_chromium_with_charts_drawn(pair: tuple[Path, Path], tmp_path: Path) -> None:
     page_path = tmp_path / "report.html"
@@ -344,14 +361,17 @@ def test_html_opens_in_chromium_with_charts_drawn(pair: tuple[Path, Path], tmp_p
     assert empty == [0, 0, 0, 0]
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 @pytest.mark.slow
 def test_scenario_variants_are_played_and_compared(database_url: str, tmp_path: Path) -> None:
     """``--scenario``: poolscope run's machinery plays both variants for real, then the
-    comparison gates on what the anti-pattern costs."""
+    comparison gates on what the anti-pattern costs. The only live play of
+    engine-per-request: its own check passes on both runs."""
     runs = tmp_path / "runs"
     result = subprocess.run(
         [sys.executable, "-m", "poolscope", "compare", "--scenario", "engine-per-request",
-         "--duration", "3s", "--users", "2", "--database-url", database_url,
+         "--duration", "5s", "--users", "4", "--database-url", database_url,
          "--runs-dir", str(runs), "--format", "json", "--fail-if", "pools_created_diff>0"],
         capture_output=True, text=True, check=False, timeout=170,
     )  # fmt: skip
@@ -366,7 +386,13 @@ def test_scenario_variants_are_played_and_compared(database_url: str, tmp_path: 
     assert created > 0
     assert result.returncode == 1, result.stderr
     assert f"pools_created_diff = +{created:,.0f}" in result.stderr
-    assert database_url.split("@")[0].split(":")[-1] not in result.stdout  # no password
+    password = database_url.split("@")[0].split(":")[-1]
+    assert password not in result.stdout + result.stderr
+    for played in map(load_run, sorted(runs.glob("*.json"))):
+        assert played.complete, played.incomplete_reason
+        assert played.check is not None
+        assert played.check.passed, "\n".join([played.check.verdict, *played.check.details])
+        assert password not in played.to_json()
 
 
 def test_notes_say_how_setups_differ_and_how_scenario_checks_went(

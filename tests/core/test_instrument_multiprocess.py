@@ -38,6 +38,7 @@ def scrape_once_written(
         time.sleep(0.05)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_two_workers_are_summed_and_gauges_follow_the_pools(
     database_url: str, multiproc_dir: str
@@ -135,6 +136,7 @@ def threadpool_once_written(
     return found
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_thread_pools_of_two_workers_are_summed(multiproc_dir: str) -> None:
     workers = [start_threadpool_worker(multiproc_dir, limit=limit) for limit in (2, 3)]

@@ -28,6 +28,7 @@ from poolscope import metrics as names
 from poolscope._route_context import attribute_routes, current_route
 from poolscope._urls import Driver, url_for_driver
 from tests.support.pool_metrics import poolscope_series, sample
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -119,12 +120,20 @@ def test_timeout_is_counted_and_reraised_unchanged(make_engine, registry) -> Non
 
 def terminate(database_url: str, pids: list[int]) -> None:
     admin = psycopg2.connect(database_url)
+    # Each read of pg_stat_activity a fresh snapshot: within a transaction it would not be.
+    admin.autocommit = True
     try:
         with admin.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (pids,))
+
+            def gone() -> bool:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,))
+                row = cursor.fetchone()
+                return row is not None and row[0] == 0
+
+            wait_until(gone, timeout=10)
     finally:
         admin.close()
-    time.sleep(0.05)
 
 
 def test_terminated_backend_is_counted_as_invalidation(

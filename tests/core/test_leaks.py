@@ -417,8 +417,10 @@ async def test_async_connection_forgotten_and_collected_counts_as_gc_reclaimed(
     registry: CollectorRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # A threshold the test never reaches, as in the sync test: the one warning must be the
+    # collector's, not a leak report a slow machine lets come first.
     instrumentation = poolscope.instrument(
-        async_engine, pool=POOL, registry=registry, leak_threshold=0.5
+        async_engine, pool=POOL, registry=registry, leak_threshold=60.0
     )
     try:
         async with async_engine.connect() as connection:

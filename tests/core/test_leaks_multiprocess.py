@@ -28,6 +28,7 @@ def eventually(path: str, expected: tuple[float, float], timeout: float = 3.0) -
         time.sleep(0.05)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_a_worker_leak_is_counted_and_its_return_clears_the_gauge(database_url: str) -> None:
     path = tempfile.mkdtemp(prefix="poolscope-multiproc-")

@@ -58,6 +58,8 @@ def run(*command: str | Path, **kwargs: object) -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 @pytest.mark.slow
 def test_the_wheel_without_extras_is_the_library(database_url: str, tmp_path: Path) -> None:
     dist = tmp_path / "dist"

@@ -410,6 +410,7 @@ def test_nowhere_to_record_is_refused(make_engine) -> None:
     instrument(engine, registry=CollectorRegistry()).close()
 
 
+@pytest.mark.process
 def test_importing_poolscope_does_not_import_opentelemetry() -> None:
     # Not poolscope.fastapi: recent FastAPI releases import opentelemetry themselves.
     code = (
@@ -485,6 +486,7 @@ print(json.dumps({"prometheus": prometheus, "otel": otel}))
 """
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_multiprocess_files_and_opentelemetry_at_once(database_url: str, tmp_path: Path) -> None:
     environment = {**os.environ, MULTIPROC_DIR_ENV: str(tmp_path)}

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 import poolscope
@@ -69,6 +70,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.process
 def test_a_batch_reads_back_through_the_multiprocess_files(tmp_path: Path) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     argument = json.dumps([per_bucket(DURATIONS), sum(DURATIONS), BOUNDS])

@@ -70,6 +70,7 @@ def test_fastapi_integration_names() -> None:
     ]
 
 
+@pytest.mark.process
 def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
     code = (
         "import sys, poolscope, poolscope.cli._app, poolscope.loadtest._run, "
@@ -79,6 +80,7 @@ def test_importing_poolscope_and_the_cli_does_not_import_locust() -> None:
     assert result.stdout.strip() == "False", result.stderr
 
 
+@pytest.mark.process
 def test_no_poolscope_module_but_the_plugin_and_scenarios_imports_locust() -> None:
     # Every module of the package, the CLI's and the runner's included; only the Locust
     # plugin and the scenario modules (locustfiles, imported inside Locust's processes)
@@ -133,6 +135,7 @@ def test_the_reading_layer_names() -> None:
         "ScrapeError",
         "TimedSnapshot",
         "TimingSummary",
+        "Warmup",
         "count_above",
         "counter_increases",
         "counters_reset",

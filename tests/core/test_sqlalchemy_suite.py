@@ -184,6 +184,7 @@ def assert_passes_as_on_stock(runs: dict[str, SuiteRun], name: str) -> None:
 
 @pytest.mark.slow
 # Runs of about 200 and 300 tests, mostly waiting on pool timeouts.
+@pytest.mark.process
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", ["pool-rebind", "pool-instrument"])
 def test_sqlalchemys_pool_tests_pass_on_poolscopes_pools(
@@ -205,6 +206,7 @@ def test_sqlalchemys_pool_tests_pass_on_poolscopes_pools(
         assert built.get("PoolscopeInstrumentedQueuePool", 0) > 0, built
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_sqlalchemys_asyncio_tests_pass_on_poolscopes_pools(

@@ -42,6 +42,7 @@ def test_versions_outside_the_range_are_refused_by_name(version: str) -> None:
     )
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_import_on_sqlalchemy_1_4_is_one_clear_error(tmp_path: Path) -> None:
     # A real SQLAlchemy 1.4, ahead of the installed one on the path.

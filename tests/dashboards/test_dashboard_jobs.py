@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from poolscope import metrics as _names
@@ -78,6 +79,7 @@ def test_every_single_stat_keeps_jobs_and_pools_apart() -> None:
         assert "{{job}}" in target["legendFormat"], title
 
 
+@pytest.mark.external
 def test_two_jobs_with_same_named_pools_evaluate_apart(tmp_path: Path) -> None:
     tests = []
     for title, panel in stat_panels().items():

@@ -173,6 +173,7 @@ def test_a_misspelled_metric_is_caught() -> None:
     assert metric_names(misspelled) - ALLOWED_NAMES == {"db_client_connections_count"}
 
 
+@pytest.mark.external
 def test_every_dashboard_expression_parses(tmp_path: Path) -> None:
     """promtool parses each dashboard query as a recording rule."""
     rules: list[dict[str, Any]] = [
@@ -186,6 +187,7 @@ def test_every_dashboard_expression_parses(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
 
+@pytest.mark.external
 def test_a_broken_expression_fails_promtool(tmp_path: Path) -> None:
     path = tmp_path / "broken.yml"
     rule = {"record": "x:y", "expr": "sum by (pool (rate(z[1m]))"}
@@ -193,17 +195,20 @@ def test_a_broken_expression_fails_promtool(tmp_path: Path) -> None:
     assert promtool("check", "rules", str(path)).returncode != 0
 
 
+@pytest.mark.external
 def test_promtool_check_config() -> None:
     result = promtool("check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.external
 def test_promtool_check_rules() -> None:
     result = promtool("check", "rules", ALERTS.name)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(alert_rules())} rules found" in result.stdout
 
 
+@pytest.mark.external
 def test_promtool_test_rules() -> None:
     """The rules fire for saturation, slow checkouts, timeouts, leaks and pools created per
     request, after their ``for:``, and stay quiet for a healthy pool."""
@@ -211,6 +216,7 @@ def test_promtool_test_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.external
 def test_rule_unit_tests_fail_when_a_rule_stops_firing(tmp_path: Path) -> None:
     """The promtool unit tests are not vacuous: a leak rule that never fires fails them."""
     shutil.copy(PROMETHEUS_DIR / "alerts_test.yml", tmp_path)

@@ -44,7 +44,7 @@ from tests.support.dashboards import (
 )
 from tests.support.service_process import running_service
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.external]
 
 SCRAPE_INTERVAL = "1s"
 # What Grafana's $__rate_interval is with a 1 s scrape interval: four scrapes.

@@ -50,6 +50,7 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("case", ["device", "fifo", "too-large"])
 def test_a_file_that_is_no_run_file_is_refused_unread(tmp_path: Path, case: str) -> None:
     path = tmp_path / f"{case}.json"

@@ -121,6 +121,8 @@ PLUGIN_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 @pytest.mark.slow
 def test_the_locust_plugin_shows_the_error_in_its_tab(target: str) -> None:
     # In a process of its own: importing the plugin imports Locust, which patches this one.

@@ -25,7 +25,7 @@ from tests.support.hostile import (
     write_pair,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 
 _STYLE = re.compile(rb"\x1b\[[0-9;]*m")
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from poolscope.readings import held_idle_cause
 from tests.loadtest.test_run_e2e import assert_passed, poolscope_run, runs_in
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 ACROSS = "/held-idle/across-call"
 

@@ -17,9 +17,9 @@ import pytest
 
 from poolscope.postgres import free_port
 from tests.support.browser import chromium
-from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE, running_example
+from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process, pytest.mark.browser]
 
 USERS = 6  # on a pool of 2: it stays full
 
@@ -59,9 +59,9 @@ def pool_answer(base: str, *, until_samples: int) -> dict[str, Any]:
     raise AssertionError(f"the plugin did not see the pool fill up: {answer}")
 
 
-def test_pool_tab_charts_an_own_service(database_url: str) -> None:
+def test_pool_tab_charts_an_own_service(example_host: str) -> None:
+    host = example_host
     with (
-        running_example(database_url, pool_size=2) as host,
         # The metrics URL as the mount serves it, without the redirect.
         locust_web_ui(host, "--poolscope-metrics-url", f"{host}/metrics/") as base,
     ):

@@ -18,7 +18,7 @@ import pytest
 from poolscope.postgres import free_port
 from tests.support.service_process import ServiceProcess, running_service
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_CLASSES = {

@@ -15,26 +15,28 @@ from poolscope.loadtest import Run, load_run
 from tests.support.example_service import EXAMPLE_LOCUSTFILE, running_example
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 USERS = 12  # more than the larger pool: the pool, not the users, limits the load
 
 
-def record(database_url: str, out: Path, pool_size: int) -> tuple[Run, str]:
-    with running_example(database_url, pool_size=pool_size) as host:
-        result = run_poolscope(
-            "run", "--locustfile", str(EXAMPLE_LOCUSTFILE), "--host", host,
-            "--users", str(USERS), "--duration", "8s",
-            "--label", f"pool-{pool_size}", "--out", str(out),
-        )  # fmt: skip
+def record(host: str, out: Path, pool_size: int) -> tuple[Run, str]:
+    result = run_poolscope(
+        "run", "--locustfile", str(EXAMPLE_LOCUSTFILE), "--host", host,
+        "--users", str(USERS), "--duration", "8s",
+        "--label", f"pool-{pool_size}", "--out", str(out),
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     [path] = out.glob(f"pool-{pool_size}-*.json")
     return load_run(path), path.read_text()
 
 
-def test_example_at_pool_sizes_2_and_10(database_url: str, tmp_path: Path) -> None:
-    small, small_text = record(database_url, tmp_path, 2)
-    large, large_text = record(database_url, tmp_path, 10)
+def test_example_at_pool_sizes_2_and_10(
+    database_url: str, example_host: str, tmp_path: Path
+) -> None:
+    small, small_text = record(example_host, tmp_path, 2)
+    with running_example(database_url, pool_size=10) as host:
+        large, large_text = record(host, tmp_path, 10)
     for run, pool_size in ((small, 2), (large, 10)):
         assert run.complete, run.incomplete_reason
         assert (run.configuration.pool_size, run.configuration.max_overflow) == (pool_size, 0)

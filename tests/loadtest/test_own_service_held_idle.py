@@ -19,7 +19,7 @@ from poolscope.readings import held_idle_cause, load_run
 from tests.support.example_service import running_example
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 MEMORIES = Path(__file__).resolve().parents[1] / "support" / "memories"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from poolscope.loadtest._processes import ManagedProcess
 from tests.support.processes import alive
+from tests.support.waiting import wait_until
 
 
 def test_stop_ends_the_child_and_its_own_children(tmp_path: Path) -> None:
@@ -22,8 +23,7 @@ def test_stop_ends_the_child_and_its_own_children(tmp_path: Path) -> None:
     assert os.getpgid(grandchild) == process.pid
     process.stop(grace_seconds=0.5)
     assert process.poll() is not None
-    time.sleep(0.2)
-    assert not alive(grandchild)
+    wait_until(lambda: not alive(grandchild), timeout=5)
     assert not alive(process.pid)
 
 

@@ -15,9 +15,10 @@ import pytest
 
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import Run, load_run
-from tests.support.processes import alive, descendants
+from tests.support.processes import alive, descendants, interruptible
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 HOLD = 1.0  # seconds pool-saturation holds each connection
 
@@ -74,10 +75,10 @@ def within_10_percent(figure: float | None, truth: float) -> bool:
     return figure is not None and abs(figure - truth) <= 0.10 * truth
 
 
-@pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
-def test_pool_saturation_figures_match_the_hold(
-    database_url: str, tmp_path: Path, driver: str
-) -> None:
+def test_pool_saturation_figures_match_the_hold(database_url: str, tmp_path: Path) -> None:
+    # On asyncpg: the sync pool's figures on psycopg2 are proven by the same /hold waits
+    # in test_service_serve.py, and the run's reading of them is the same for every driver.
+    driver = "asyncpg"
     result = poolscope_run(
         database_url, tmp_path, "pool-saturation", "--duration", "8s", "--driver", driver
     )
@@ -110,26 +111,25 @@ def test_pool_saturation_figures_match_the_hold(
     assert wait_p50 < 0.01  # ten of eleven find a connection at once
 
 
-def test_session_leak_waits_last_the_pool_timeout(database_url: str, tmp_path: Path) -> None:
+def test_session_leak_waits_last_the_pool_timeout_on_psycopg(
+    database_url: str, tmp_path: Path
+) -> None:
     # Leaked sessions fill the pool in about a second; from then on every checkout waits
     # the pool timeout and gives up: most waits are that long. The idle checkouts before
     # the pool fills and the waits the final release cuts short are the rest: enough
-    # users and seconds keep them a minority however loaded the machine is.
+    # users and seconds keep them a minority however loaded the machine is. The fixed
+    # variant's check is proven on a recorded run (test_scenario_checks.py).
+    arguments = ["--variant", "leaky", "--users", "20", "--duration", "16s"]
     result = poolscope_run(
-        database_url,
-        tmp_path,
-        "session-leak",
-        "--variant",
-        "leaky",
-        "--users",
-        "20",
-        "--duration",
-        "16s",
+        database_url, tmp_path, "session-leak", *arguments, "--driver", "psycopg"
     )
+    assert list(runs_in(tmp_path)) == ["leaky"]
     assert_passed(result, tmp_path, database_url)
-    pool = runs_in(tmp_path)["leaky"].pool
+    leaky = runs_in(tmp_path)["leaky"]
+    assert leaky.configuration.driver == "psycopg"
+    pool = leaky.pool
     assert pool is not None
-    timeout = runs_in(tmp_path)["leaky"].configuration.pool_timeout
+    timeout = leaky.configuration.pool_timeout
     assert pool.timeouts > pool.wait.count / 2, (pool.timeouts, pool.wait.count)
     assert within_10_percent(pool.wait.p50, timeout), pool.wait
     assert within_10_percent(pool.wait.max, timeout), pool.wait
@@ -138,30 +138,9 @@ def test_session_leak_waits_last_the_pool_timeout(database_url: str, tmp_path: P
     assert within_10_percent(wait_max, timeout), result.stdout
 
 
-def test_engine_per_request(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(database_url, tmp_path, "engine-per-request", "--duration", "5s")
-    runs = runs_in(tmp_path)
-    assert set(runs) == {"global", "per-request"}
-    assert_passed(result, tmp_path, database_url)
-
-
-# Each driver plays at least one scenario: asyncpg above, psycopg2 (the default) in
-# engine-per-request, psycopg 3 sync and async below.
-
-
-def test_session_leak_on_psycopg(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(
-        database_url, tmp_path, "session-leak", "--duration", "10s", "--driver", "psycopg"
-    )
-    runs = runs_in(tmp_path)
-    assert set(runs) == {"fixed", "leaky"}
-    assert_passed(result, tmp_path, database_url)
-    assert {run.configuration.driver for run in runs.values()} == {"psycopg"}
-
-
-def test_steady_serves_as_the_pool_allows(database_url: str, tmp_path: Path) -> None:
-    result = poolscope_run(database_url, tmp_path, "steady", "--duration", "5s")
-    assert_passed(result, tmp_path, database_url)
+# Each driver plays at least one scenario: asyncpg and psycopg 3 above, psycopg2 (the
+# default) in depends-deadlock below, in `compare --scenario engine-per-request`
+# (test_compare.py) and in `sweep steady` (test_sweep_e2e.py), psycopg 3 async below.
 
 
 def test_overflow_burst_on_psycopg_async_with_two_locust_processes(
@@ -198,6 +177,7 @@ def start_and_watch(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "POOLSCOPE_DATABASE_URL": database_url},
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     service_pid = None
@@ -208,11 +188,13 @@ def start_and_watch(
         if re.search(until, line) or time.monotonic() > deadline:
             break
     assert service_pid is not None
-    time.sleep(1)
-    started = descendants(process.pid)
-    assert service_pid in started
-    assert len(started) >= 2  # the service and Locust
-    return process, service_pid, started
+
+    def both_started() -> bool:  # the service and Locust
+        found = descendants(process.pid)
+        return service_pid in found and len(found) >= 2
+
+    wait_until(both_started, timeout=20)
+    return process, service_pid, descendants(process.pid)
 
 
 def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: Path) -> None:
@@ -234,8 +216,7 @@ def test_killing_the_service_ends_the_run_cleanly(database_url: str, tmp_path: P
     assert "stopped the service" not in stdout + stderr
     assert run.samples  # what was sampled before the crash is kept
     assert len(list(tmp_path.glob("*.service.log"))) == 1  # beside the run file, to debug
-    time.sleep(0.5)
-    assert [pid for pid in started if alive(pid)] == []
+    wait_until(lambda: not any(alive(pid) for pid in started), timeout=5)
 
 
 def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
@@ -257,8 +238,7 @@ def test_ctrl_c_stops_everything_and_keeps_the_partial_run(
     assert "interrupted" in " ".join(run.check.details)
     assert run.locust is not None  # Locust's statistics so far, written as it stopped
     assert run.locust.requests > 0
-    time.sleep(0.5)
-    assert [pid for pid in started if alive(pid)] == []
+    wait_until(lambda: not any(alive(pid) for pid in started), timeout=5)
 
 
 def test_depends_deadlock_names_the_starved_thread_pool(database_url: str, tmp_path: Path) -> None:

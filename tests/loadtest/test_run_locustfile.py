@@ -23,6 +23,7 @@ import poolscope.fastapi
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.postgres import free_port
+from tests.support.cli import invoke
 from tests.support.runs import run_poolscope
 
 LOCUSTFILE = """
@@ -94,7 +95,7 @@ def test_a_locustfile_that_cannot_be_played(
     if content is not None:
         locustfile.write_text(content)
     # No target at all: the locustfile is checked before anything else.
-    result = run_poolscope(
+    result = invoke(
         "run",
         "--locustfile",
         str(locustfile),
@@ -110,7 +111,7 @@ def test_a_locustfile_that_cannot_be_played(
 def test_an_unknown_user_class(tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
-    result = run_poolscope(
+    result = invoke(
         "run",
         "--locustfile",
         str(locustfile),
@@ -126,7 +127,7 @@ def test_a_target_without_poolscope_metrics(tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
     with metrics_server(CollectorRegistry()) as host:
-        result = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
+        result = invoke("run", "--locustfile", str(locustfile), "--host", host)
     assert_one_line_usage_error(result, "exports no poolscope pool metrics", "poolscope.instrument")
 
 
@@ -134,14 +135,14 @@ def test_several_pools_need_pool(database_url: str, tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
     with two_pools(database_url) as host:
-        several = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
-        unknown = run_poolscope(
-            "run", "--locustfile", str(locustfile), "--host", host, "--pool", "x"
-        )
+        several = invoke("run", "--locustfile", str(locustfile), "--host", host)
+        unknown = invoke("run", "--locustfile", str(locustfile), "--host", host, "--pool", "x")
     assert_one_line_usage_error(several, "several pools (billing, orders)", "--pool")
     assert_one_line_usage_error(unknown, "no pool 'x'", "billing, orders")
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 @pytest.mark.slow
 def test_pool_records_the_chosen_pools_settings(database_url: str, tmp_path: Path) -> None:
     locustfile = tmp_path / "mytest.py"
@@ -229,6 +230,8 @@ def serving(app: FastAPI) -> Iterator[str]:
         thread.join(10)
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 @pytest.mark.slow
 def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> None:
     locustfile = tmp_path / "leaky.py"
@@ -249,6 +252,7 @@ def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> No
     assert "engine.connect()" in report.borrower
     assert run.configuration.driver == "psycopg2"
     assert (run.configuration.pool, run.configuration.pool_size) == ("own", 3)
+    assert run.configuration.leak_threshold == 0.5  # as GET /pool tells it
 
 
 @pytest.mark.parametrize(
@@ -265,4 +269,14 @@ def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> No
     ids=["pool-without-host", "scenario-and-locustfile", "variant", "workers-and-processes"],
 )
 def test_options_that_do_not_go_together(arguments: tuple[str, ...], words: list[str]) -> None:
-    assert_one_line_usage_error(run_poolscope("run", *arguments), *words)
+    assert_one_line_usage_error(invoke("run", *arguments), *words)
+
+
+@pytest.mark.process
+def test_a_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    locustfile = tmp_path / "mytest.py"
+    locustfile.write_text("import no_such_module_here\n")
+    host = "http://127.0.0.1:9"
+    result = run_poolscope("run", "--locustfile", str(locustfile), "--host", host)
+    assert_one_line_usage_error(result, "mytest.py", "fails to import")
+    assert "Traceback" not in result.stderr

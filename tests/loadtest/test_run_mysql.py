@@ -23,6 +23,8 @@ def within_10_percent(figure: float | None, truth: float) -> bool:
     return figure is not None and abs(figure - truth) <= 0.10 * truth
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 def test_pool_saturation_on_mysql_passes_its_check(
     mysql_url: str, tmp_path: Path, mysql_driver: str
 ) -> None:

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 
 from poolscope.loadtest import load_run
-from tests.support.example_service import running_example
+from tests.support.cli import invoke
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 
-def test_a_target_without_the_scenarios_routes(database_url: str, tmp_path: Path) -> None:
-    with running_example(database_url, pool_size=2) as host:
-        result = run_poolscope("run", "pool-saturation", "--host", host, "--out", str(tmp_path))
+def test_a_target_without_the_scenarios_routes(example_host: str, tmp_path: Path) -> None:
+    result = invoke("run", "pool-saturation", "--host", example_host, "--out", str(tmp_path))
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "does not serve GET /hold (answered 404)" in line

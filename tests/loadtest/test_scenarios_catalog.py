@@ -45,6 +45,7 @@ def test_every_scenario_is_listed_with_its_variants() -> None:
         assert 20 <= len(lines) <= 80, scenario.name
 
 
+@pytest.mark.process
 def test_poolscope_scenarios_prints_one_line_each() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "poolscope", "scenarios"], capture_output=True, text=True, check=True

@@ -54,6 +54,7 @@ def poolscope_in(folder: Path, *arguments: str) -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.mark.process
 def test_poolscope_scenarios_lists_its_own(user_folder: Path) -> None:
     result = poolscope_in(user_folder, "scenarios")
     assert result.returncode == 0, result.stderr
@@ -61,6 +62,7 @@ def test_poolscope_scenarios_lists_its_own(user_folder: Path) -> None:
     assert not (user_folder.parent / "marker").exists()
 
 
+@pytest.mark.process
 def test_poolscope_run_checks_its_own_scenario(user_folder: Path) -> None:
     # Up to the point where it would load: the scenario is found, the target refused.
     result = poolscope_in(user_folder, "run", "steady", "--host", "http://127.0.0.1:9")
@@ -69,6 +71,8 @@ def test_poolscope_run_checks_its_own_scenario(user_folder: Path) -> None:
     assert not (user_folder.parent / "marker").exists()
 
 
+@pytest.mark.e2e
+@pytest.mark.process
 @pytest.mark.slow
 def test_poolscope_run_plays_its_own_scenario(user_folder: Path, database_url: str) -> None:
     out = user_folder / "runs"
@@ -87,6 +91,7 @@ def test_poolscope_run_plays_its_own_scenario(user_folder: Path, database_url: s
     assert not (user_folder.parent / "marker").exists()
 
 
+@pytest.mark.process
 def test_the_repositorys_locustfiles_offer_every_scenarios_users() -> None:
     # What Locust users run from a checkout: locust -f scenarios/pool-saturation.locustfile.py
     root = Path(__file__).resolve().parents[2]

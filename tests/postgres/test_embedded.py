@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from poolscope._urls import ASYNC_DRIVERS, SYNC_DRIVERS, mask_url, url_for_driver
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
 def poolscope(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

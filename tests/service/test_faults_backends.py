@@ -16,11 +16,11 @@ from tests.support.faults import (
     pool_state,
     service_pid,
     terminate_service_backends,
-    wait_for,
 )
 from tests.support.service_process import running_service
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -44,7 +44,7 @@ def test_terminated_backends_never_cost_an_answer(database_url: str, driver: str
         for client in clients:
             client.join(timeout=40)
         # After the faults, the service serves again and holds nothing.
-        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
         assert pool_state(service.base_url)["pending"] == 0
     assert terminated >= 12
     # The log first: a crashed request shows there why a client got no answer.

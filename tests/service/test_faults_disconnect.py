@@ -17,11 +17,11 @@ from tests.support.faults import (
     request_once,
     service_backends,
     service_pid,
-    wait_for,
 )
 from tests.support.service_process import running_service
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 
 CLIENTS = 20
 # Leaving (1 s) before the query ends (5 s) and before a waiting request times out (10 s).
@@ -44,12 +44,12 @@ def test_clients_that_leave_hold_nothing(database_url: str, driver: str) -> None
         for client in clients:
             client.join(timeout=30)
         # httpx closed each connection when its read timed out: every client has left.
-        released_after = wait_for(
+        released_after = wait_until(
             lambda: (state := pool_state(service.base_url))["used"] == 0 and state["pending"] == 0,
             timeout=20,
         )
         # The queries of the connections a cancelled request dropped end too.
-        wait_for(lambda: service_backends(database_url, pid, active_only=True) == 0, timeout=5)
+        wait_until(lambda: service_backends(database_url, pid, active_only=True) == 0, timeout=5)
         time.sleep(0.5)
         timeouts = metric(service.base_url, names.CONNECTION_TIMEOUTS + "_total")
         # The pool serves again at once.

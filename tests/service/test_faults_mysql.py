@@ -24,12 +24,12 @@ from tests.support.faults import (
     assert_clean_log,
     keep_requesting,
     pool_state,
-    wait_for,
 )
 from tests.support.mariadb import PASSWORD, MariaDB
 from tests.support.service_process import running_service, serve_command
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(150)]
 
 OUTAGE_SECONDS = 5
 
@@ -81,7 +81,7 @@ def test_killed_connections_never_cost_an_answer(mysql_url: str, mysql_driver: s
         done.set()
         for client in clients:
             client.join(timeout=40)
-        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
         assert pool_state(service.base_url)["pending"] == 0
         assert httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200
     assert killed >= 12
@@ -117,14 +117,14 @@ def test_database_stopped_for_seconds(own_server: MariaDB, mysql_driver: str) ->
         assert own_server.stop()
         time.sleep(OUTAGE_SECONDS)
         assert own_server.start() == url
-        wait_for(
+        wait_until(
             lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
             timeout=15,
         )
         done.set()
         for client in clients:
             client.join(timeout=30)
-        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
     outcomes.assert_only_200_or_json_503()
     assert {error for status, error in outcomes.answers if status == 503} == {"database_error"}
     assert outcomes.count(503) > 0
@@ -176,7 +176,7 @@ def test_a_client_that_leaves_leaves_no_query_running(mysql_url: str, mysql_driv
         with pytest.raises(httpx.ReadTimeout):
             httpx.get(f"{service.base_url}/hold?seconds=20", timeout=1)
         # Ended within seconds, not at the end of its 20 s hold.
-        wait_for(lambda: running_sleeps(mysql_url) == 0, timeout=5)
-        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=5)
+        wait_until(lambda: running_sleeps(mysql_url) == 0, timeout=5)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=5)
         assert httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200
     assert_clean_log(service.log())

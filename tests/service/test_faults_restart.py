@@ -21,11 +21,11 @@ from tests.support.faults import (
     assert_clean_log,
     keep_requesting,
     pool_state,
-    wait_for,
 )
 from tests.support.service_process import running_service
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(180)]
 
 OUTAGE_SECONDS = 3
 
@@ -57,12 +57,12 @@ def test_database_restart(own_server: EmbeddedPostgres, driver: str) -> None:
         time.sleep(OUTAGE_SECONDS)
         # Closed connections left TIME_WAIT on the old port; the server gets it back.
         assert own_server.start() == url
-        wait_for(lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
+        wait_until(lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
                  timeout=15)  # fmt: skip
         done.set()
         for client in clients:
             client.join(timeout=30)
-        wait_for(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
     outcomes.assert_only_200_or_json_503()
     errors = {error for status, error in outcomes.answers if status == 503}
     assert errors == {"database_error"}

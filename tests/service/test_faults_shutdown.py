@@ -16,11 +16,11 @@ from tests.support.faults import (
     request_once,
     service_backends,
     service_pid,
-    wait_for,
 )
 from tests.support.service_process import running_service
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -31,7 +31,7 @@ def test_sigterm_answers_every_request_in_flight(database_url: str, driver: str)
         pid = service_pid(service.base_url)
         # 5 hold the pool's connections, 4 wait for one.
         clients = [request_once(service.base_url, "/hold?seconds=20", outcomes) for _ in range(9)]
-        wait_for(lambda: pool_state(service.base_url)["pending"] == 4, timeout=20)
+        wait_until(lambda: pool_state(service.base_url)["pending"] == 4, timeout=20)
         started = time.monotonic()
         assert service.stop() == 0
         stopped_after = time.monotonic() - started
@@ -51,7 +51,7 @@ def test_sigterm_lets_a_request_finish_within_the_grace(database_url: str, drive
                          *POOL_ARGUMENTS) as service:  # fmt: skip
         pid = service_pid(service.base_url)
         client = request_once(service.base_url, "/hold?seconds=1.5", outcomes)
-        wait_for(lambda: pool_state(service.base_url)["used"] == 1, timeout=20)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 1, timeout=20)
         assert service.stop() == 0
         client.join(timeout=30)
     assert outcomes.answers == [(200, None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -13,6 +14,7 @@ from poolscope._urls import DRIVERS
 from poolscope.service import create_app
 from poolscope.service._settings import ServiceSettings
 from tests.support.in_process import started
+from tests.support.waiting import wait_until_async
 
 
 def use_time_counts(exposition: str) -> dict[str, float]:
@@ -22,6 +24,12 @@ def use_time_counts(exposition: str) -> dict[str, float]:
         for sample in family.samples
         if sample.name == f"{names.CONNECTION_USE_TIME}_count"
     }
+
+
+async def leaked(client: httpx.AsyncClient, count: int) -> bool:
+    """``/pool`` lists ``count`` connections past the leak threshold."""
+    pool = (await client.get("/pool")).json()
+    return bool(pool["leaked_connections"] == count)
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -36,7 +44,7 @@ async def test_pool_lists_leaked_sessions_oldest_first_with_their_route(
         for _ in range(2):
             assert (await client.get("/antipatterns/leak")).status_code == 200
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.6)  # past the threshold and a check or two
+        await wait_until_async(lambda: leaked(client, 2), timeout=10)  # past the threshold
         pool = (await client.get("/pool")).json()
         listed = pool["checked_out"]
         assert [entry["route"] for entry in listed] == ["/antipatterns/leak"] * 2
@@ -69,7 +77,7 @@ async def test_stack_capture_off_lists_leaks_without_a_borrower(database_url: st
     )
     async with started(create_app(settings)) as client:
         assert (await client.get("/antipatterns/leak")).status_code == 200
-        await asyncio.sleep(0.5)
+        await wait_until_async(lambda: leaked(client, 1), timeout=10)
         pool = (await client.get("/pool")).json()
         assert pool["stack_capture"] == "off"
         [listed] = pool["checked_out"]

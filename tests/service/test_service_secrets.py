@@ -35,6 +35,7 @@ def distinctive_url(database_url: str, admin_engine: Engine) -> Iterator[str]:
             connection.execute(text(f"DROP ROLE IF EXISTS {ROLE}"))
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_password_never_leaves_the_service(distinctive_url: str, driver: str) -> None:
@@ -92,6 +93,7 @@ def _service_start(distinctive_url: str, form: str) -> tuple[list[str], dict[str
     return ["--database-url", bare], {"PGPASSWORD": PASSWORD}
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", ["psycopg2", "asyncpg"])
 @pytest.mark.parametrize("form", URL_FORMS)

@@ -20,7 +20,9 @@ from sqlalchemy import Engine, text
 from poolscope import metrics as names
 from poolscope._urls import DRIVERS
 from poolscope.exporters._multiprocess import FLUSH_SECONDS
+from tests.support.faults import pool_state
 from tests.support.service_process import ServiceProcess, running_service, serve_command
+from tests.support.waiting import wait_until
 
 
 def sample_total(exposition: str, name: str, **labels: str) -> float:
@@ -47,24 +49,31 @@ async def timed_holds(base_url: str, count: int, seconds: float) -> list[float]:
         return sorted(await asyncio.gather(*(one() for _ in range(count))))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("driver", DRIVERS)
-def test_eleventh_request_waits_for_the_pool_of_ten(database_url: str, driver: str) -> None:
+@pytest.fixture(scope="module", params=DRIVERS)
+def service(database_url: str, request: pytest.FixtureRequest) -> Iterator[ServiceProcess]:
+    """One service per driver with the default pool (10 + 0), shared by the tests that
+    leave its settings alone and read only the differences they make."""
     with running_service(
-        "--database-url", database_url, "--driver", driver, "--pool-size", "10",
+        "--database-url", database_url, "--driver", request.param, "--pool-size", "10",
         "--max-overflow", "0",
     ) as service:  # fmt: skip
-        page = httpx.get(f"{service.base_url}/items", params={"limit": 7}).json()
-        assert len(page["items"]) == 7
-        for bad in ("-1", "31", "abc"):
-            response = httpx.get(f"{service.base_url}/hold", params={"seconds": bad})
-            assert response.status_code == 422, bad
-        # Open all ten connections first so the measured holds do not pay for connecting.
-        asyncio.run(timed_holds(service.base_url, 10, 0.2))
+        yield service
 
-        waits_before = wait_buckets(service)
-        durations = asyncio.run(timed_holds(service.base_url, 11, 1.0))
-        waits_after = wait_buckets(service)
+
+@pytest.mark.process
+@pytest.mark.slow
+def test_eleventh_request_waits_for_the_pool_of_ten(service: ServiceProcess) -> None:
+    page = httpx.get(f"{service.base_url}/items", params={"limit": 7}).json()
+    assert len(page["items"]) == 7
+    for bad in ("-1", "31", "abc"):
+        response = httpx.get(f"{service.base_url}/hold", params={"seconds": bad})
+        assert response.status_code == 422, bad
+    # Open all ten connections first so the measured holds do not pay for connecting.
+    asyncio.run(timed_holds(service.base_url, 10, 0.2))
+
+    waits_before = wait_buckets(service)
+    durations = asyncio.run(timed_holds(service.base_url, 11, 1.0))
+    waits_after = wait_buckets(service)
 
     first_ten, last = durations[:10], durations[10]
     assert all(0.95 <= duration < 1.6 for duration in first_ten), durations
@@ -101,6 +110,7 @@ def _bound(le: str) -> str:
     return "+Inf" if le == "+Inf" else f"{float(le):g}"
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_leaked_sessions_exhaust_the_pool_until_released(
@@ -159,23 +169,22 @@ def connections_of(engine: Engine, service: ServiceProcess) -> int:
     return int(count or 0)
 
 
+@pytest.mark.process
 @pytest.mark.slow
-@pytest.mark.parametrize("driver", DRIVERS)
 def test_engine_per_request_builds_a_pool_and_a_connection_each_time(
-    database_url: str, driver: str
+    service: ServiceProcess,
 ) -> None:
     pools = f"{names.POOLS_CREATED}_total"
     connects = f"{names.POOL_CONNECTS}_total"
-    with running_service("--database-url", database_url, "--driver", driver) as service:
-        assert httpx.get(f"{service.base_url}/items").status_code == 200
-        before = scrape(service)
-        for _ in range(3):
-            response = httpx.get(f"{service.base_url}/antipatterns/engine-per-request/items")
-            assert response.status_code == 200
-            assert len(response.json()["items"]) == 20
-        after = scrape(service)
-        assert httpx.get(f"{service.base_url}/items").status_code == 200
-        again = scrape(service)
+    assert httpx.get(f"{service.base_url}/items").status_code == 200
+    before = scrape(service)
+    for _ in range(3):
+        response = httpx.get(f"{service.base_url}/antipatterns/engine-per-request/items")
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == 20
+    after = scrape(service)
+    assert httpx.get(f"{service.base_url}/items").status_code == 200
+    again = scrape(service)
     assert sample_total(after, pools, pool="service") - sample_total(before, pools) == 3
     assert sample_total(after, connects, pool="service") - sample_total(before, connects) == 3
     # The right way reuses the service's one pool and its open connection.
@@ -183,6 +192,7 @@ def test_engine_per_request_builds_a_pool_and_a_connection_each_time(
     assert sample_total(again, connects) == sample_total(after, connects)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_two_workers_share_one_metrics_view(database_url: str) -> None:
     with running_service(
@@ -238,6 +248,7 @@ def test_two_workers_share_one_metrics_view(database_url: str) -> None:
         assert sample_total(exposition, f"{names.CONNECTION_MAX}", pool="service") == 2 * 10
 
 
+@pytest.mark.process
 def test_unreachable_database_fails_fast_in_one_line() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -255,6 +266,7 @@ def test_unreachable_database_fails_fast_in_one_line() -> None:
     assert "Unreachable-Secret-42" not in result.stderr
 
 
+@pytest.mark.process
 def test_invalid_flags_fail_in_one_line() -> None:
     result = subprocess.run(
         serve_command("--driver", "mysqldb", "--database-url", "postgresql://u:p@127.0.0.1/db"),
@@ -269,6 +281,7 @@ def test_invalid_flags_fail_in_one_line() -> None:
     ]
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_embedded_database_stays_up_unless_ephemeral(tmp_data_dir: str) -> None:
     from poolscope.postgres import EmbeddedPostgres
@@ -300,6 +313,7 @@ def tmp_data_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.process
 def test_taken_port_fails_in_one_line(database_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -317,6 +331,7 @@ def test_taken_port_fails_in_one_line(database_url: str) -> None:
     ]
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_shutdown_cancels_a_long_sync_query_instead_of_waiting_for_it(database_url: str) -> None:
     answers: list[httpx.Response] = []
@@ -327,7 +342,8 @@ def test_shutdown_cancels_a_long_sync_query_instead_of_waiting_for_it(database_u
             )
         )
         holding.start()
-        time.sleep(1)
+        # The stop comes while the query runs: once the hold has its connection.
+        wait_until(lambda: pool_state(service.base_url)["used"] == 1, timeout=20)
         started = time.monotonic()
         assert service.stop() == 0
         stopped_after = time.monotonic() - started

@@ -94,6 +94,7 @@ async def load(base_url: str, path: str, seconds: float) -> Load:
     return Load(statuses=statuses, seconds=time.monotonic() - started, threadpool=scrapes)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_right_way_sync_hold_keeps_the_pools_throughput_with_more_clients_than_threads(
     database_url: str,
@@ -111,6 +112,7 @@ def test_right_way_sync_hold_keeps_the_pools_throughput_with_more_clients_than_t
     assert not [s for s in result.threadpool if starved(s)], result.threadpool
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_yield_dependency_route_starves_the_thread_pool_with_connections_idle(
     database_url: str,

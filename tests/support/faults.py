@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -91,16 +89,6 @@ def request_once(
 def pool_state(base_url: str) -> dict[str, int]:
     state: dict[str, int] = httpx.get(f"{base_url}/pool", timeout=10).json()["state"]
     return state
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> float:
-    """Seconds until ``condition()`` held; fails after ``timeout``."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not true within {timeout} s")
-        time.sleep(interval)
-    return time.monotonic() - started
 
 
 def metric(base_url: str, name: str) -> float:

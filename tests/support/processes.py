@@ -1,7 +1,9 @@
-"""Which processes are alive, read from /proc: for tests that prove nothing outlives a run."""
+"""Which processes are alive, read from /proc: for tests that prove nothing outlives a run;
+and a child that Ctrl-C reaches however the tests were started."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 
@@ -31,3 +33,10 @@ def descendants(root: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
+
+
+def interruptible() -> None:
+    """A ``preexec_fn`` that lets Ctrl-C reach the child: a shell starts background jobs
+    with SIGINT ignored, a child inherits that, and Python then never raises
+    KeyboardInterrupt, so a test run in the background would send its SIGINT in vain."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -19,10 +19,12 @@ import pytest
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.sweep import load_sweep
-from tests.support.processes import alive, descendants
+from tests.support.processes import alive, descendants, interruptible
 from tests.support.runs import run_poolscope
+from tests.support.scenario_checks import Case, evaluate
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 
 def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
@@ -40,8 +42,9 @@ def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
     sweep = load_sweep(sweep_file)
     assert not sweep.partial
     assert [step.pool_size for step in sweep.steps] == [1, 2, 4]
+    runs = {step.pool_size: load_run(tmp_path / step.run_file) for step in sweep.steps}
     for step in sweep.steps:
-        run = load_run(tmp_path / step.run_file)  # each step is a poolscope.run/1 file
+        run = runs[step.pool_size]  # each step is a poolscope.run/1 file
         assert run.complete, run.incomplete_reason
         assert run.configuration.pool_size == step.pool_size
         assert run.configuration.users == 8
@@ -50,6 +53,10 @@ def test_steady_throughput_doubles_with_the_pool_and_four_is_recommended(
         assert step.thread_limit == 40
         assert step.max_busy_threads is not None
         assert 1 <= step.max_busy_threads <= 8
+    # Pool 4 and 8 users is the steady scenario as `poolscope run steady` plays it: its
+    # own check holds on that step (min(pool, users) / 0.05 s).
+    (check,) = evaluate([Case("steady", {"default": runs[4]})])
+    assert check.passed, "\n".join([check.verdict, *check.details])
     throughputs = [step.throughput for step in sweep.steps]
     for smaller, larger in itertools.pairwise(throughputs):
         assert 1.5 <= larger / smaller <= 2.5, throughputs
@@ -82,6 +89,7 @@ def test_ctrl_c_keeps_the_finished_steps_and_a_partial_sweep_file(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "POOLSCOPE_DATABASE_URL": database_url},
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 90
@@ -93,10 +101,13 @@ def test_ctrl_c_keeps_the_finished_steps_and_a_partial_sweep_file(
         if (len(services) == 2 and line.startswith("playing")) or time.monotonic() > deadline:
             break
     assert len(services) == 2
-    time.sleep(1.5)
+
+    def both_started() -> bool:  # the second step's service and its Locust
+        found = descendants(process.pid)
+        return services[1] in found and len(found) >= 2
+
+    wait_until(both_started, timeout=20)
     started = descendants(process.pid)
-    assert services[1] in started
-    assert len(started) >= 2  # the service and Locust
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 1, stdout + stderr
@@ -112,5 +123,4 @@ def test_ctrl_c_keeps_the_finished_steps_and_a_partial_sweep_file(
     assert sweep.recommendation is not None
     assert sweep.recommendation.best == 1  # from the finished step alone
     assert len(list(tmp_path.glob("steady-pool-*.json"))) == 2
-    time.sleep(0.5)
-    assert [pid for pid in started if alive(pid)] == []
+    wait_until(lambda: not any(alive(pid) for pid in started), timeout=5)

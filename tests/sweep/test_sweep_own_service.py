@@ -14,10 +14,10 @@ import pytest
 from poolscope._urls import url_for_driver
 from poolscope.loadtest import load_run
 from poolscope.sweep import load_sweep
-from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE, running_example
+from tests.support.example_service import EXAMPLE_DIR, EXAMPLE_LOCUSTFILE
 from tests.support.runs import run_poolscope
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.process]
 
 # No shell runs it: `env` sets the pool size the example reads from POOL_SIZE.
 SERVE = (
@@ -39,7 +39,7 @@ def sweep(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str
 def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path: Path) -> None:
     result = sweep(
         database_url, "--serve-cmd", SERVE, "--pool-sizes", "2,4", "--users", "8",
-        "--out", str(tmp_path), "--database-url", database_url,
+        "--out", str(tmp_path), "--database-url", database_url, "--warmup", "1s",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep_file,) = tmp_path.glob("orders-sweep-*.json")
@@ -49,12 +49,23 @@ def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path:
         run = load_run(tmp_path / step.run_file)
         assert run.complete, run.incomplete_reason
         assert run.configuration.pool_size == step.pool_size  # as the service reported it
+        assert run.configuration.driver == "asyncpg"
+        assert run.configuration.leak_threshold == 5  # as its GET /pool tells it
+        # Each step's figures are those after its warm-up.
+        assert run.warmup is not None
+        assert run.warmup.ended_at is not None
+        assert run.pool is not None
+        assert run.warmup.pool is not None
+        assert step.checkouts == run.pool.checkouts < run.warmup.pool.checkouts
         assert step.max_used == step.pool_size  # 8 users keep every connection busy
         log = (tmp_path / step.run_file).with_suffix(".service.log").read_text()
         assert "Uvicorn running on" in log  # the service's own output, beside its run
-    small, large = sweep_.steps
-    assert large.throughput > 1.4 * small.throughput
+    # That the larger pool serves more is test_sweep_e2e.py's (throughput doubles per
+    # doubling) and test_own_service_example.py's (the example waits less on pool 10).
     assert sweep_.max_connections is not None
+    # The driver the runs recorded, not the --driver default (the sample service's).
+    assert sweep_.configuration.driver == "asyncpg"
+    assert sweep_.configuration.warmup_seconds == 1
     assert sweep_.configuration.serve_command is not None
     assert "{pool_size}" in sweep_.configuration.serve_command
 
@@ -71,14 +82,14 @@ def test_a_service_that_ignores_the_pool_size_is_one_line(
     assert load_sweep(next(tmp_path.glob("orders-sweep-*.json"))).steps == []
 
 
-def test_host_alone_sweeps_the_users(database_url: str, tmp_path: Path) -> None:
-    with running_example(database_url, pool_size=2) as host:
-        result = sweep(
-            database_url, "--host", host, "--users", "1,6", "--target-wait-p95", "100ms",
-            "--out", str(tmp_path),
-        )  # fmt: skip
-        # A built-in scenario needs the sample service's routes: one line, nothing played.
-        wrong = run_poolscope("sweep", "steady", "--host", host, "--out", str(tmp_path / "x"))
+def test_host_alone_sweeps_the_users(database_url: str, example_host: str, tmp_path: Path) -> None:
+    host = example_host
+    result = sweep(
+        database_url, "--host", host, "--users", "1,6", "--target-wait-p95", "100ms",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    # A built-in scenario needs the sample service's routes: one line, nothing played.
+    wrong = run_poolscope("sweep", "steady", "--host", host, "--out", str(tmp_path / "x"))
     assert wrong.returncode != 0
     assert f"{host} does not serve GET /hold" in wrong.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "x").exists()
