@@ -14,12 +14,14 @@ from locust import events
 import poolscope.locust  # noqa: F401  (registers the web UI's Pool tab)
 from poolscope.scenarios.depends_deadlock import DependsUser, FixedUser
 from poolscope.scenarios.engine_per_request import EnginePerRequestUser, GlobalEngineUser
+from poolscope.scenarios.held_idle import AcrossCallUser, ReleasedUser
 from poolscope.scenarios.overflow_burst import OverflowBurstUser
 from poolscope.scenarios.pool_saturation import PoolSaturationUser
 from poolscope.scenarios.session_leak import FixedSessionUser, LeakySessionUser
 from poolscope.scenarios.steady import SteadyUser
 
 __all__ = [
+    "AcrossCallUser",
     "DependsUser",
     "EnginePerRequestUser",
     "FixedSessionUser",
@@ -28,6 +30,7 @@ __all__ = [
     "LeakySessionUser",
     "OverflowBurstUser",
     "PoolSaturationUser",
+    "ReleasedUser",
     "SteadyUser",
 ]
 

@@ -26,12 +26,19 @@ produced are counted and printed to prove it ran).
     pip install -e '.[benchmark]'
     python benchmarks/overhead.py [--database-url URL] [--rounds 40] [--cycles 300]
         [--drivers psycopg2 psycopg asyncpg psycopg_async] [--mysql-url URL]
+        [--cycles-of empty select]
     python benchmarks/overhead.py --drivers pymysql,aiomysql --mysql-url mysql://...
 
 One table per driver (default: the four PostgreSQL ones: psycopg2 and psycopg 3 on a sync
 Engine, asyncpg and psycopg 3 on an AsyncEngine), one after the other; pymysql (sync) and
 aiomysql (async) run on ``--mysql-url`` (or ``$POOLSCOPE_MYSQL_URL``, or a MySQL
 ``--database-url``). Drivers are given space- or comma-separated.
+
+Each driver in each cycle (``--cycles-of``): ``empty`` (checkout and checkin, no
+statement: what poolscope's pool takes over) and ``select`` (one ``select 1`` per checkout
+through ``exec_driver_sql``: a round trip to the server, and poolscope's measuring of the
+statement). With both, each driver ends with the bytecode instructions poolscope adds per
+statement: the select cycle's added count less the empty cycle's.
 
 Without ``--database-url`` (or ``$POOLSCOPE_DATABASE_URL``) the embedded PostgreSQL starts
 (only when a PostgreSQL driver is chosen).
@@ -79,6 +86,7 @@ MYSQL_DRIVERS: tuple[Driver, ...] = ("pymysql", "aiomysql")
 ALL_DRIVERS: tuple[Driver, ...] = (*DRIVERS, *MYSQL_DRIVERS)
 OTEL_WAIT_TIME = names.OTEL_NAMES[names.CONNECTION_WAIT_TIME]
 VARIANTS = ("none", "poolscope", "poolscope-leak", "poolscope-mp", "poolscope-otel", "otel")
+CYCLES_OF = ("empty", "select")
 # Cycles traced to count bytecode instructions (tracing is slow; the count is exact).
 _COUNTED_CYCLES = 50
 # Cycles traced again to count the fold too: a checkin that finds more than DRAIN_AT
@@ -202,7 +210,7 @@ class Results:
 
     def report(self, title: str) -> None:
         rounds = len(self.timings["none"])
-        print(f"\n{title}: µs per checkout+checkin cycle, {rounds} rounds x {self.cycles}")
+        print(f"\n{title}: µs per cycle, {rounds} rounds x {self.cycles}")
         print(
             f"  {'variant':14s} {'CPU µs':>8s} {'+µs':>7s} {'ratio':>7s}"
             f"   {'wall µs':>8s} {'+µs':>7s} {'ratio':>7s}"
@@ -252,24 +260,34 @@ class Results:
             )
 
 
-def _sync_batch(engine: Engine, cycles: int) -> Timing:
+def _sync_batch(engine: Engine, cycles: int, select: bool = False) -> Timing:
     connect = engine.connect
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(cycles):
-        with connect():
-            pass
+    if select:
+        for _ in range(cycles):
+            with connect() as connection:
+                connection.exec_driver_sql("select 1")
+    else:
+        for _ in range(cycles):
+            with connect():
+                pass
     return (
         (time.process_time() - cpu) / cycles * 1e6,
         (time.perf_counter() - wall) / cycles * 1e6,
     )
 
 
-async def _async_batch(engine: AsyncEngine, cycles: int) -> Timing:
+async def _async_batch(engine: AsyncEngine, cycles: int, select: bool = False) -> Timing:
     connect = engine.connect
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(cycles):
-        async with connect():
-            pass
+    if select:
+        for _ in range(cycles):
+            async with connect() as connection:
+                await connection.exec_driver_sql("select 1")
+    else:
+        for _ in range(cycles):
+            async with connect():
+                pass
     return (
         (time.process_time() - cpu) / cycles * 1e6,
         (time.perf_counter() - wall) / cycles * 1e6,
@@ -300,6 +318,14 @@ def _instrument(variant: str, engine: Engine | AsyncEngine, otel: _Otel) -> Any:
     return None
 
 
+def _drain(handles: list[Any]) -> None:
+    """Fold what the timed rounds measured, so that the counted cycles run the checkout's
+    own path and no drain (one per DRAIN_AT checkouts: its share is in the CPU times)."""
+    for handle in handles:
+        if handle is not None:
+            handle.probe.drain()
+
+
 def _schedule(rounds: int) -> list[str]:
     """Every variant once per round, the starting one rotating so none always goes first."""
     order: list[str] = []
@@ -309,19 +335,22 @@ def _schedule(rounds: int) -> list[str]:
     return order
 
 
-def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
+def bench_sync(
+    url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel, select: bool = False
+) -> Results:
     engines = {v: create_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e, otel) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
-        _sync_batch(engine, 50)
+        _sync_batch(engine, 50, select)
     for variant in _schedule(rounds):
         with otel.around(variant, engines[variant]):
-            results.timings[variant].append(_sync_batch(engines[variant], cycles))
+            results.timings[variant].append(_sync_batch(engines[variant], cycles, select))
+    _drain(handles)
     for variant, engine in engines.items():
         counter = [0]
         with otel.around(variant, engine), _counting_bytecodes(counter):
-            _sync_batch(engine, _COUNTED_CYCLES)
+            _sync_batch(engine, _COUNTED_CYCLES, select)
         results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
     for variant in _FOLDED_VARIANTS:
         counter = [0]
@@ -336,19 +365,22 @@ def bench_sync(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) 
     return results
 
 
-async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel) -> Results:
+async def bench_async(
+    url: str, driver: Driver, rounds: int, cycles: int, otel: _Otel, select: bool = False
+) -> Results:
     engines = {v: create_async_engine(url_for_driver(url, driver), pool_size=2) for v in VARIANTS}
     handles = [_instrument(v, e, otel) for v, e in engines.items()]
     results = Results(cycles)
     for engine in engines.values():
-        await _async_batch(engine, 50)
+        await _async_batch(engine, 50, select)
     for variant in _schedule(rounds):
         with otel.around(variant, engines[variant].sync_engine):
-            results.timings[variant].append(await _async_batch(engines[variant], cycles))
+            results.timings[variant].append(await _async_batch(engines[variant], cycles, select))
+    _drain(handles)
     for variant, engine in engines.items():
         counter = [0]
         with otel.around(variant, engine.sync_engine), _counting_bytecodes(counter):
-            await _async_batch(engine, _COUNTED_CYCLES)
+            await _async_batch(engine, _COUNTED_CYCLES, select)
         results.bytecodes[variant] = counter[0] / _COUNTED_CYCLES
     for variant in _FOLDED_VARIANTS:
         counter = [0]
@@ -361,6 +393,16 @@ async def bench_async(url: str, driver: Driver, rounds: int, cycles: int, otel: 
     for engine in engines.values():
         await engine.dispose()
     return results
+
+
+def _report_per_statement(empty: Results, select: Results) -> None:
+    """What each variant adds per statement: the select cycle's added bytecodes less the
+    empty cycle's (the cycles differ by exactly one statement)."""
+    print("  bytecode instructions added per statement (select cycle - empty cycle):")
+    for variant in VARIANTS[1:]:
+        added_select = select.bytecodes[variant] - select.bytecodes["none"]
+        added_empty = empty.bytecodes[variant] - empty.bytecodes["none"]
+        print(f"  {variant:14s} {added_select - added_empty:+7.0f}")
 
 
 def _drivers(given: list[str]) -> list[Driver]:
@@ -409,21 +451,31 @@ def main() -> None:
         default=list(DRIVERS),
         help=f"space- or comma-separated, of {', '.join(ALL_DRIVERS)}",
     )
+    parser.add_argument("--cycles-of", nargs="+", choices=CYCLES_OF, default=list(CYCLES_OF))
     args = parser.parse_args()
     drivers = _drivers(args.drivers)
     urls = _urls(args, drivers)
     otel = _Otel()
     try:
-        for driver in (*SYNC_DRIVERS, "pymysql"):
-            if driver in drivers:
-                url = urls[driver_dialect(driver)]
-                results = bench_sync(url, driver, args.rounds, args.cycles, otel)
-                results.report(f"{driver} (sync Engine)")
-        for driver in (*ASYNC_DRIVERS, "aiomysql"):
-            if driver in drivers:
-                url = urls[driver_dialect(driver)]
-                results = asyncio.run(bench_async(url, driver, args.rounds, args.cycles, otel))
-                results.report(f"{driver} (AsyncEngine)")
+        for driver in (*SYNC_DRIVERS, "pymysql", *ASYNC_DRIVERS, "aiomysql"):
+            if driver not in drivers:
+                continue
+            url = urls[driver_dialect(driver)]
+            is_async = driver in (*ASYNC_DRIVERS, "aiomysql")
+            engine_kind = "AsyncEngine" if is_async else "sync Engine"
+            by_cycle: dict[str, Results] = {}
+            for cycle in args.cycles_of:
+                select = cycle == "select"
+                if is_async:
+                    results = asyncio.run(
+                        bench_async(url, driver, args.rounds, args.cycles, otel, select)
+                    )
+                else:
+                    results = bench_sync(url, driver, args.rounds, args.cycles, otel, select)
+                results.report(f"{driver} ({engine_kind}), {cycle} cycle")
+                by_cycle[cycle] = results
+            if len(by_cycle) == len(CYCLES_OF):
+                _report_per_statement(by_cycle["empty"], by_cycle["select"])
         print(f"\n{otel.proof()}")
     finally:
         shutil.rmtree(_MULTIPROC_DIR, ignore_errors=True)

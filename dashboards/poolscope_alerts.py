@@ -24,6 +24,11 @@ POOLS_CREATED_PER_MINUTE = 5
 POOLS_CREATED_FOR = "5m"
 WINDOW = "5m"
 STARVED_FOR = "1m"
+# Held idle: the pool this full while its connections spend under this share of their
+# hold in statements.
+HELD_IDLE_NEAR_FULL = 0.8
+HELD_IDLE_BUSY_SHARE = 0.2
+HELD_IDLE_FOR = "5m"
 
 
 def _sum(metric: str, *matchers: str) -> str:
@@ -113,6 +118,20 @@ def rules(for_duration: str | None = None) -> dict[str, Any]:
             "per request, so every request opens a new connection.",
         ),
         _alert(
+            "PoolscopeConnectionsHeldIdle",
+            _held_idle(),
+            hold(HELD_IDLE_FOR),
+            "warning",
+            "Pool {{ $labels.pool }} is full of connections held idle",
+            "Pool {{ $labels.pool }} on {{ $labels.instance }} is at least "
+            f"{HELD_IDLE_NEAR_FULL:.0%} checked out, yet its connections spend only "
+            "{{ $value | humanizePercentage }} of the time they are held inside statements "
+            f"(under {HELD_IDLE_BUSY_SHARE:.0%}), for {HELD_IDLE_FOR}: a route keeps its "
+            "session open across other work (an HTTP or LLM call, a transaction never "
+            "ended). A bigger pool only hides it: see the dashboard's busy share by route, "
+            "and close or commit the session before the outside call.",
+        ),
+        _alert(
             "PoolscopeThreadStarvation",
             _thread_starvation(),
             hold(STARVED_FOR),
@@ -126,6 +145,19 @@ def rules(for_duration: str | None = None) -> dict[str, Any]:
         ),
     ]
     return {"groups": [{"name": GROUP, "rules": alerts}]}
+
+
+def _held_idle() -> str:
+    """Busy share (statement time over held time, both counted at checkin) low, and the
+    pool near full; the value is the busy share."""
+    statements = f"sum by ({BY}) (rate({names.POOL_STATEMENT_TIME}_total[{WINDOW}]))"
+    held = f"sum by ({BY}) (rate({names.CONNECTION_USE_TIME}_sum[{WINDOW}]))"
+    used = f'{names.STATE_LABEL}="used"'
+    return (
+        f"(\n  {statements}\n  / {held}\n) < {HELD_IDLE_BUSY_SHARE}\n"
+        f"and on ({BY}) (\n  {_sum(names.CONNECTION_COUNT, used)}\n"
+        f"  >= {HELD_IDLE_NEAR_FULL} * {_sum(names.CONNECTION_MAX)}\n)\n"
+    )
 
 
 def _thread_starvation() -> str:
@@ -184,7 +216,7 @@ def _fires(
     for key, template in rule["annotations"].items():
         for label, label_value in labels.items():
             template = template.replace(f"{{{{ $labels.{label} }}}}", label_value)
-        for function in ("humanize", "humanizeDuration"):
+        for function in ("humanize", "humanizeDuration", "humanizePercentage"):
             template = template.replace(f"{{{{ $value | {function} }}}}", value)
         annotations[key] = template
     return {
@@ -210,6 +242,7 @@ ALL_ALERTS = (
     "PoolscopeConnectionLeak",
     "PoolscopePoolsCreatedPerRequest",
     "PoolscopeThreadStarvation",
+    "PoolscopeConnectionsHeldIdle",
 )
 
 
@@ -221,6 +254,15 @@ def _threads(*, busy: int, limit: int, pending: int, used: int) -> list[dict[str
         _series(names.THREADPOOL_LIMIT, f"{limit}x15", **process),
         _series(names.THREADPOOL_WAITING, "16x15", **process),
         *_gauges(used=used, max_=used, pending=pending),
+    ]
+
+
+def _holds(*, held_per_minute: float, statements_per_minute: float) -> list[dict[str, str]]:
+    """Seconds held and seconds in statements, accumulating per minute (one route)."""
+    route = {**TARGET, names.ROUTE_LABEL: "/memories"}
+    return [
+        _series(f"{names.CONNECTION_USE_TIME}_sum", f"0+{held_per_minute}x15", **route),
+        _series(f"{names.POOL_STATEMENT_TIME}_total", f"0+{statements_per_minute}x15", **route),
     ]
 
 
@@ -318,6 +360,40 @@ def unit_tests(rule_file: str) -> dict[str, Any]:
             _fires("PoolscopePoolsCreatedPerRequest", "12m", "warning", "60"),
         ],
     }
+    # A pool of 4 held full, 240 s of holds a minute. across-call (the held-idle scenario:
+    # its recorded run spent 3.6 % of its holds in statements): 7.2 s of them in
+    # statements. pool-saturation: connections busy in pg_sleep, 228 s.
+    held_idle = {
+        "interval": minute,
+        "input_series": [
+            *_gauges(used=4, max_=4, pending=12),
+            *_holds(held_per_minute=240, statements_per_minute=7.2),
+        ],
+        "alert_rule_test": [
+            _quiet("PoolscopeConnectionsHeldIdle", "3m"),
+            _fires("PoolscopeConnectionsHeldIdle", "10m", "warning", "3%"),
+            _fires("PoolscopePoolSaturated", "10m", "warning"),
+        ],
+    }
+    busy_in_statements = {
+        "interval": minute,
+        "input_series": [
+            *_gauges(used=4, max_=4, pending=12),
+            *_holds(held_per_minute=240, statements_per_minute=228),
+        ],
+        "alert_rule_test": [
+            _quiet("PoolscopeConnectionsHeldIdle", "10m"),
+            _fires("PoolscopePoolSaturated", "10m", "warning"),
+        ],
+    }
+    idle_but_not_full = {
+        "interval": minute,
+        "input_series": [
+            *_gauges(used=1, max_=4, pending=0),
+            *_holds(held_per_minute=60, statements_per_minute=1.8),
+        ],
+        "alert_rule_test": [_quiet("PoolscopeConnectionsHeldIdle", "10m")],
+    }
     return {
         "rule_files": [rule_file],
         "evaluation_interval": minute,
@@ -330,5 +406,8 @@ def unit_tests(rule_file: str) -> dict[str, Any]:
             engine_per_request,
             starved,
             exhausted,
+            held_idle,
+            busy_in_statements,
+            idle_but_not_full,
         ],
     }

@@ -81,6 +81,13 @@ def quantile(level: float, histogram: str, by: str, *matchers: str) -> str:
     return f"histogram_quantile({level}, sum by ({labels}) (rate({bucket}{RATE})))"
 
 
+def busy_share(by: str) -> str:
+    """Seconds in statements per second held, summed ``by``: both counted at checkin."""
+    statements = selector(f"{names.POOL_STATEMENT_TIME}_total", ROUTE_FILTER)
+    held = selector(f"{names.CONNECTION_USE_TIME}_sum", ROUTE_FILTER)
+    return f"sum by ({by}) (rate({statements}{RATE}))\n/ sum by ({by}) (rate({held}{RATE}))"
+
+
 def threadpool(metric: str) -> str:
     """A thread-pool gauge (no pool label: one thread pool per process) per instance."""
     return f"sum by ({JOB}, instance) ({metric}{{{SERVICE_FILTER}}})"
@@ -354,6 +361,58 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
                         "{{route}} ({{pool}})",
                     ),
                 ),
+            ),
+            Panel(
+                title="Busy share by route: time in statements / time held",
+                description=(
+                    "Of the time a route holds its connections, the share spent inside "
+                    "statements (the driver's execute until it returns). A route near 0 % "
+                    "holds connections idle: a session kept open across an HTTP or LLM "
+                    "call, password hashing, a transaction never ended. A full pool with "
+                    "low busy shares is fixed in the code (close or commit the session "
+                    "before the outside call), not by a bigger pool; one with high busy "
+                    "shares needs faster queries or more connections."
+                ),
+                queries=(q(busy_share(f"{JOB}, {POOL}, {ROUTE}"), "{{route}} ({{pool}})"),),
+                unit="percentunit",
+            ),
+            Panel(
+                title="Held idle per checkout: p95 and the longest",
+                description=(
+                    "Per checkout, the time held outside statements: checkin minus "
+                    "checkout minus the time in statements. Seconds here while statements "
+                    "take milliseconds mean connections wait on something else with a "
+                    "session open. The longest is exact, per route."
+                ),
+                queries=(
+                    q(
+                        quantile(0.95, names.POOL_IDLE_TIME, BY_POOL),
+                        "idle p95 {{pool}} {{instance}}",
+                    ),
+                    q(
+                        f"max by ({JOB}, {POOL}, {ROUTE}) "
+                        f"({selector(names.POOL_IDLE_TIME_MAX, ROUTE_FILTER)})",
+                        "longest idle {{route}} ({{pool}})",
+                    ),
+                ),
+                unit="s",
+            ),
+            Panel(
+                title="Statements per second by route",
+                description=(
+                    "Statements run on checked-out connections, per route (counted at "
+                    "checkin). Beside the busy share: many quick statements and a low "
+                    "share is work between statements; one statement and a low share is "
+                    "a wait with the session open."
+                ),
+                queries=(
+                    q(
+                        counter_rate(names.POOL_STATEMENTS, f"{JOB}, {POOL}, {ROUTE}"),
+                        "{{route}} ({{pool}})",
+                    ),
+                ),
+                unit="ops",
+                width=24,
             ),
         ),
     ),

@@ -9,6 +9,7 @@ default-bucket histogram is their sums, exactly. The fold also keeps the exact m
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import TypeVar
 
 from prometheus_client.utils import floatToGoString
 
@@ -30,7 +31,10 @@ _FINE_LE = _le(FINE_BOUNDS)
 _COARSE_ENDS = [FINE_BOUNDS.index(bound) + 1 for bound in BOUNDS] + [len(FINE_BOUNDS) + 1]
 
 
-def pop_all(values: list[float]) -> list[float]:
+_Value = TypeVar("_Value")
+
+
+def pop_all(values: list[_Value]) -> list[_Value]:
     """Remove and return what ``values`` holds now; appends made meanwhile stay in it
     (each of the two list operations is atomic, and appends land past the slice)."""
     count = len(values)

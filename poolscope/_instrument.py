@@ -28,6 +28,7 @@ from poolscope._pool import (
 from poolscope._pool_state import PoolState, read_pool_state
 from poolscope._recorder import PoolMeasurements, Recorder
 from poolscope._stacks import STACK_CAPTURES, StackCapture
+from poolscope._statements import measure_statements, stop_measuring_statements
 from poolscope._urls import SYNC_DRIVERS
 from poolscope.exporters import multiprocess_enabled, recorder_for
 
@@ -174,6 +175,8 @@ class Instrumentation:
             event.listen(sync_engine, "invalidate", self._on_invalidate)
             event.listen(sync_engine, "soft_invalidate", self._on_soft_invalidate)
             event.listen(sync_engine, "connect", self._leaks.connect)
+            self._dialect = sync_engine.dialect
+            measure_statements(self._dialect)
             # Connections opened before instrument() announce themselves no more.
             idle = _idle_records(target)
             self._leaks.adopt(idle)
@@ -255,6 +258,7 @@ class Instrumentation:
                 for identifier, listener in self._listeners():
                     if event.contains(engine, identifier, listener):
                         event.remove(engine, identifier, listener)
+            stop_measuring_statements(self._dialect)
             self._leaks.forget_checkouts()
         self._finalizer.detach()
         self._detach()

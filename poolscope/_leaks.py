@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from poolscope._holds import Hold
 from poolscope._stacks import (
     STACK_CAPTURES,
     Borrower,
@@ -27,6 +28,7 @@ from poolscope._stacks import (
     capture_full,
     capture_site,
     format_borrower,
+    format_site,
 )
 
 __all__ = [
@@ -68,18 +70,22 @@ class Checkout:
 
     __slots__ = (
         "borrower",
+        "busy",
         "ended",
         "fairy_ref",
         "probe",
         "reported",
         "route",
         "started",
+        "statement_ended",
+        "statement_started",
+        "statements",
         "unusual",
         "uses",
         "waited",
     )
 
-    def __init__(self, probe: CheckinMeasurements, uses: list[float]) -> None:
+    def __init__(self, probe: CheckinMeasurements, uses: list[Hold]) -> None:
         # The measuring of the pool it belongs to, for the rare paths of a checkin.
         self.probe = probe
         # Made back in the pool; connect() stamps each checkout.
@@ -97,6 +103,14 @@ class Checkout:
         self.reported = False
         # waited or reported: the next connect() takes the slow path for this Checkout.
         self.unusual = False
+        # Kept by the measured execute methods (poolscope._statements): the seconds spent
+        # in statements and their number this checkout (reset at checkin), when the last
+        # statement began and when it ended (later than it began: none runs now; older
+        # than ``started``: none has in this checkout).
+        self.busy = 0.0
+        self.statements = 0
+        self.statement_started = 0.0
+        self.statement_ended = 0.0
 
 
 def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any) -> None:
@@ -122,12 +136,85 @@ def log_gc_reclaimed(pool_name: str, checkout: Checkout, connection_record: Any)
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CheckedOutConnection:
-    """A connection checked out now, as ``GET /pool`` lists it."""
+    """A connection checked out now, as ``GET /pool`` lists it: how long it has been held,
+    how much of that in statements, whether one runs now and, if not, since when the
+    connection has sat idle (since the last statement ended, or the checkout)."""
 
     age_seconds: float
     route: str
     borrower: str
     leaked: bool
+    in_statement: bool = False
+    statements: int = 0
+    statement_seconds: float = 0.0
+    idle_seconds: float = 0.0
+    # The borrower's line, on one line ("" when not recorded).
+    site: str = ""
+
+    def describe(self) -> str:
+        """``held 12.0 s, 4 ms in 3 statements, idle 11.9 s since app/x.py:41 f`` (or
+        ``..., in a statement now``)."""
+        text = describe_hold(
+            held=self.age_seconds,
+            statement_seconds=self.statement_seconds,
+            statements=self.statements,
+            in_statement=self.in_statement,
+            idle=self.idle_seconds,
+        )
+        return f"{text} since {self.site}" if self.site and not self.in_statement else text
+
+
+def describe_hold(
+    *, held: float, statement_seconds: float, statements: int, in_statement: bool, idle: float
+) -> str:
+    plural = "" if statements == 1 else "s"
+    text = (
+        f"held {held:.1f} s, {_short_seconds(statement_seconds)} in {statements} statement{plural}"
+    )
+    return f"{text}, in a statement now" if in_statement else f"{text}, idle {idle:.1f} s"
+
+
+def describe_hold_of(checkout: Checkout, now: float) -> str:
+    """The hold of ``checkout`` (out now) in words, without its site: reports print the
+    borrower's stack beside it."""
+    listed = hold_now(checkout, now)
+    return describe_hold(
+        held=listed.age_seconds,
+        statement_seconds=listed.statement_seconds,
+        statements=listed.statements,
+        in_statement=listed.in_statement,
+        idle=listed.idle_seconds,
+    )
+
+
+def _short_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def hold_now(checkout: Checkout, now: float) -> CheckedOutConnection:
+    """What ``checkout`` (out of the pool) shows at ``now``: a statement running counts
+    up to ``now``."""
+    # Read once: the connection's own thread may change them meanwhile.
+    running = checkout.statement_started
+    ended = checkout.statement_ended
+    busy = checkout.busy
+    statements = checkout.statements
+    started = checkout.started
+    in_statement = running > ended
+    if in_statement:
+        busy += max(0.0, now - running)
+        statements += 1
+    return CheckedOutConnection(
+        age_seconds=now - started,
+        route=checkout.route,
+        borrower=format_borrower(checkout.borrower[:1]) if checkout.borrower else "",
+        leaked=checkout.reported,
+        in_statement=in_statement,
+        statements=statements,
+        statement_seconds=busy,
+        idle_seconds=0.0 if in_statement else now - max(started, ended),
+        site=format_site(checkout.borrower),
+    )
 
 
 def _record_site(checkout: Checkout, connection_record: Any) -> None:
@@ -258,11 +345,12 @@ class LeakTracker:
             found += 1
             logger.warning(
                 "Connection leak on pool %r: a connection has been checked out for %.1f s "
-                "(leak threshold %g s) by route %r. Borrowed at:\n%s",
+                "(leak threshold %g s) by route %r; %s. Borrowed at:\n%s",
                 self.pool_name,
                 held,
                 threshold,
                 checkout.route,
+                describe_hold_of(checkout, now),
                 format_borrower(checkout.borrower),
             )
         if changed or found:
@@ -279,15 +367,7 @@ class LeakTracker:
     def checked_out(self) -> list[CheckedOutConnection]:
         """Connections checked out now, oldest first."""
         now = time.perf_counter()
-        listing = [
-            CheckedOutConnection(
-                age_seconds=now - checkout.started,
-                route=checkout.route,
-                borrower=format_borrower(checkout.borrower[:1]) if checkout.borrower else "",
-                leaked=checkout.reported,
-            )
-            for checkout in self.outstanding()
-        ]
+        listing = [hold_now(checkout, now) for checkout in self.outstanding()]
         listing.sort(key=lambda connection: connection.age_seconds, reverse=True)
         return listing
 

@@ -126,7 +126,13 @@ class InstrumentedQueuePool(QueuePool):
             try:
                 checkout.ended = ended = perf_counter()
                 uses = checkout.uses
-                uses.append(ended - checkout.started)
+                if checkout.statements:
+                    # A hold with statements: its time in them goes with it (see Hold).
+                    uses.append((ended - checkout.started, checkout.busy, checkout.statements))
+                    checkout.statements = 0
+                    checkout.busy = 0.0
+                else:
+                    uses.append(ended - checkout.started)
                 fairy_ref = checkout.fairy_ref
                 # Let SQLAlchemy's weak reference go before the fairy, callback unrun.
                 checkout.fairy_ref = None

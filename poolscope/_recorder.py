@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from poolscope._holds import Hold
 from poolscope._leaks import Checkout, log_gc_reclaimed
 from poolscope._pool_state import PoolState
 
@@ -52,7 +53,7 @@ class Recorder(Protocol):
     name: str
     waits: list[float]
 
-    def uses_for(self, route: str) -> list[float]: ...
+    def uses_for(self, route: str) -> list[Hold]: ...
 
     def drain(self) -> None: ...
 
@@ -88,11 +89,11 @@ class Recorder(Protocol):
 
 class RawDurations:
     """What the hot path appends and no drain has folded into buckets yet: the waits of
-    successful checkouts, and the uses by route."""
+    successful checkouts, and the holds by route (see ``poolscope._holds``)."""
 
     def __init__(self) -> None:
         self.waits: list[float] = []
-        self.uses: dict[str, list[float]] = {}
+        self.uses: dict[str, list[Hold]] = {}
         self._uses_lock = threading.Lock()
         # Replaced, never changed in place: a fold iterates it without a lock.
         self._feeders: tuple[Callable[[], None], ...] = ()
@@ -110,8 +111,8 @@ class RawDurations:
         for feeder in self._feeders:
             feeder()
 
-    def uses_for(self, route: str) -> list[float]:
-        """The raw use durations of ``route``, made on its first checkout."""
+    def uses_for(self, route: str) -> list[Hold]:
+        """The raw holds of ``route``, made on its first checkout."""
         with self._uses_lock:
             return self.uses.setdefault(route, [])
 
@@ -136,7 +137,7 @@ class PoolMeasurements:
         self.recorder = recorder
         # Bound once: the hot path reaches them without a lookup on the recorder.
         self.waits: list[float] = recorder.waits
-        self.uses_for: Callable[[str], list[float]] = recorder.uses_for
+        self.uses_for: Callable[[str], list[Hold]] = recorder.uses_for
         self.drain: Callable[[], None] = recorder.drain
         # The callers (thread or greenlet) waiting in checkout; len() is pending_requests.
         self.pending: deque[Any] = deque()

@@ -39,6 +39,7 @@ __all__ = [
     "capture_full",
     "capture_site",
     "format_borrower",
+    "format_site",
 ]
 
 StackCapture = Literal["off", "site", "full"]
@@ -183,6 +184,15 @@ def _line_of(code: CodeType, offset: int) -> int:
         if start <= offset < end and line is not None:
             return line
     return code.co_firstlineno
+
+
+def format_site(borrower: Borrower) -> str:
+    """The line that checked the connection out, on one line: ``path:line function``
+    ("" when not recorded)."""
+    if not borrower:
+        return ""
+    code, offset = borrower[0]
+    return f"{code.co_filename}:{_line_of(code, offset)} {code.co_name}"
 
 
 def format_borrower(borrower: Borrower) -> str:

@@ -2,7 +2,8 @@
 tab to Locust's web UI for any target instrumented with poolscope.
 
 The tab shows the target's pool (used / idle / max, pending, overflow, leaks, wait
-percentiles) and, above that table, charts of the pool over time (used / idle / pending
+percentiles, and per route the mean hold and its busy share: the time in statements)
+and, above that table, charts of the pool over time (used / idle / pending
 connections, wait p50 / p95 / p99), also on their own page at ``/poolscope/charts``; the
 same figures as JSON at ``/poolscope/pool``. The target's metrics are read once a second
 from ``--poolscope-metrics-url`` (default ``HOST/metrics``, redirects followed); a target
@@ -36,12 +37,16 @@ from poolscope.readings import (
     SCRAPE_SECONDS,
     Histogram,
     PoolSnapshot,
+    RouteHolds,
     ScrapeError,
     TimedSnapshot,
     counter_increases,
+    format_share,
     one_line,
     parse_metrics,
     read_within,
+    route_figures,
+    route_holds,
     samples_since,
 )
 
@@ -183,6 +188,7 @@ class PoolWatch:
             ("timeouts (this test)", counted["timeouts"]),
             ("connections opened (this test)", counted["connects"]),
             ("pools created (this test)", counted["pools_created"]),
+            *_route_rows(route_holds(start, now)),
             ("charts", CHARTS_PATH),
         ]
         if self.error:
@@ -226,6 +232,18 @@ def add_arguments(parser: Any) -> None:
         default="",
         help="The pool to show when the target exports several (its `pool` label)",
     )
+
+
+def _route_rows(routes: list[RouteHolds]) -> list[tuple[str, str]]:
+    """Busy share over every route, then each route's holds (this test), most held first."""
+    measured = [route for route in routes if route.statement_seconds is not None]
+    held = sum(route.held_seconds for route in measured)
+    if not measured or held <= 0:
+        return []
+    busy = sum(route.statement_seconds or 0.0 for route in measured) / held
+    rows = [("busy share: in statements / held (this test)", format_share(busy))]
+    rows += [(f"route {route.route or '(none)'}", route_figures(route)) for route in measured]
+    return rows
 
 
 def _threads(snapshot: PoolSnapshot) -> str:

@@ -46,6 +46,14 @@ POOL_WAIT_TIME = "poolscope_pool_wait_time_seconds"
 POOL_USE_TIME = "poolscope_pool_use_time_seconds"
 POOL_WAIT_TIME_MAX = "poolscope_pool_wait_time_max_seconds"
 POOL_USE_TIME_MAX = "poolscope_pool_use_time_max_seconds"
+# Time in statements (the dialect's execute until it returns) per checkout, and the rest
+# of each hold: time the connection was held idle. Counted at checkin, like the use time,
+# so that busy share = statement time / use time (per route: the counter over
+# db_client_connection_use_time_seconds_sum).
+POOL_STATEMENT_TIME = "poolscope_pool_statement_time_seconds"
+POOL_STATEMENTS = "poolscope_pool_statements"
+POOL_IDLE_TIME = "poolscope_pool_idle_time_seconds"
+POOL_IDLE_TIME_MAX = "poolscope_pool_idle_time_max_seconds"
 
 # The thread pool that runs a FastAPI/Starlette app's sync routes (poolscope.fastapi);
 # no pool label: one per process and event loop.
@@ -64,6 +72,8 @@ COUNTERS = (
     POOL_LEAKS,
     POOL_GC_RECLAIMED,
     INSTRUMENTATION_ERRORS,
+    POOL_STATEMENT_TIME,
+    POOL_STATEMENTS,
 )
 GAUGES = (
     CONNECTION_COUNT,
@@ -74,6 +84,7 @@ GAUGES = (
     POOL_LEAKED_CONNECTIONS,
     POOL_WAIT_TIME_MAX,
     POOL_USE_TIME_MAX,
+    POOL_IDLE_TIME_MAX,
 )
 HISTOGRAMS = (
     CONNECTION_WAIT_TIME,
@@ -81,9 +92,18 @@ HISTOGRAMS = (
     CONNECTION_CREATE_TIME,
     POOL_WAIT_TIME,
     POOL_USE_TIME,
+    POOL_IDLE_TIME,
 )
 # The histograms in FINE_BUCKETS; the others are in DEFAULT_BUCKETS.
-FINE_HISTOGRAMS = (POOL_WAIT_TIME, POOL_USE_TIME)
+FINE_HISTOGRAMS = (POOL_WAIT_TIME, POOL_USE_TIME, POOL_IDLE_TIME)
+# The series with a route label besides the pool label.
+ROUTE_SERIES = (
+    CONNECTION_USE_TIME,
+    POOL_USE_TIME_MAX,
+    POOL_STATEMENT_TIME,
+    POOL_STATEMENTS,
+    POOL_IDLE_TIME_MAX,
+)
 THREADPOOL_GAUGES = (THREADPOOL_BUSY_THREADS, THREADPOOL_LIMIT, THREADPOOL_WAITING)
 
 
@@ -110,6 +130,16 @@ HELP = {
     POOL_USE_TIME: "Seconds from checkout to checkin, in buckets at most 19 % wide",
     POOL_WAIT_TIME_MAX: "The longest wait for a connection so far, exactly",
     POOL_USE_TIME_MAX: "The longest a connection was held so far, exactly",
+    POOL_STATEMENT_TIME: (
+        "Seconds checked-out connections spent inside statements (driver execute until it "
+        "returns), counted at checkin"
+    ),
+    POOL_STATEMENTS: "Statements run on checked-out connections, counted at checkin",
+    POOL_IDLE_TIME: (
+        "Seconds a connection was held outside statements per checkout (held idle), in "
+        "buckets at most 19 % wide"
+    ),
+    POOL_IDLE_TIME_MAX: "The longest a connection was held idle in one checkout so far, exactly",
     THREADPOOL_BUSY_THREADS: "Worker threads running sync routes (and their dependencies) now",
     THREADPOOL_LIMIT: "The most worker threads sync routes may use at once",
     THREADPOOL_WAITING: "Calls waiting for a worker thread now",
@@ -150,6 +180,8 @@ OTEL_NAMES = {
     POOL_LEAKS: f"{OTEL_PREFIX}leaks",
     POOL_GC_RECLAIMED: f"{OTEL_PREFIX}gc_reclaimed",
     INSTRUMENTATION_ERRORS: f"{OTEL_PREFIX}instrumentation_errors",
+    POOL_STATEMENT_TIME: f"{OTEL_PREFIX}statement_time",
+    POOL_STATEMENTS: f"{OTEL_PREFIX}statements",
 }
 # UCUM units, as the semantic conventions give them (seconds for every duration).
 OTEL_UNITS = {
@@ -170,6 +202,8 @@ OTEL_UNITS = {
     POOL_LEAKS: "{checkout}",
     POOL_GC_RECLAIMED: "{connection}",
     INSTRUMENTATION_ERRORS: "{error}",
+    POOL_STATEMENT_TIME: "s",
+    POOL_STATEMENTS: "{statement}",
 }
 
 

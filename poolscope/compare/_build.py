@@ -28,7 +28,7 @@ from poolscope.compare._stats import (
     sample_quantile_interval,
 )
 from poolscope.compare._verdict import verdicts
-from poolscope.loadtest import EndpointStats, Histogram, Run, TimingSummary
+from poolscope.loadtest import EndpointStats, Histogram, RouteHolds, Run, TimingSummary
 
 __all__ = ["build_comparison", "column_labels"]
 
@@ -150,7 +150,7 @@ def _pool_count(field: str) -> Callable[[Run], Cell]:
 
 def _timing(which: str, name: str, quantile: float) -> Callable[[Run], Cell]:
     def measure(run: Run) -> Cell:
-        if run.pool is None:
+        if run.pool is None or getattr(run.pool, which) is None:
             return Cell(value=None)
         summary: TimingSummary = getattr(run.pool, which)
         histogram: Histogram | None = getattr(run.pool, f"{which}_histogram")
@@ -164,7 +164,7 @@ def _timing(which: str, name: str, quantile: float) -> Callable[[Run], Cell]:
 
 def _timing_max(which: str) -> Callable[[Run], Cell]:
     def measure(run: Run) -> Cell:
-        if run.pool is None:
+        if run.pool is None or getattr(run.pool, which) is None:
             return Cell(value=None)
         summary: TimingSummary = getattr(run.pool, which)
         histogram: Histogram | None = getattr(run.pool, f"{which}_histogram")
@@ -182,8 +182,49 @@ def _timing_max(which: str) -> Callable[[Run], Cell]:
 
 
 def _max_kind(runs: Sequence[Run], which: str) -> Kind:
-    exact = all(run.pool is None or getattr(run.pool, which).max_exact for run in runs)
+    exact = all(
+        run.pool is None or getattr(run.pool, which) is None or getattr(run.pool, which).max_exact
+        for run in runs
+    )
     return "exact" if exact else "estimate"
+
+
+def _busy_share(run: Run) -> Cell:
+    return _exact(None if run.pool is None else run.pool.busy_share)
+
+
+def _route(name: str) -> Callable[[Run], RouteHolds | None]:
+    def find(run: Run) -> RouteHolds | None:
+        if run.pool is None:
+            return None
+        return next((route for route in run.pool.routes if route.route == name), None)
+
+    return find
+
+
+def _route_hold(name: str) -> Callable[[Run], Cell]:
+    def measure(run: Run) -> Cell:
+        found = _route(name)(run)
+        return _exact(None if found is None else found.mean_hold)
+
+    return measure
+
+
+def _route_busy_share(name: str) -> Callable[[Run], Cell]:
+    def measure(run: Run) -> Cell:
+        found = _route(name)(run)
+        return _exact(None if found is None else found.busy_share)
+
+    return measure
+
+
+def _route_names(runs: Sequence[Run]) -> list[str]:
+    names: list[str] = []
+    for run in runs:
+        for route in run.pool.routes if run.pool else []:
+            if route.route not in names:
+                names.append(route.route)
+    return names
 
 
 def _endpoint_names(runs: Sequence[Run]) -> list[str]:
@@ -219,7 +260,10 @@ def _specs(runs: Sequence[Run]) -> list[_Spec]:
                       group="latency", unit="seconds", kind="estimate", better="lower",
                       measure=_latency(_endpoint(endpoint), name, quantile))
             )  # fmt: skip
-    for which, title in (("wait", "pool wait"), ("use", "connection use")):
+    timings = [("wait", "pool wait"), ("use", "connection use")]
+    if any(run.pool is not None and run.pool.idle is not None for run in runs):
+        timings.append(("idle", "connection held idle"))
+    for which, title in timings:
         for name, quantile in QUANTILES:
             specs.append(
                 _spec(key=f"{which}_{name}", label=f"{title} {name}", group="pool",
@@ -245,6 +289,22 @@ def _specs(runs: Sequence[Run]) -> list[_Spec]:
             _spec(key=key, label=label, group="pool", unit="count", kind="exact",
                   better=better, measure=_pool_count(key))  # type: ignore[arg-type]
         )  # fmt: skip
+    if any(run.pool is not None and run.pool.busy_share is not None for run in runs):
+        specs.append(
+            _spec(key="busy_share", label="busy share (in statements)", group="pool",
+                  unit="share", kind="exact", better="higher", measure=_busy_share)
+        )  # fmt: skip
+        for route in _route_names(runs):
+            shown = route or "(no route)"
+            specs.append(
+                _spec(key=f"hold[{route}]", label=f"hold per checkout {shown}", group="routes",
+                      unit="seconds", kind="exact", better="lower", measure=_route_hold(route))
+            )  # fmt: skip
+            specs.append(
+                _spec(key=f"busy_share[{route}]", label=f"busy share {shown}", group="routes",
+                      unit="share", kind="exact", better="higher",
+                      measure=_route_busy_share(route))
+            )  # fmt: skip
     return specs
 
 

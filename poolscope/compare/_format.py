@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from poolscope.compare._model import Change, RunColumn, Unit
+from poolscope.readings import format_share
 
 __all__ = [
     "NOISE_MARK",
@@ -25,6 +26,8 @@ def format_value(value: float | None, unit: Unit) -> str:
         return f"{value:,.0f}"
     if unit == "per_second":
         return f"{value:,.1f}/s"
+    if unit == "share":
+        return format_share(value)
     return format_seconds(value)
 
 

@@ -25,7 +25,7 @@ __all__ = [
 
 COMPARE_SCHEMA = "poolscope.compare/1"
 
-Unit = Literal["seconds", "count", "per_second"]
+Unit = Literal["seconds", "count", "per_second", "share"]
 # estimate: a percentile or rate with an interval (can be noise); exact: a count or peak.
 Kind = Literal["estimate", "exact"]
 Better = Literal["lower", "higher"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from poolscope.compare._format import format_ratio, format_value
 from poolscope.compare._model import Change, Row, RunColumn
 from poolscope.compare._notes import setup_differences
-from poolscope.loadtest import Run, starvation_cause
+from poolscope.readings import Run, held_idle_cause, starvation_cause
 
 __all__ = ["verdicts"]
 
@@ -24,6 +24,7 @@ PRIORITIES: tuple[tuple[str, ...], ...] = (
     ("timeouts",),
     ("p50", "p95", "p99"),
     ("rps",),
+    ("busy_share",),
     ("connects",),
     ("pools_created",),
     ("wait_p50", "wait_p95", "wait_p99"),
@@ -93,12 +94,21 @@ def _deadlocks(columns: Sequence[RunColumn], runs: Sequence[Run]) -> list[str]:
     return lines
 
 
+def _held_idle(columns: Sequence[RunColumn], runs: Sequence[Run]) -> list[str]:
+    """Which runs held connections idle, and the route doing it: no ratio says the fix."""
+    return [
+        f"{column.label}: {cause}."
+        for column, run in zip(columns, runs, strict=True)
+        if (cause := held_idle_cause(run.pool))
+    ]
+
+
 def verdicts(
     columns: Sequence[RunColumn], rows: Sequence[Row], runs: Sequence[Run] = ()
 ) -> list[str]:
     """One line per run against the baseline; deadlocked runs named first, and a run whose
     only different setting is the pool size said to be so."""
-    lines = _deadlocks(columns, runs) if runs else []
+    lines = [*_deadlocks(columns, runs), *_held_idle(columns, runs)] if runs else []
     baseline = columns[0].label
     for column in range(1, len(columns)):
         findings = _findings(rows, column)

@@ -27,6 +27,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import Buckets, pop_all
+from poolscope._holds import split_holds
 from poolscope._recorder import LivePool, RawDurations
 from poolscope.exporters._flush import start_flushing, write_at_each_flush
 from poolscope.exporters._prometheus_internals import add_to_histogram, values_live_in_files
@@ -81,6 +82,10 @@ class _Metrics:
     use_fine: Histogram
     wait_max: Gauge
     use_max: Gauge
+    statement_time: Counter
+    statements: Counter
+    idle_fine: Histogram
+    idle_time_max: Gauge
 
 
 _metrics: _Metrics | None = None
@@ -136,6 +141,10 @@ def _process_metrics() -> _Metrics:
             use_fine=histogram(names.POOL_USE_TIME),
             wait_max=gauge(names.POOL_WAIT_TIME_MAX),
             use_max=gauge(names.POOL_USE_TIME_MAX),
+            statement_time=counter(names.POOL_STATEMENT_TIME),
+            statements=counter(names.POOL_STATEMENTS),
+            idle_fine=histogram(names.POOL_IDLE_TIME),
+            idle_time_max=gauge(names.POOL_IDLE_TIME_MAX),
         )
         return _metrics
 
@@ -162,6 +171,10 @@ class MultiprocessRecorder(RawDurations):
         # This process's largest wait and use by route, written when a fold passes them.
         self._wait_max = _Maximum(metrics.wait_max.labels(name))
         self._use_max: dict[str, _Maximum] = {}
+        self._idle_fine = metrics.idle_fine.labels(name)
+        self._idle_max: dict[str, _Maximum] = {}
+        self._statement_time: dict[str, Any] = {}
+        self._statements: dict[str, Any] = {}
         self.checkouts = metrics.checkouts.labels(name)
         self._timeouts = metrics.timeouts.labels(name)
         self._create = metrics.create.labels(name)
@@ -189,14 +202,26 @@ class MultiprocessRecorder(RawDurations):
                 self._add_waits(waits)
                 self.checkouts.inc(len(waits))
             every_route = Buckets()
+            idle_every_route = Buckets()
             for route, values in list(self.uses.items()):
                 if values:
-                    buckets = _buckets_of(pop_all(values))
+                    split = split_holds(pop_all(values))
+                    buckets = _buckets_of(split.held)
                     add_to_histogram(self._use_child(route), buckets.coarse_counts(), buckets.sum)
                     self._use_maximum(route).observe(buckets)
                     every_route.merge(buckets)
+                    idle = _buckets_of(split.idle)
+                    self._maximum(self._idle_max, self._metrics.idle_time_max, route).observe(idle)
+                    idle_every_route.merge(idle)
+                    self._route_child(
+                        self._statement_time, self._metrics.statement_time, route
+                    ).inc(split.statement_seconds)
+                    self._route_child(self._statements, self._metrics.statements, route).inc(
+                        split.statements
+                    )
             if every_route.max is not None:
                 add_to_histogram(self._use_fine, every_route.counts, every_route.sum)
+                add_to_histogram(self._idle_fine, idle_every_route.counts, idle_every_route.sum)
 
     def _add_waits(self, waits: list[float]) -> None:
         buckets = _buckets_of(waits)
@@ -205,12 +230,19 @@ class MultiprocessRecorder(RawDurations):
         self._wait_max.observe(buckets)
 
     def _use_maximum(self, route: str) -> _Maximum:
-        maximum = self._use_max.get(route)
+        return self._maximum(self._use_max, self._metrics.use_max, route)
+
+    def _maximum(self, maxima: dict[str, _Maximum], gauge: Gauge, route: str) -> _Maximum:
+        maximum = maxima.get(route)
         if maximum is None:
-            maximum = self._use_max[route] = _Maximum(
-                self._metrics.use_max.labels(self.name, route)
-            )
+            maximum = maxima[route] = _Maximum(gauge.labels(self.name, route))
         return maximum
+
+    def _route_child(self, children: dict[str, Any], metric: Counter, route: str) -> Any:
+        child = children.get(route)
+        if child is None:
+            child = children[route] = metric.labels(self.name, route)
+        return child
 
     def flush(self) -> None:
         """Everything measured so far into the files: durations and gauges."""

@@ -22,6 +22,7 @@ from importlib import metadata
 from poolscope import metrics as names
 from poolscope._errors import PoolscopeError
 from poolscope._histogram import pop_all
+from poolscope._holds import split_holds
 from poolscope._pool_state import PoolState
 from poolscope._recorder import LivePool, RawDurations
 
@@ -87,6 +88,8 @@ class _Instruments:
         self.leaks = counter(names.POOL_LEAKS)
         self.gc_reclaimed = counter(names.POOL_GC_RECLAIMED)
         self.errors = counter(names.INSTRUMENTATION_ERRORS)
+        self.statement_time = counter(names.POOL_STATEMENT_TIME)
+        self.statements = counter(names.POOL_STATEMENTS)
         for metric in (
             names.CONNECTION_COUNT,
             names.CONNECTION_MAX,
@@ -144,8 +147,12 @@ class OtelRecorder(RawDurations):
                 if values:
                     record = self._instruments.use_time
                     attributes = self._attributes_of(route)
-                    for use in pop_all(values):
+                    split = split_holds(pop_all(values))
+                    for use in split.held:
                         record(use, attributes, _AFTER_THE_FACT)
+                    # Held-idle times are Prometheus' fine histogram only, like the maxima.
+                    self._instruments.statement_time(split.statement_seconds, attributes)
+                    self._instruments.statements(split.statements, attributes)
 
     def _attributes_of(self, route: str) -> Attributes:
         """The pool name, and ``http.route`` for a checkout made serving a request."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from poolscope import metrics as names
 from poolscope._histogram import Buckets, pop_all
+from poolscope._holds import split_holds
 from poolscope._pool_state import PoolState
 from poolscope._recorder import LivePool, RawDurations
 from poolscope.exporters._table import labels_of
@@ -46,6 +47,10 @@ class RecorderSnapshot:
     errors: int
     leaks: int = 0
     gc_reclaimed: int = 0
+    # By route: seconds in statements, statements, and each hold's seconds held idle.
+    statement_seconds: dict[str, float] = field(default_factory=dict)
+    statements: dict[str, int] = field(default_factory=dict)
+    idle: dict[str, Buckets] = field(default_factory=dict)
 
 
 class PoolRecorder(RawDurations):
@@ -60,6 +65,9 @@ class PoolRecorder(RawDurations):
         self._exporter = exporter
         self._wait = Buckets()
         self._use: dict[str, Buckets] = {}
+        self._idle: dict[str, Buckets] = {}
+        self._statement_seconds: dict[str, float] = {}
+        self._statements: dict[str, int] = {}
         self._checkouts = 0
         self._create = Buckets()
         self._timeouts = 0
@@ -80,7 +88,13 @@ class PoolRecorder(RawDurations):
         self._wait.add_all(waits)
         for route, values in list(self.uses.items()):
             if values:
-                self._use.setdefault(route, Buckets()).add_all(pop_all(values))
+                split = split_holds(pop_all(values))
+                self._use.setdefault(route, Buckets()).add_all(split.held)
+                self._idle.setdefault(route, Buckets()).add_all(split.idle)
+                self._statement_seconds[route] = (
+                    self._statement_seconds.get(route, 0.0) + split.statement_seconds
+                )
+                self._statements[route] = self._statements.get(route, 0) + split.statements
 
     def waiting(self, *, started: bool) -> None:
         # The pending gauge is read from the pools at scrape time.
@@ -137,6 +151,9 @@ class PoolRecorder(RawDurations):
                 errors=self._errors,
                 leaks=self._leaks,
                 gc_reclaimed=self._gc_reclaimed,
+                statement_seconds=dict(self._statement_seconds),
+                statements=dict(self._statements),
+                idle={route: buckets.copy() for route, buckets in self._idle.items()},
             )
 
 
@@ -250,6 +267,15 @@ def _add_pool(
         every_route.merge(buckets)
     # Per pool only: the fine buckets are many, and poolscope's readers sum the routes.
     add_histogram(names.POOL_USE_TIME, every_route)
+    for route, seconds in sorted(snapshot.statement_seconds.items()):
+        add(names.POOL_STATEMENT_TIME, seconds, route)
+        add(names.POOL_STATEMENTS, snapshot.statements.get(route, 0), route)
+    idle_every_route = Buckets()
+    for route, buckets in sorted(snapshot.idle.items()):
+        if buckets.max is not None:
+            add(names.POOL_IDLE_TIME_MAX, buckets.max, route)
+        idle_every_route.merge(buckets)
+    add_histogram(names.POOL_IDLE_TIME, idle_every_route)
     add_histogram(names.CONNECTION_CREATE_TIME, snapshot.create)
 
 

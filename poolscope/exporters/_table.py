@@ -12,19 +12,20 @@ from poolscope import metrics as names
 
 __all__ = ["MAXIMA", "buckets_of", "labels_of"]
 
-# Beyond ``pool``, which every pool series carries.
+# Beyond ``pool``, which every pool series carries (and ``route``, which the series in
+# ``names.ROUTE_SERIES`` carry).
 _EXTRA_LABELS = {
     names.CONNECTION_COUNT: (names.STATE_LABEL,),
-    names.CONNECTION_USE_TIME: (names.ROUTE_LABEL,),
-    names.POOL_USE_TIME_MAX: (names.ROUTE_LABEL,),
     names.POOL_INVALIDATIONS: (names.SOFT_LABEL,),
 }
 # Gauges of the largest value seen: across processes, the largest of them, not the sum.
-MAXIMA = frozenset({names.POOL_WAIT_TIME_MAX, names.POOL_USE_TIME_MAX})
+MAXIMA = frozenset({names.POOL_WAIT_TIME_MAX, names.POOL_USE_TIME_MAX, names.POOL_IDLE_TIME_MAX})
 
 
 def labels_of(name: str) -> list[str]:
     """The label names of pool metric ``name``, ``pool`` first."""
+    if name in names.ROUTE_SERIES:
+        return [names.POOL_LABEL, names.ROUTE_LABEL]
     return [names.POOL_LABEL, *_EXTRA_LABELS.get(name, ())]
 
 

@@ -16,14 +16,19 @@ def pool_answer(instrumentation: Instrumentation) -> dict[str, Any]:
     """The pool as ``GET /pool`` shows it: name, driver, leak threshold, ``state`` (size,
     max_overflow, timeout, max, idle, used, overflow, pending, as the gauges read them),
     ``leaked_connections`` and ``checked_out`` (each connection out now: ``age_seconds``,
-    ``route``, ``borrower``, ``leaked``; oldest first)."""
+    ``route``, ``borrower``, ``leaked``, ``in_statement``, ``statements`` and
+    ``statement_seconds`` so far, ``idle_seconds`` since the last statement ended (or the
+    checkout), ``site``, and all of it in words as ``summary``; oldest first)."""
     return {
         "pool": instrumentation.pool_name,
         "driver": instrumentation.driver,
         "leak_threshold": instrumentation.leak_threshold,
         "state": dataclasses.asdict(instrumentation.state()),
         "leaked_connections": instrumentation.leaked_connections(),
-        "checked_out": [dataclasses.asdict(c) for c in instrumentation.checked_out()],
+        "checked_out": [
+            {**dataclasses.asdict(c), "summary": c.describe()}
+            for c in instrumentation.checked_out()
+        ],
     }
 
 

@@ -18,6 +18,8 @@ from poolscope.readings import (
     PoolSnapshot,
     Run,
     TimingSummary,
+    format_share,
+    held_idle_cause,
     literal,
     print_unbroken,
     shorten,
@@ -153,6 +155,29 @@ def _timing(summary: TimingSummary) -> str:
     return f"{_ms(summary.p50)} / {_ms(summary.p95)} / {largest}"
 
 
+def _route_rows(table: Table, runs: Sequence[Run]) -> None:
+    """Per route: the mean hold and its share in statements."""
+    names: list[str] = []
+    for run in runs:
+        for route in run.pool.routes if run.pool else []:
+            if route.route not in names:
+                names.append(route.route)
+    if names:
+        table.add_row("per route: hold / busy", *("" for _ in runs))
+    for name in names:
+        cells = []
+        for run in runs:
+            found = (
+                next((r for r in run.pool.routes if r.route == name), None) if run.pool else None
+            )
+            if found is None or found.mean_hold is None:
+                cells.append("-")
+            else:
+                cells.append(f"{found.mean_hold * 1000:.1f} ms / {format_share(found.busy_share)}")
+        # Text, not markup: a route is shown as given.
+        table.add_row(literal(f"  {name or '(no route)'}"), *cells)
+
+
 def render_summary(console: Console, runs: Sequence[Run]) -> None:
     table = Table(title=literal(f"poolscope run: {runs[0].scenario}" if runs else "poolscope run"))
     table.add_column("")
@@ -179,6 +204,16 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row("checkouts", *(str(r.pool.checkouts) if r.pool else "-" for r in runs))
     row("wait p50 / p95 / max ms", *(_timing(r.pool.wait) if r.pool else "-" for r in runs))
     row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else "-" for r in runs))
+    if any(r.pool is not None and r.pool.idle is not None for r in runs):
+        row(
+            "idle p50 / p95 / max ms",
+            *(_timing(r.pool.idle) if r.pool and r.pool.idle else "-" for r in runs),
+        )
+        row(
+            "busy share (in statements)",
+            *(format_share(r.pool.busy_share) if r.pool else "-" for r in runs),
+        )
+        _route_rows(table, runs)
     row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
     row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
     row(
@@ -230,6 +265,10 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         cause = starvation_cause(run.pool)
         if cause is not None:
             print_unbroken(console, literal(f"{run.variant}: {cause}"))
+    for run in runs:
+        idle_cause = held_idle_cause(run.pool)
+        if idle_cause is not None:
+            print_unbroken(console, literal(f"{run.variant}: {idle_cause}"))
     for run in runs:
         if run.pool is not None and run.pool.leak_reports:
             report = max(run.pool.leak_reports, key=lambda leak: leak.age_seconds)

@@ -1,6 +1,7 @@
 """Reading what the exporters wrote: a scrape of ``/metrics`` parsed into a snapshot, the
 histogram reader and its percentiles, the sampler that reads a target during a run, the
-run file's model, and thread starvation told apart from pool exhaustion; a target's
+run file's model, thread starvation and connections held idle told apart from pool
+exhaustion; a target's
 answers read within a size and a deadline, and text from outside (a run file, a target)
 made safe to show in a terminal.
 
@@ -18,6 +19,15 @@ from poolscope.readings._bounded import (
     get_bounded,
     read_within,
 )
+from poolscope.readings._held_idle import (
+    format_share,
+    held_idle_cause,
+    held_idle_route,
+    held_idle_routes,
+    mostly_held_idle,
+    route_figures,
+    route_lines,
+)
 from poolscope.readings._percentiles import (
     Histogram,
     count_above,
@@ -34,6 +44,7 @@ from poolscope.readings._runfile import (
     LocustTotals,
     PoolSample,
     PoolSummary,
+    RouteHolds,
     Run,
     RunFileError,
     ScenarioCheck,
@@ -49,6 +60,7 @@ from poolscope.readings._sampler import (
     TimedSnapshot,
     counter_increases,
     counters_reset,
+    route_holds,
     samples_since,
     summarize_pool,
     timing_summary,
@@ -56,6 +68,7 @@ from poolscope.readings._sampler import (
 from poolscope.readings._scrape import (
     PoolSettings,
     PoolSnapshot,
+    RouteTotals,
     parse_metrics,
     pool_settings,
 )
@@ -94,6 +107,8 @@ __all__ = [
     "PoolSettings",
     "PoolSnapshot",
     "PoolSummary",
+    "RouteHolds",
+    "RouteTotals",
     "Run",
     "RunFileError",
     "ScenarioCheck",
@@ -104,14 +119,22 @@ __all__ = [
     "count_above",
     "counter_increases",
     "counters_reset",
+    "format_share",
     "get_bounded",
+    "held_idle_cause",
+    "held_idle_route",
+    "held_idle_routes",
     "literal",
     "load_run",
+    "mostly_held_idle",
     "one_line",
     "parse_metrics",
     "pool_settings",
     "print_unbroken",
     "read_within",
+    "route_figures",
+    "route_holds",
+    "route_lines",
     "samples_since",
     "shorten",
     "starvation_cause",

@@ -31,6 +31,7 @@ __all__ = [
     "LocustfileRecord",
     "PoolSample",
     "PoolSummary",
+    "RouteHolds",
     "Run",
     "RunFileError",
     "ScenarioCheck",
@@ -145,6 +146,35 @@ class LeakReport(_Model):
     age_seconds: float
 
 
+class RouteHolds(_Model):
+    """One route's connection holds during the run: how many, their seconds, and the
+    seconds and number of statements in them. ``statement_seconds`` None: the target does
+    not measure statements (no data, not 0)."""
+
+    route: str
+    holds: int
+    held_seconds: float
+    statement_seconds: float | None = None
+    statements: int | None = None
+
+    @property
+    def mean_hold(self) -> float | None:
+        return self.held_seconds / self.holds if self.holds else None
+
+    @property
+    def busy_share(self) -> float | None:
+        """Time in statements / time held (0..1), None without data."""
+        if self.statement_seconds is None or self.held_seconds <= 0:
+            return None
+        return min(1.0, self.statement_seconds / self.held_seconds)
+
+    @property
+    def idle_seconds(self) -> float | None:
+        if self.statement_seconds is None:
+            return None
+        return max(0.0, self.held_seconds - self.statement_seconds)
+
+
 class PoolSummary(_Model):
     wait: TimingSummary
     use: TimingSummary
@@ -173,6 +203,26 @@ class PoolSummary(_Model):
     # connections were checked out: their requests had no thread to finish on.
     starved_seconds: float = 0.0
     starved_idle_connections: int = 0
+    # Each hold's seconds outside statements (held idle); None: the target does not
+    # measure statements.
+    idle: TimingSummary | None = None
+    idle_histogram: Histogram | None = None
+    # Per route, most time held first.
+    routes: list[RouteHolds] = Field(default_factory=list)
+
+    @property
+    def statement_seconds(self) -> float | None:
+        measured = [r.statement_seconds for r in self.routes if r.statement_seconds is not None]
+        return sum(measured) if measured else None
+
+    @property
+    def busy_share(self) -> float | None:
+        """Time in statements / time held over every route that measured it."""
+        measured = [r for r in self.routes if r.statement_seconds is not None]
+        held = sum(r.held_seconds for r in measured)
+        if not measured or held <= 0:
+            return None
+        return min(1.0, sum(r.statement_seconds or 0.0 for r in measured) / held)
 
 
 class PoolSample(_Model):

@@ -27,7 +27,13 @@ from poolscope.readings._bounded import (
     get_bounded,
 )
 from poolscope.readings._percentiles import Histogram
-from poolscope.readings._runfile import LeakReport, PoolSample, PoolSummary, TimingSummary
+from poolscope.readings._runfile import (
+    LeakReport,
+    PoolSample,
+    PoolSummary,
+    RouteHolds,
+    TimingSummary,
+)
 from poolscope.readings._scrape import PoolSnapshot, parse_metrics
 from poolscope.readings._starvation import starved_idle_connections, starved_seconds
 from poolscope.readings._terminal import shorten
@@ -273,6 +279,7 @@ def summarize_pool(
     snapshots = [item.snapshot for item in timed]
     wait = last.wait.minus(baseline.wait)
     use = last.use.minus(baseline.use)
+    idle = last.idle_time.minus(baseline.idle_time)
     increase = counter_increases(baseline, timed)[-1]
     busy = [s.threads_busy for s in snapshots if s.threads_busy is not None]
     waiting = [s.threads_waiting for s in snapshots if s.threads_waiting is not None]
@@ -295,7 +302,32 @@ def summarize_pool(
         max_threads_waiting=max(waiting) if waiting else None,
         starved_seconds=starved_seconds([(item.t, item.snapshot) for item in timed]),
         starved_idle_connections=max(starved_idle_connections(s) for s in snapshots),
+        idle=timing_summary(idle) if idle.counts else None,
+        idle_histogram=idle if idle.counts else None,
+        routes=route_holds(baseline, last),
     )
+
+
+def route_holds(baseline: PoolSnapshot, last: PoolSnapshot) -> list[RouteHolds]:
+    """Each route's holds between the two scrapes, the most time held first."""
+    routes = []
+    for route, totals in last.routes.items():
+        run = totals.minus(baseline.routes.get(route))
+        if run.holds == 0:
+            continue
+        routes.append(
+            RouteHolds(
+                route=route,
+                holds=run.holds,
+                held_seconds=round(run.held_seconds, 6),
+                statement_seconds=(
+                    None if run.statement_seconds is None else round(run.statement_seconds, 6)
+                ),
+                statements=run.statements,
+            )
+        )
+    routes.sort(key=lambda holds: (-holds.held_seconds, holds.route))
+    return routes
 
 
 def timing_summary(histogram: Histogram) -> TimingSummary:

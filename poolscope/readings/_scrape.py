@@ -5,7 +5,9 @@ are summed over every ``route`` label and, unless one ``pool`` is asked for, ove
 ``pool`` label, so a service with several engines, or one that builds an engine per
 request, reads as one pool; maxima are the largest.
 Wait and use time are read from poolscope's fine histograms and exact maxima where the
-target exports them, else from the OpenTelemetry histograms alone.
+target exports them, else from the OpenTelemetry histograms alone. Per route, the hold
+time (the use histogram's sum and count) and the time in statements are kept apart: a
+route's busy share is the one over the other.
 """
 
 from __future__ import annotations
@@ -18,7 +20,35 @@ from prometheus_client.parser import text_string_to_metric_families
 from poolscope import metrics as _names
 from poolscope.readings._percentiles import Histogram
 
-__all__ = ["PoolSettings", "PoolSnapshot", "parse_metrics", "pool_settings"]
+__all__ = ["PoolSettings", "PoolSnapshot", "RouteTotals", "parse_metrics", "pool_settings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteTotals:
+    """One route's holds since the target started: how many, their seconds, and the
+    seconds and number of statements run in them (None: the target does not measure
+    statements, an older poolscope)."""
+
+    holds: int = 0
+    held_seconds: float = 0.0
+    statement_seconds: float | None = None
+    statements: int | None = None
+
+    def minus(self, earlier: RouteTotals | None) -> RouteTotals:
+        """What was added since ``earlier`` (a scrape of the same target)."""
+        if earlier is None:
+            return self
+
+        def less(now: float | None, before: float | None) -> float | None:
+            return None if now is None else max(0.0, now - (before or 0.0))
+
+        statements = less(self.statements, earlier.statements)
+        return RouteTotals(
+            holds=max(0, self.holds - earlier.holds),
+            held_seconds=max(0.0, self.held_seconds - earlier.held_seconds),
+            statement_seconds=less(self.statement_seconds, earlier.statement_seconds),
+            statements=None if statements is None else round(statements),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +71,9 @@ class PoolSnapshot:
     gc_reclaimed: int = 0
     wait: Histogram = field(default_factory=Histogram)
     use: Histogram = field(default_factory=Histogram)
+    # Each hold's seconds outside statements (empty: the target does not measure them).
+    idle_time: Histogram = field(default_factory=Histogram)
+    routes: dict[str, RouteTotals] = field(default_factory=dict)
     # The thread pool that runs sync routes (None: the target does not export it).
     threads_busy: int | None = None
     thread_limit: int | None = None
@@ -73,8 +106,20 @@ _HISTOGRAMS = {
     _names.POOL_USE_TIME: "use",
     _names.CONNECTION_WAIT_TIME: "wait",
     _names.CONNECTION_USE_TIME: "use",
+    _names.POOL_IDLE_TIME: "idle_time",
 }
-_MAXIMA = {_names.POOL_WAIT_TIME_MAX: "wait", _names.POOL_USE_TIME_MAX: "use"}
+_MAXIMA = {
+    _names.POOL_WAIT_TIME_MAX: "wait",
+    _names.POOL_USE_TIME_MAX: "use",
+    _names.POOL_IDLE_TIME_MAX: "idle_time",
+}
+# Per route: the coarse use histogram's sum and count, the statement counters.
+_ROUTE_SERIES = {
+    f"{_names.CONNECTION_USE_TIME}_sum": "held_seconds",
+    f"{_names.CONNECTION_USE_TIME}_count": "holds",
+    f"{_names.POOL_STATEMENT_TIME}_total": "statement_seconds",
+    f"{_names.POOL_STATEMENTS}_total": "statements",
+}
 _THREADPOOL = {
     _names.THREADPOOL_BUSY_THREADS: "threads_busy",
     _names.THREADPOOL_LIMIT: "thread_limit",
@@ -113,6 +158,7 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
     series: dict[str, _Series] = {name: _Series({}) for name in _HISTOGRAMS}
     maxima: dict[str, float] = {}
     threadpool: dict[str, int | None] = dict.fromkeys(_THREADPOOL.values())
+    routes: dict[str, dict[str, float]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, float(sample.value)
@@ -124,6 +170,11 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
             if pool is not None and labels.get(_names.POOL_LABEL) != pool:
                 continue
             pool_label = labels.get(_names.POOL_LABEL)
+            if name in _ROUTE_SERIES:
+                _check_finite(name, value)
+                route = routes.setdefault(labels.get(_names.ROUTE_LABEL, ""), {})
+                series_key = _ROUTE_SERIES[name]
+                route[series_key] = route.get(series_key, 0.0) + value
             if name == _names.CONNECTION_COUNT:
                 key = {"idle": "idle", "used": "used"}.get(labels.get(_names.STATE_LABEL, ""))
             elif name in _GAUGES:
@@ -170,7 +221,19 @@ def parse_metrics(text: str, *, pool: str | None = None) -> PoolSnapshot:
         gc_reclaimed=count("gc_reclaimed"),
         wait=histograms.get("wait", Histogram()),
         use=histograms.get("use", Histogram()),
+        idle_time=histograms.get("idle_time", Histogram()),
+        routes={route: _route_totals(totals) for route, totals in sorted(routes.items())},
         **threadpool,
+    )
+
+
+def _route_totals(totals: dict[str, float]) -> RouteTotals:
+    statements = totals.get("statements")
+    return RouteTotals(
+        holds=round(totals.get("holds", 0.0)),
+        held_seconds=totals.get("held_seconds", 0.0),
+        statement_seconds=totals.get("statement_seconds"),
+        statements=None if statements is None else round(statements),
     )
 
 

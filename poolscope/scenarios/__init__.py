@@ -21,6 +21,7 @@ MODULES = {
     "overflow-burst": "scenarios.overflow_burst",
     "depends-deadlock": "scenarios.depends_deadlock",
     "steady": "scenarios.steady",
+    "held-idle": "scenarios.held_idle",
 }
 
 

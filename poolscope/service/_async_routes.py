@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from poolscope.service._db import build_async_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
+from poolscope.service._outside_call import call_outside_async
 from poolscope.service._route_parts import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
 from poolscope.service._sessions import close_async_session
@@ -43,6 +44,27 @@ async def list_items(session: SessionDep, limit: Limit = 20) -> dict[str, Any]:
 async def hold(session: SessionDep, seconds: Seconds) -> dict[str, Any]:
     await session.execute(HOLD, {"seconds": seconds})
     return {"held_seconds": seconds}
+
+
+@router.get("/held-idle/across-call")
+async def across_call(session: SessionDep, request: Request, seconds: Seconds) -> dict[str, Any]:
+    # The anti-pattern on purpose: the request's session keeps its connection, idle in
+    # transaction, through the outside call.
+    count = await session.scalar(COUNT_ITEMS)
+    await call_outside_async(str(request.base_url), seconds)
+    return {"items": count, "outside_seconds": seconds}
+
+
+@router.get("/held-idle/released")
+async def released(state: StateDep, request: Request, seconds: Seconds) -> dict[str, Any]:
+    # The fix: a session of its own, closed before the outside call.
+    session = AsyncSession(state.require_async_engine())
+    try:
+        count = await session.scalar(COUNT_ITEMS)
+    finally:
+        await close_async_session(session)
+    await call_outside_async(str(request.base_url), seconds)
+    return {"items": count, "outside_seconds": seconds}
 
 
 @router.get("/antipatterns/engine-per-request/items")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -11,11 +12,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from poolscope.fastapi import pool_answer
+from poolscope.service._outside_call import OUTSIDE_PATH
+from poolscope.service._route_parts import Seconds
 from poolscope.service._service_state import StateDep
 
 __all__ = ["router"]
 
 router = APIRouter()
+
+
+@router.get(OUTSIDE_PATH)
+async def outside(seconds: Seconds) -> dict[str, Any]:
+    """A slow call outside the database (an HTTP API, an LLM): the held-idle routes call
+    it. Takes no connection and no thread."""
+    await asyncio.sleep(seconds)
+    return {"slept_seconds": seconds}
 
 
 @router.get("/health")

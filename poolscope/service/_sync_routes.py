@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from poolscope.service._db import build_sync_engine, items_query
 from poolscope.service._error_handlers import LeakBoundReached
+from poolscope.service._outside_call import call_outside
 from poolscope.service._route_parts import COUNT_ITEMS, HOLD, Limit, Seconds, item_rows
 from poolscope.service._service_state import ServiceState, StateDep, get_state
 from poolscope.service._sessions import service_session
@@ -51,6 +52,25 @@ def hold_connection(engine: Engine, seconds: float) -> dict[str, Any]:
 @router.get("/hold")
 def hold(engine: EngineDep, seconds: Seconds) -> dict[str, Any]:
     return hold_connection(engine, seconds)
+
+
+@router.get("/held-idle/across-call")
+def across_call(engine: EngineDep, request: Request, seconds: Seconds) -> dict[str, Any]:
+    # The anti-pattern on purpose: the session, and its connection, stay open across the
+    # outside call; the connection sits idle in transaction meanwhile.
+    with service_session(engine) as session:
+        count = session.scalar(COUNT_ITEMS)
+        call_outside(str(request.base_url), seconds)
+    return {"items": count, "outside_seconds": seconds}
+
+
+@router.get("/held-idle/released")
+def released(engine: EngineDep, request: Request, seconds: Seconds) -> dict[str, Any]:
+    # The fix: the session is closed (its connection back in the pool) before the call.
+    with service_session(engine) as session:
+        count = session.scalar(COUNT_ITEMS)
+    call_outside(str(request.base_url), seconds)
+    return {"items": count, "outside_seconds": seconds}
 
 
 @router.get("/antipatterns/engine-per-request/items")

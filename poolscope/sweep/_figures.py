@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from poolscope.loadtest import PoolSample, Run
+from poolscope.readings import PoolSample, Run, held_idle_cause, mostly_held_idle
 from poolscope.sweep._model import Step
 
 __all__ = ["load_window", "step_from_run"]
@@ -67,4 +67,8 @@ def step_from_run(run: Run, run_file: str) -> Step:
         timeouts=pool.timeouts if pool else 0,
         max_busy_threads=pool.max_threads_busy if pool else None,
         thread_limit=pool.thread_limit if pool else None,
+        busy_share=pool.busy_share if pool else None,
+        held_idle=held_idle_cause(pool),
+        mostly_held_idle=mostly_held_idle(pool),
+        routes=list(pool.routes) if pool else [],
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from html import escape
 
 from poolscope.compare import STYLE, Series, format_seconds, line_chart
+from poolscope.readings import route_lines
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["render_html"]
@@ -30,6 +31,7 @@ def _table(sweep: Sweep) -> str:
         "latency p95 ms",
         "pool wait p95 ms (≈)",
         "held ms (mean)",
+        "busy % (in statements)",
         "L = λ·W",
         "used mean",
         "used max",
@@ -47,6 +49,7 @@ def _table(sweep: Sweep) -> str:
             _cell(step.latency_p95_ms, 0),
             _cell(step.wait_p95, 0, 1000),
             _cell(step.mean_use, 1, 1000),
+            _cell(step.busy_share, 0, 100),
             _cell(step.littles_busy, 2),
             _cell(step.mean_used, 2),
             f"{step.max_used} of {step.pool_limit}",
@@ -55,7 +58,20 @@ def _table(sweep: Sweep) -> str:
         ]
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return table + _route_list(sweep)
+
+
+def _route_list(sweep: Sweep) -> str:
+    """Per step, each route's mean hold and busy share."""
+    items = []
+    for step in sweep.steps:
+        lines = route_lines(step.routes)
+        if lines:
+            items.append(
+                f"<li>pool {step.pool_size}, {step.users} users: {escape('; '.join(lines))}</li>"
+            )
+    return f"<h2>Hold and busy share per route</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
 def _x(step: Step, by_pool: bool) -> float:

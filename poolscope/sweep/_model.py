@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poolscope._errors import PoolscopeError
-from poolscope.readings import write_atomically
+from poolscope.readings import RouteHolds, write_atomically
 
 __all__ = [
     "SCHEMA",
@@ -74,6 +74,14 @@ class Step(_Model):
     timeouts: int
     max_busy_threads: int | None = None
     thread_limit: int | None = None
+    # Time in statements / time held, over every route (None: not measured), and the
+    # route holding connections idle in words, when one does.
+    busy_share: float | None = None
+    held_idle: str | None = None
+    # Most of the time connections were held, routes held them idle.
+    mostly_held_idle: bool = False
+    # Per route: holds, their time and their time in statements.
+    routes: list[RouteHolds] = Field(default_factory=list)
 
     @property
     def littles_busy(self) -> float | None:
@@ -107,6 +115,8 @@ class Recommendation(_Model):
     littles_law: LittlesLaw | None
     saturated: Resource | None  # only when no step meets the target
     text: str
+    # Connections were mostly held idle: no pool size is recommended, this says why.
+    held_idle: str | None = None
 
 
 class SweepConfiguration(_Model):

@@ -8,6 +8,8 @@
 - Little's law at the best step: L = λ·W connections are busy on average, beside the
   measured gauge.
 - When no step meets the target, the largest step tells which resource ran out.
+- When connections were mostly held idle (a route keeps its session across an outside
+  call), no pool size is recommended: a bigger pool only hides it, and the text says so.
 """
 
 from __future__ import annotations
@@ -106,8 +108,13 @@ def recommend(
         chosen = candidates[0] if candidates else None
     else:
         chosen = meeting[-1] if meeting else None
+    idle_step = next((s for s in done if s.mostly_held_idle), None)
+    held_idle = None
+    if idle_step is not None and parameter == "pool_size":
+        held_idle = _held_idle_text(idle_step)
+        chosen = None
     saturated = None if chosen is not None else saturated_resource(done)
-    sentences: list[str] = []
+    sentences: list[str] = [] if held_idle is None else [held_idle]
     if chosen is not None and parameter == "pool_size":
         sentences.append(
             f"Recommended pool size: {chosen.pool_size}, the smallest whose throughput "
@@ -126,7 +133,7 @@ def recommend(
             f"wait p95 (≈ {_ms(chosen.wait_p95)}) under the {target} target "
             f"({chosen.throughput:.1f} req/s)."
         )
-    else:
+    elif held_idle is None:
         reason = _SATURATION_TEXT[saturated] if saturated else "no resource looks saturated"
         if parameter == "pool_size":
             sentences.append(
@@ -172,4 +179,15 @@ def recommend(
         littles_law=littles,
         saturated=saturated,
         text=" ".join(sentences),
+        held_idle=held_idle,
+    )
+
+
+def _held_idle_text(step: Step) -> str:
+    share = "–" if step.busy_share is None else f"{step.busy_share * 100:.1f} %"
+    cause = f" {step.held_idle}." if step.held_idle else ""
+    return (
+        f"No pool size recommended: connections were mostly held idle (in statements "
+        f"{share} of the time they were out at {step.pool_size} connections), and a bigger "
+        f"pool only hides that.{cause}"
     )

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from poolscope.readings import literal, print_unbroken
+from poolscope.readings import literal, print_unbroken, route_lines
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["write_report"]
@@ -84,6 +84,15 @@ def write_report(sweep: Sweep, console: Console) -> None:
         style="dim",
         highlight=False,
     )
+    for step in sweep.steps:
+        lines = route_lines(step.routes)
+        if lines and step.busy_share is not None:
+            # Per route, below the table (no room in 80 columns); Text: shown as given.
+            busy = f"busy {step.busy_share * 100:.1f} % (in statements)"
+            console.print(
+                literal(f"pool {step.pool_size}, {step.users} users, {busy}: " + "; ".join(lines)),
+                highlight=False,
+            )
     for warning in sweep.warnings:
         print_unbroken(console, literal(f"warning: {warning}", "yellow"))
     if sweep.partial:

@@ -88,6 +88,19 @@ def test_two_workers_are_summed_and_gauges_follow_the_pools(
         assert use_max is not None
         assert use_sum / 2 <= use_max <= held
         assert sample(registry, f"{names.POOL_USE_TIME}_sum", "workers") == pytest.approx(use_sum)
+        # Each worker ran one SELECT 1 in its hold: statements and their time summed, the
+        # rest of each hold held idle (fine buckets, the exact longest of the processes).
+        assert sample(registry, f"{names.POOL_STATEMENTS}_total", "workers", route="") == 2
+        in_statements = sample(registry, f"{names.POOL_STATEMENT_TIME}_total", "workers", route="")
+        idle_sum = sample(registry, f"{names.POOL_IDLE_TIME}_sum", "workers")
+        idle_max = sample(registry, names.POOL_IDLE_TIME_MAX, "workers", route="")
+        assert in_statements is not None
+        assert idle_sum is not None
+        assert idle_max is not None
+        assert 0 < in_statements < use_sum
+        assert in_statements + idle_sum == pytest.approx(use_sum)
+        assert idle_sum / 2 <= idle_max <= use_max
+        assert sample(registry, f"{names.POOL_IDLE_TIME}_count", "workers") == 2
 
         for worker in workers:
             tell(worker, None)

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
@@ -122,6 +123,10 @@ async def assert_one_leak_report(
     assert "'/orders/{order_id}/leak'" in message
     assert 'test_leaks.py", line ' in message
     assert f"in {route_function}" in message
+    # One SELECT 1, then kept idle: the report says so.
+    idle = re.search(r"held \d+\.\d s, \d+ ms in 1 statement, idle (\d+\.\d) s", message)
+    assert idle is not None, message
+    assert float(idle.group(1)) >= 0.4
     assert SQLALCHEMY_DIR not in message
     assert '"<string>"' not in message
     assert leaks_of(registry) == (1.0, 1.0)

@@ -57,6 +57,12 @@ def without_long_waits(keep: int) -> Edit:
     return edit
 
 
+def across_call_busy(data: dict[str, Any]) -> None:
+    """The across-call route's holds half in statements."""
+    for route in data["pool"]["routes"]:
+        route["statement_seconds"] = route["held_seconds"] / 2
+
+
 def overflow_never_falls(data: dict[str, Any]) -> None:
     peak = next(i for i, sample in enumerate(data["samples"]) if sample["overflow"] >= 10)
     for sample in data["samples"][peak:]:
@@ -179,6 +185,25 @@ CASES: dict[str, tuple[str, Mapping[str, Run], bool, str]] = {
         only("steady", "default", locust(failures=1)),
         False,
         "1 failed requests",
+    ),
+    "held-idle": ("held-idle", recorded("held-idle"), True, ""),
+    "held-idle: across-call busy in statements": (
+        "held-idle",
+        only("held-idle", "across-call", across_call_busy),
+        False,
+        "in statements 50 % of each hold",
+    ),
+    "held-idle: released no faster": (
+        "held-idle",
+        only("held-idle", "released", locust(requests_per_second=8.6)),
+        False,
+        "(x1.0, at least x3 expected)",
+    ),
+    "held-idle: the pool never full": (
+        "held-idle",
+        only("held-idle", "across-call", pool(max_used=2)),
+        False,
+        "2 of 4 connections used",
     ),
     "depends-deadlock": ("depends-deadlock", recorded("depends-deadlock"), True, ""),
     "depends-deadlock: depends does not deadlock": (

@@ -27,6 +27,7 @@ SCENARIOS = {
     "overflow-burst",
     "depends-deadlock",
     "steady",
+    "held-idle",
 }
 
 

@@ -52,6 +52,15 @@ async def test_pool_lists_leaked_sessions_oldest_first_with_their_route(
         assert all(entry["leaked"] for entry in listed)
         assert "leak_a_session" in listed[0]["borrower"]
         assert pool["leaked_connections"] == 2
+        # Kept after one query: idle since, not in a statement, and says so in words.
+        for entry in listed:
+            assert not entry["in_statement"]
+            assert entry["statements"] >= 1
+            assert 0 < entry["statement_seconds"] < entry["age_seconds"] - entry["idle_seconds"]
+            assert entry["idle_seconds"] > 0.3
+            assert entry["summary"].startswith(f"held {entry['age_seconds']:.1f} s, ")
+            assert f"idle {entry['idle_seconds']:.1f} s since " in entry["summary"]
+            assert "leak_a_session" in entry["summary"]
 
         assert (await client.post("/antipatterns/leak/release")).json() == {"released": 2}
         pool = (await client.get("/pool")).json()

@@ -23,11 +23,14 @@ START_TIMEOUT_SECONDS = 60
 
 
 @contextmanager
-def running_example(database_url: str, *, pool_size: int) -> Iterator[str]:
-    """The example orders service with a pool of ``pool_size``; yields its base URL."""
+def running_example(
+    database_url: str, *, pool_size: int, app_dir: Path = EXAMPLE_DIR
+) -> Iterator[str]:
+    """The example orders service (or the ``app:create_app`` in ``app_dir``) with a pool
+    of ``pool_size``; yields its base URL."""
     log_path = Path(tempfile.mkstemp(prefix="poolscope-example-", suffix=".log")[1])
     command = [sys.executable, "-m", "uvicorn", "app:create_app", "--factory"]
-    command += ["--app-dir", str(EXAMPLE_DIR), "--host", "127.0.0.1", "--port", "0"]
+    command += ["--app-dir", str(app_dir), "--host", "127.0.0.1", "--port", "0"]
     env = {
         **os.environ,
         "DATABASE_URL": url_for_driver(database_url, "asyncpg").render_as_string(

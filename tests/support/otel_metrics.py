@@ -102,7 +102,7 @@ def assert_same_as_prometheus(
                 prometheus[prometheus_label[key]] = (
                     str(label_value).lower() if isinstance(label_value, bool) else label_value
                 )
-            if metric == names.CONNECTION_USE_TIME:
+            if metric in names.ROUTE_SERIES:
                 prometheus.setdefault(names.ROUTE_LABEL, "")
             compared += 1
             if isinstance(point, HistogramDataPoint):

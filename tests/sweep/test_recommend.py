@@ -135,3 +135,32 @@ def test_nothing_finished_recommends_nothing() -> None:
     result = recommend([step(1, 20.0, 0.01, complete=False)], "pool_size", 0.05)
     assert result.recommended is None
     assert result.text == "No step finished: nothing to recommend."
+
+
+def test_connections_mostly_held_idle_get_no_bigger_pool() -> None:
+    # The recorded held-idle across-call run (a real one): a session open across a 0.5 s
+    # call. Doubling its pool doubles its throughput, yet the fix is in the code.
+    from pathlib import Path
+
+    from poolscope.loadtest import load_run
+    from poolscope.sweep._figures import step_from_run
+
+    [path] = (Path(__file__).parents[1] / "data" / "runs" / "held-idle").glob("*across-call*")
+    held = step_from_run(load_run(path), path.name)
+    assert held.mostly_held_idle
+    assert held.busy_share is not None
+    assert held.busy_share < 0.05
+    doubled = held.model_copy(
+        update={"pool_size": 8, "pool_limit": 8, "throughput": 2 * held.throughput}
+    )
+    recommendation = recommend([held, doubled], "pool_size", 0.5)
+    assert recommendation.recommended is None
+    assert recommendation.held_idle is not None
+    assert recommendation.text.startswith(
+        "No pool size recommended: connections were mostly held idle (in statements "
+    )
+    assert "/held-idle/across-call holds its connection" in recommendation.text
+    assert "close or commit the session before the outside call" in recommendation.text
+    # Busy connections at the same figures: the pool is recommended as before.
+    busy = [s.model_copy(update={"mostly_held_idle": False}) for s in (held, doubled)]
+    assert recommend(busy, "pool_size", 5.0).recommended == 8

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from poolscope._errors import PoolscopeError
 from poolscope.cli.sweep import parse_sizes, parse_wait
-from poolscope.loadtest import PoolSample, write_run
 from poolscope.loadtest._environment import max_connections
+from poolscope.readings import PoolSample, RouteHolds, write_run
 from poolscope.sweep import (
     Step,
     Sweep,
@@ -184,3 +184,21 @@ def test_warns_when_the_workers_pools_exceed_the_server_s_max_connections(
     assert f"= {2 * pools} connections exceed the server's max_connections ({server_max})" in (
         warning
     )
+
+
+def test_the_reports_show_each_steps_busy_share_and_routes() -> None:
+    route = RouteHolds(
+        route="/held-idle/[across]", holds=10, held_seconds=5.0, statement_seconds=0.05,
+        statements=10,
+    )  # fmt: skip
+    step = figures(4, 8.0, 1.2).model_copy(update={"busy_share": 0.01, "routes": [route]})
+    console = Console(width=200, record=True, force_terminal=False)
+    write_report(a_sweep([step]), console)
+    line = (
+        "pool 4, 8 users, busy 1.0 % (in statements): "
+        "/held-idle/[across]: 10 holds, 500 ms per hold, busy 1.0 %"
+    )
+    assert line in console.export_text()
+    page = render_html(a_sweep([step]))
+    assert "<th>busy % (in statements)</th>" in page
+    assert "/held-idle/[across]: 10 holds, 500 ms per hold, busy 1.0 %" in page
