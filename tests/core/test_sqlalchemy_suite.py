@@ -115,14 +115,20 @@ class SuiteRun:
         }
         # -s: SQLAlchemy's conftest would put the sdist's lib/ first on the path; the
         # tests run against the installed SQLAlchemy, the one poolscope runs on.
-        command = [sys.executable, "-s", "-m", "pytest", *SUITES[suite]]
+        # Each run in a folder of its own: SQLAlchemy's sqlite provisioning writes its
+        # files (the attached test_schema databases) into the working directory, and
+        # runs that share one delete them from under each other.
+        self.folder = out / name
+        self.folder.mkdir()
+        command = [sys.executable, "-s", "-m", "pytest", f"--rootdir={source}"]
+        command += [str(source / path) for path in SUITES[suite]]
         command += ["-p", PLUGIN] if mode != "stock" else []
         command += ["-p", "no:cacheprovider", "-q", f"--junitxml={self.junit}"]
         if suite == "asyncio":
             command.append(f"--dburi=sqlite+aiosqlite:///{out / name}.db")
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                command, cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def outcomes(self) -> dict[str, str]:
