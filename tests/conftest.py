@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -119,3 +119,35 @@ async def async_engine(database_url: str, async_driver: Driver) -> AsyncIterator
     engine = create_async_engine(url_for_driver(database_url, async_driver))
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def make_engine(database_url: str, sync_driver: Driver) -> Iterator[Callable[..., Engine]]:
+    """Builds sync engines on the test database with the given arguments, disposed after."""
+    engines: list[Engine] = []
+
+    def make(**kwargs: object) -> Engine:
+        engine = create_engine(url_for_driver(database_url, sync_driver), **kwargs)  # type: ignore[arg-type]
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+async def make_async_engine(
+    database_url: str, async_driver: Driver
+) -> AsyncIterator[Callable[..., AsyncEngine]]:
+    """Builds async engines on the test database with the given arguments, disposed after."""
+    engines: list[AsyncEngine] = []
+
+    def make(**kwargs: object) -> AsyncEngine:
+        engine = create_async_engine(url_for_driver(database_url, async_driver), **kwargs)  # type: ignore[arg-type]
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        await engine.dispose()

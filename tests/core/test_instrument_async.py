@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
 from poolscope import InstrumentedAsyncAdaptedQueuePool, PoolscopeError, instrument
 from poolscope import metrics as names
-from poolscope._urls import Driver, url_for_driver
+from poolscope._urls import Driver
 from tests.support.pool_metrics import sample
 
 MakeEngine = Callable[..., AsyncEngine]
-
-
-@pytest.fixture
-async def make_engine(database_url: str, async_driver: Driver) -> AsyncIterator[MakeEngine]:
-    engines: list[AsyncEngine] = []
-
-    def make(**kwargs: object) -> AsyncEngine:
-        engine = create_async_engine(url_for_driver(database_url, async_driver), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.dispose()
 
 
 async def warm(engine: AsyncEngine, connections: int) -> None:
@@ -40,8 +26,8 @@ async def warm(engine: AsyncEngine, connections: int) -> None:
         await connection.close()
 
 
-async def test_eleven_holders_of_ten_connections(make_engine: MakeEngine, registry) -> None:
-    engine = make_engine(pool_size=10, max_overflow=0)
+async def test_eleven_holders_of_ten_connections(make_async_engine: MakeEngine, registry) -> None:
+    engine = make_async_engine(pool_size=10, max_overflow=0)
     await warm(engine, 10)
     instrument(engine, pool="async-saturation", registry=registry)
     waits: list[float] = []
@@ -77,8 +63,10 @@ async def test_eleven_holders_of_ten_connections(make_engine: MakeEngine, regist
     assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "async-saturation") == 0
 
 
-async def test_timeout_is_counted_and_reraised_unchanged(make_engine: MakeEngine, registry) -> None:
-    engine = make_engine(pool_size=1, max_overflow=0, pool_timeout=0.5)
+async def test_timeout_is_counted_and_reraised_unchanged(
+    make_async_engine: MakeEngine, registry
+) -> None:
+    engine = make_async_engine(pool_size=1, max_overflow=0, pool_timeout=0.5)
     instrument(engine, pool="async-timeouts", registry=registry)
     async with engine.connect():
         with pytest.raises(PoolTimeoutError) as raised:
@@ -91,8 +79,8 @@ async def test_timeout_is_counted_and_reraised_unchanged(make_engine: MakeEngine
     assert sample(registry, names.CONNECTION_PENDING_REQUESTS, "async-timeouts") == 0
 
 
-async def test_cancelled_tasks_leave_true_gauges(make_engine: MakeEngine, registry) -> None:
-    engine = make_engine(pool_size=1, max_overflow=0)
+async def test_cancelled_tasks_leave_true_gauges(make_async_engine: MakeEngine, registry) -> None:
+    engine = make_async_engine(pool_size=1, max_overflow=0)
     instrument(engine, pool="cancel", registry=registry)
     holding = asyncio.Event()
 
@@ -136,9 +124,9 @@ async def test_cancelled_tasks_leave_true_gauges(make_engine: MakeEngine, regist
 
 
 async def test_dispose_keeps_measuring_and_close_restores(
-    make_engine: MakeEngine, registry, async_driver: Driver
+    make_async_engine: MakeEngine, registry, async_driver: Driver
 ) -> None:
-    engine = make_engine(poolclass=InstrumentedAsyncAdaptedQueuePool, pool_size=2)
+    engine = make_async_engine(poolclass=InstrumentedAsyncAdaptedQueuePool, pool_size=2)
     instrumentation = instrument(engine, pool="async-dispose", registry=registry)
     assert instrumentation.driver == async_driver  # as the URL names it
     async with engine.connect() as connection:
@@ -158,9 +146,9 @@ async def test_dispose_keeps_measuring_and_close_restores(
 
 
 async def test_async_null_pool_gets_the_error_naming_what_is_supported(
-    make_engine: MakeEngine, registry
+    make_async_engine: MakeEngine, registry
 ) -> None:
-    engine = make_engine(poolclass=NullPool)
+    engine = make_async_engine(poolclass=NullPool)
     with pytest.raises(PoolscopeError, match=r"this engine uses NullPool, which opens and"):
         instrument(engine, registry=registry)
     async with engine.connect() as connection:

@@ -6,12 +6,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg2
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import (
@@ -26,23 +25,9 @@ from sqlalchemy.pool import (
 from poolscope import InstrumentedQueuePool, PoolscopeError, instrument
 from poolscope import metrics as names
 from poolscope._route_context import attribute_routes, current_route
-from poolscope._urls import Driver, url_for_driver
+from poolscope._urls import Driver
 from tests.support.pool_metrics import poolscope_series, sample
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def make_engine(database_url: str, sync_driver: Driver) -> Iterator[object]:
-    engines: list[Engine] = []
-
-    def make(**kwargs: object) -> Engine:
-        engine = create_engine(url_for_driver(database_url, sync_driver), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
 
 
 def warm(engine: Engine, connections: int) -> None:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,14 +24,12 @@ from opentelemetry.semconv._incubating.attributes import db_attributes
 from opentelemetry.semconv._incubating.metrics import db_metrics
 from opentelemetry.semconv.attributes import http_attributes
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from poolscope import PoolscopeError, instrument
 from poolscope import metrics as names
 from poolscope._recorder import DRAIN_AT
-from poolscope._urls import Driver, url_for_driver
 from poolscope.exporters import MULTIPROC_DIR_ENV
 from poolscope.fastapi import instrument_app
 from tests.support.otel_metrics import (
@@ -51,36 +49,6 @@ def otel() -> Iterator[OtelReading]:
     reading = OtelReading()
     yield reading
     reading.shutdown()
-
-
-@pytest.fixture
-def make_engine(database_url: str, sync_driver: Driver) -> Iterator[Callable[..., Engine]]:
-    engines: list[Engine] = []
-
-    def make(**kwargs: object) -> Engine:
-        engine = create_engine(url_for_driver(database_url, sync_driver), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
-
-
-@pytest.fixture
-async def make_async_engine(
-    database_url: str, async_driver: Driver
-) -> AsyncIterator[Callable[..., AsyncEngine]]:
-    engines: list[AsyncEngine] = []
-
-    def make(**kwargs: object) -> AsyncEngine:
-        engine = create_async_engine(url_for_driver(database_url, async_driver), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.dispose()
 
 
 def test_names_units_and_kinds_are_the_installed_semantic_conventions() -> None:
