@@ -113,19 +113,22 @@ class SuiteRun:
             "POOLSCOPE_SUITE_MODE": mode,
             "POOLSCOPE_SUITE_COUNTS": str(self.counts),
         }
-        # -s: SQLAlchemy's conftest would put the sdist's lib/ first on the path; the
-        # tests run against the installed SQLAlchemy, the one poolscope runs on.
         # Each run in a folder of its own: SQLAlchemy's sqlite provisioning writes its
         # files (the attached test_schema databases) into the working directory, and
         # runs that share one delete them from under each other.
         self.folder = out / name
         self.folder.mkdir()
+        # -s: SQLAlchemy's conftest would put the sdist's lib/ first on the path; the
+        # tests run against the installed SQLAlchemy, the one poolscope runs on.
         command = [sys.executable, "-s", "-m", "pytest", f"--rootdir={source}"]
         command += [str(source / path) for path in SUITES[suite]]
         command += ["-p", PLUGIN] if mode != "stock" else []
         command += ["-p", "no:cacheprovider", "-q", f"--junitxml={self.junit}"]
         if suite == "asyncio":
-            command.append(f"--dburi=sqlite+aiosqlite:///{out / name}.db")
+            # Relative, so in the run's own folder: SQLAlchemy rebuilds a sqlite file name
+            # from its text up to the first "_" or ".", which a temporary folder's random
+            # name can hold, and two runs would then share one file.
+            command.append("--dburi=sqlite+aiosqlite:///asyncio.db")
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT
