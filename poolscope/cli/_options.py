@@ -31,7 +31,7 @@ Locustfile = Annotated[
     typer.Option(
         "--locustfile",
         "-f",
-        help="RunPlan this Locust test instead of a scenario (against --host, or a service "
+        help="Play this Locust test instead of a scenario (against --host, or a service "
         "sweep starts with --serve-cmd).",
         show_default=False,
     ),

@@ -97,7 +97,7 @@ def compare(
         str | None,
         typer.Option(
             "--scenario",
-            help="RunPlan every variant of this scenario (as `poolscope run` does), then "
+            help="Play every variant of this scenario (as `poolscope run` does), then "
             "compare them; its first variant is the baseline.",
             show_default=False,
         ),

@@ -164,7 +164,7 @@ def run(
     ] = None,
     no_limits: NoLimits = False,
 ) -> None:
-    """RunPlan SCENARIO (one run file per variant), or --locustfile FILE against --host URL
+    """Play SCENARIO (one run file per variant), or --locustfile FILE against --host URL
     (one run file), headless; then print a summary and verdict.
 
     Exit codes: 0 done, 1 a run did not finish, measured too little, failed a scenario's

@@ -109,7 +109,7 @@ def sweep(
     database_url: DatabaseUrl = None,
     no_limits: NoLimits = False,
 ) -> None:
-    """RunPlan SCENARIO (or --locustfile) once per pool size; report throughput, latency and
+    """Play SCENARIO (or --locustfile) once per pool size; report throughput, latency and
     pool wait per size, and recommend the smallest size that serves the best throughput
     within the wait target.
 

@@ -96,7 +96,7 @@ def run_locustfile(
     label: str | None = None,
     reporter: Reporter | None = None,
 ) -> Path:
-    """RunPlan ``locustfile`` against ``options.host`` and return the run file written
+    """Play ``locustfile`` against ``options.host`` and return the run file written
     (``OUT/LABEL-TIMESTAMP.json``; the label defaults to the locustfile's stem).
 
     Bad input (the locustfile, no poolscope metrics at the target, an ambiguous pool) is

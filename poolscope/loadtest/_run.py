@@ -118,7 +118,7 @@ def run_scenario(
     *,
     reporter: Reporter | None = None,
 ) -> list[Path]:
-    """RunPlan ``name``'s variants (all when none is named); return the run files written.
+    """Play ``name``'s variants (all when none is named); return the run files written.
 
     Raises :class:`RunIncompleteError` (after writing) when a variant did not finish.
     """
@@ -248,7 +248,7 @@ def play(
     *,
     spawned: ManagedProcess | None = None,
 ) -> tuple[Run, _Outcome]:
-    """RunPlan ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
+    """Play ``plan`` once: start the service when ``plan`` says so, run Locust, sample the
     target. The run is returned, not written; a target that cannot be recorded (no
     poolscope metrics, several pools and no ``options.pool``) raises :class:`TargetError`
     with everything stopped. ``spawned`` is that service already started with the plan's

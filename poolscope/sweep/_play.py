@@ -94,7 +94,7 @@ def _stop(service: ManagedProcess, reporter: Reporter) -> None:
 def run_sweep(
     scenario: str | None, options: SweepOptions, *, reporter: Reporter | None = None
 ) -> SweepResult:
-    """RunPlan the steps and write the sweep file beside their run files.
+    """Play the steps and write the sweep file beside their run files.
 
     A sweep stopped by Ctrl-C, SIGTERM or a failing step still returns, its file marked
     partial; input that cannot be swept raises a one-line :class:`PoolscopeError` first.
