@@ -151,40 +151,18 @@ class CheckedOutConnection:
     # The borrower's line, on one line ("" when not recorded).
     site: str = ""
 
-    def describe(self) -> str:
+    def describe(self, *, with_site: bool = True) -> str:
         """``held 12.0 s, 4 ms in 3 statements, idle 11.9 s since app/x.py:41 f`` (or
-        ``..., in a statement now``)."""
-        text = describe_hold(
-            held=self.age_seconds,
-            statement_seconds=self.statement_seconds,
-            statements=self.statements,
-            in_statement=self.in_statement,
-            idle=self.idle_seconds,
+        ``..., in a statement now``); ``with_site=False`` leaves the borrower's line out."""
+        plural = "" if self.statements == 1 else "s"
+        text = (
+            f"held {self.age_seconds:.1f} s, {_short_seconds(self.statement_seconds)} in "
+            f"{self.statements} statement{plural}"
         )
-        return f"{text} since {self.site}" if self.site and not self.in_statement else text
-
-
-def describe_hold(
-    *, held: float, statement_seconds: float, statements: int, in_statement: bool, idle: float
-) -> str:
-    plural = "" if statements == 1 else "s"
-    text = (
-        f"held {held:.1f} s, {_short_seconds(statement_seconds)} in {statements} statement{plural}"
-    )
-    return f"{text}, in a statement now" if in_statement else f"{text}, idle {idle:.1f} s"
-
-
-def describe_hold_of(checkout: Checkout, now: float) -> str:
-    """The hold of ``checkout`` (out now) in words, without its site: reports print the
-    borrower's stack beside it."""
-    listed = hold_now(checkout, now)
-    return describe_hold(
-        held=listed.age_seconds,
-        statement_seconds=listed.statement_seconds,
-        statements=listed.statements,
-        in_statement=listed.in_statement,
-        idle=listed.idle_seconds,
-    )
+        if self.in_statement:
+            return f"{text}, in a statement now"
+        text = f"{text}, idle {self.idle_seconds:.1f} s"
+        return f"{text} since {self.site}" if with_site and self.site else text
 
 
 def _short_seconds(seconds: float) -> str:
@@ -350,7 +328,7 @@ class LeakTracker:
                 held,
                 threshold,
                 checkout.route,
-                describe_hold_of(checkout, now),
+                hold_now(checkout, now).describe(with_site=False),
                 format_borrower(checkout.borrower),
             )
         if changed or found:
