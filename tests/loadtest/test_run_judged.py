@@ -3,6 +3,7 @@ failed requests, a starved thread pool and `--fail-if` each exit 1 with the reas
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from collections.abc import Iterator
@@ -62,14 +63,16 @@ def host(database_url: str) -> Iterator[str]:
     poolscope.fastapi.instrument_app(app)
     app.include_router(poolscope.fastapi.pool_router(instrumentation))
     app.mount("/metrics", make_asgi_app(registry))
-    served = [0]
+    # next() on a count is atomic: the route runs on several threads at once, and a
+    # `+= 1` there can lose counts and so failures.
+    served = itertools.count(1)
 
     @app.get("/flaky")
     def flaky() -> Response:
-        served[0] += 1
+        ordinal = next(served)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return Response(status_code=500 if served[0] % 3 == 0 else 200)
+        return Response(status_code=500 if ordinal % 3 == 0 else 200)
 
     try:
         with serving(app) as url:
