@@ -29,6 +29,7 @@ from poolscope.loadtest import (
 )
 from tests.loadtest.test_run_locustfile import serving
 from tests.support.runs import run_poolscope
+from tests.support.service_process import running_service
 
 FLAKY_LOCUSTFILE = """
 from locust import HttpUser, constant, task
@@ -39,6 +40,17 @@ class Shopper(HttpUser):
     @task
     def flaky(self):
         self.client.get("/flaky")
+"""
+
+# Back to back on the sample service's route whose Session comes from a sync yield
+# dependency: more users than threads starve its thread pool (fastapi/fastapi#3205).
+DEPENDS_LOCUSTFILE = """
+from locust import FastHttpUser, task
+
+class Depends(FastHttpUser):
+    @task
+    def hold(self):
+        self.client.get("/deadlock/depends/hold?seconds=0.5", name="depends")
 """
 
 # Its user never sends a request: the run measures nothing.
@@ -83,12 +95,12 @@ def host(database_url: str) -> Iterator[str]:
 
 
 def play(
-    host: str, tmp_path: Path, locustfile: str, *arguments: str
+    host: str, tmp_path: Path, locustfile: str, *arguments: str, users: int = 2
 ) -> tuple[subprocess.CompletedProcess[str], Run, dict[str, object]]:
     path = tmp_path / "judged.py"
     path.write_text(locustfile)
     result = run_poolscope(
-        "run", "--locustfile", str(path), "--host", host, "--users", "2",
+        "run", "--locustfile", str(path), "--host", host, "--users", str(users),
         "--out", str(tmp_path), *arguments,
     )  # fmt: skip
     [run_file] = tmp_path.glob("judged-*.json")
@@ -140,6 +152,32 @@ def test_a_run_that_completed_no_request_says_so_and_shows_no_data(
     assert compare.returncode == 0, compare.stderr
     p95 = next(line for line in compare.stdout.splitlines() if "latency p95" in line)
     assert p95.count("no data") == 2, p95
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.process
+def test_a_locust_test_that_starves_the_thread_pool_exits_1(
+    database_url: str, tmp_path: Path
+) -> None:
+    # 16 users, 8 threads, 5 connections: every thread waits for a connection held by a
+    # request that has no thread to return it on. The pool timeout (2 s) ends each stall
+    # with failed requests; --max-failure-rate 100 % leaves the starvation as the reason.
+    serve = ("--pool-size", "5", "--thread-limit", "8", "--pool-timeout", "2")
+    with running_service(*serve, "--database-url", database_url) as service:
+        arguments = ["--duration", "4s", "--max-failure-rate", "100%"]
+        result, run, _ = play(service.base_url, tmp_path, DEPENDS_LOCUSTFILE, *arguments, users=16)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert run.pool is not None
+    assert (run.pool.thread_limit, run.pool.max_threads_busy) == (8, 8)
+    assert run.pool.starved_idle_connections == 5
+    reasons = [line for line in result.stderr.splitlines() if line.startswith("poolscope: ")]
+    assert len(reasons) == 1, result.stderr
+    assert reasons[0].startswith(
+        "poolscope: judged: deadlock: threads 8/8 busy, all waiting for a connection; "
+        "5 connections checked out and idle for "
+    ), reasons
+    assert reasons[0].endswith("the thread pool is starved, not the pool"), reasons
 
 
 def a_run(**pool: object) -> Run:
