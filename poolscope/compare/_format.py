@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from poolscope.compare._model import Change, RunColumn, Unit
-from poolscope.readings import format_share
+from poolscope.readings import NO_DATA, format_share
 
 __all__ = [
     "NOISE_MARK",
@@ -21,7 +21,7 @@ NOISE_MARK = "~"
 
 def format_value(value: float | None, unit: Unit) -> str:
     if value is None:
-        return "no data"  # not measured: never shown as 0
+        return NO_DATA
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "per_second":

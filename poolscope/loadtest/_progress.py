@@ -15,6 +15,7 @@ from rich.text import Text
 
 from poolscope.loadtest._locust_result import LiveTotals
 from poolscope.readings import (
+    NO_DATA,
     PoolSnapshot,
     Run,
     TimingSummary,
@@ -27,10 +28,7 @@ from poolscope.readings import (
     visible,
 )
 
-__all__ = ["NO_DATA", "NullReporter", "Reporter", "RichReporter", "render_summary"]
-
-# What a figure that could not be measured shows: never 0.
-NO_DATA = "no data"
+__all__ = ["NullReporter", "Reporter", "RichReporter", "render_summary"]
 
 # A note can carry a target's answer or a child's last lines: bounded, kept readable.
 NOTE_LIMIT = 2000

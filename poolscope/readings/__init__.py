@@ -28,6 +28,7 @@ from poolscope.readings._held_idle import (
     route_figures,
     route_lines,
 )
+from poolscope.readings._no_data import NO_DATA
 from poolscope.readings._percentiles import (
     Histogram,
     count_above,
@@ -92,6 +93,7 @@ __all__ = [
     "MAX_METRICS_BYTES",
     "MAX_POOL_BYTES",
     "MAX_RUN_FILE_BYTES",
+    "NO_DATA",
     "SCHEMA",
     "SCRAPE_SECONDS",
     "Configuration",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from poolscope.readings._no_data import NO_DATA
 from poolscope.readings._runfile import PoolSummary, RouteHolds
 
 __all__ = [
@@ -36,9 +37,9 @@ MOSTLY_IDLE_SHARE = 0.5
 
 
 def format_share(share: float | None) -> str:
-    """``0.3 %``, ``42 %``; ``–`` without data."""
+    """``0.3 %``, ``42 %``; ``no data`` without data."""
     if share is None:
-        return "–"
+        return NO_DATA
     percent = share * 100
     return f"{percent:.1f} %" if percent < 10 else f"{percent:.0f} %"
 

@@ -112,6 +112,7 @@ def test_the_reading_layer_names() -> None:
         "MAX_METRICS_BYTES",
         "MAX_POOL_BYTES",
         "MAX_RUN_FILE_BYTES",
+        "NO_DATA",
         "SCHEMA",
         "SCRAPE_SECONDS",
         "Configuration",
