@@ -11,14 +11,14 @@ from collections.abc import Callable
 from html import escape
 
 from poolscope.compare import STYLE, Series, format_seconds, line_chart
-from poolscope.readings import route_lines
+from poolscope.readings import NO_DATA, route_lines
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["render_html"]
 
 
 def _cell(value: float | None, digits: int = 1, scale: float = 1.0) -> str:
-    return "–" if value is None else f"{value * scale:.{digits}f}"
+    return NO_DATA if value is None else f"{value * scale:.{digits}f}"
 
 
 def _table(sweep: Sweep) -> str:

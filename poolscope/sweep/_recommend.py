@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from poolscope.readings import NO_DATA, format_share
 from poolscope.sweep._model import LittlesLaw, Parameter, Recommendation, Resource, Step
 
 __all__ = ["NEAR_BEST", "recommend", "saturated_resource"]
@@ -24,7 +25,7 @@ NEAR_BEST = 0.05  # a throughput this close to the best counts as the best
 
 
 def _ms(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
+    return NO_DATA if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
 def _meets_target(step: Step, target: float) -> bool:
@@ -184,7 +185,7 @@ def recommend(
 
 
 def _held_idle_text(step: Step) -> str:
-    share = "–" if step.busy_share is None else f"{step.busy_share * 100:.1f} %"
+    share = format_share(step.busy_share)
     cause = f" {step.held_idle}." if step.held_idle else ""
     return (
         f"No pool size recommended: connections were mostly held idle (in statements "

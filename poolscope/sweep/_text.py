@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from poolscope.readings import literal, print_unbroken, route_lines
+from poolscope.readings import NO_DATA, literal, print_unbroken, route_lines
 from poolscope.sweep._model import Step, Sweep
 
 __all__ = ["write_report"]
 
 
-def _ms(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds * 1000:.0f}"
+# In a cell, over two lines: a row that measured nothing then stays within 80 columns.
+_NO_DATA_CELL = NO_DATA.replace(" ", "\n")
+
+
+def _cell(value: float | None, shown: Callable[[float], str]) -> str:
+    return _NO_DATA_CELL if value is None else shown(value)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
 
 
 def _gain(step: Step, previous: Step | None) -> str:
@@ -60,13 +70,13 @@ def _table(sweep: Sweep) -> Table:
             str(second),
             f"{step.throughput:.1f}",
             _gain(step, previous),
-            "–"
+            _NO_DATA_CELL
             if step.latency_p50_ms is None or step.latency_p95_ms is None
             else f"{step.latency_p50_ms:.0f}/{step.latency_p95_ms:.0f}",
-            Text(_ms(step.wait_p95), style="green" if meets else "red"),
-            "–" if step.mean_use is None else f"{step.mean_use * 1000:.1f}",
-            "–" if busy is None else f"{busy:.2f}",
-            ("–" if step.mean_used is None else f"{step.mean_used:.2f}") + f"/{step.max_used}",
+            Text(_cell(step.wait_p95, _ms), style="green" if meets else "red"),
+            _cell(step.mean_use, lambda seconds: f"{seconds * 1000:.1f}"),
+            _cell(busy, lambda connections: f"{connections:.2f}"),
+            _cell(step.mean_used, lambda connections: f"{connections:.2f}") + f"/{step.max_used}",
             str(step.max_pending),
             f"{step.failures}/{step.requests}",
         )
