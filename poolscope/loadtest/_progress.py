@@ -89,7 +89,7 @@ class RichReporter:
             self._live.update(self._panel(elapsed, totals, pool))
         elif time.monotonic() - self._last_line >= 5:
             self._last_line = time.monotonic()
-            used = "-" if pool is None else f"{pool.used} used, {pool.pending} pending"
+            used = NO_DATA if pool is None else f"{pool.used} used, {pool.pending} pending"
             if pool is not None and pool.threads_busy is not None:
                 used += f"; threads {_threads(pool)}"
             self.note(
@@ -132,7 +132,7 @@ class RichReporter:
 
 
 def _threads(pool: PoolSnapshot) -> str:
-    limit = "-" if pool.thread_limit is None else str(pool.thread_limit)
+    limit = NO_DATA if pool.thread_limit is None else str(pool.thread_limit)
     return f"{pool.threads_busy}/{limit} busy, {pool.threads_waiting} waiting"
 
 
@@ -168,8 +168,10 @@ def _route_rows(table: Table, runs: Sequence[Run]) -> None:
             found = (
                 next((r for r in run.pool.routes if r.route == name), None) if run.pool else None
             )
-            if found is None or found.mean_hold is None:
-                cells.append("-")
+            if found is None:
+                cells.append("-")  # the run held no connection on this route
+            elif found.mean_hold is None:
+                cells.append(NO_DATA)
             else:
                 cells.append(f"{found.mean_hold * 1000:.1f} ms / {format_share(found.busy_share)}")
         # Text, not markup: a route is shown as given.
@@ -188,35 +190,35 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
 
     row(
         "requests (failed)",
-        *(f"{r.locust.requests} ({r.locust.failures})" if r.locust else "-" for r in runs),
+        *(f"{r.locust.requests} ({r.locust.failures})" if r.locust else NO_DATA for r in runs),
     )
     row(
         "latency p50 / p95 ms",
         *(
             f"{_number(r.locust.latency_ms.p50)} / {_number(r.locust.latency_ms.p95)}"
             if r.locust
-            else "-"
+            else NO_DATA
             for r in runs
         ),
     )
-    row("checkouts", *(str(r.pool.checkouts) if r.pool else "-" for r in runs))
-    row("wait p50 / p95 / max ms", *(_timing(r.pool.wait) if r.pool else "-" for r in runs))
-    row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else "-" for r in runs))
+    row("checkouts", *(str(r.pool.checkouts) if r.pool else NO_DATA for r in runs))
+    row("wait p50 / p95 / max ms", *(_timing(r.pool.wait) if r.pool else NO_DATA for r in runs))
+    row("use p50 / p95 / max ms", *(_timing(r.pool.use) if r.pool else NO_DATA for r in runs))
     if any(r.pool is not None and r.pool.idle is not None for r in runs):
         row(
             "idle p50 / p95 / max ms",
-            *(_timing(r.pool.idle) if r.pool and r.pool.idle else "-" for r in runs),
+            *(_timing(r.pool.idle) if r.pool and r.pool.idle else NO_DATA for r in runs),
         )
         row(
             "busy share (in statements)",
-            *(format_share(r.pool.busy_share) if r.pool else "-" for r in runs),
+            *(format_share(r.pool.busy_share) if r.pool else NO_DATA for r in runs),
         )
         _route_rows(table, runs)
-    row("timeouts", *(str(r.pool.timeouts) if r.pool else "-" for r in runs))
-    row("connections opened", *(str(r.pool.connects) if r.pool else "-" for r in runs))
+    row("timeouts", *(str(r.pool.timeouts) if r.pool else NO_DATA for r in runs))
+    row("connections opened", *(str(r.pool.connects) if r.pool else NO_DATA for r in runs))
     row(
         "pools created",
-        *(str(r.pool.pools_created) if r.pool else "-" for r in runs),
+        *(str(r.pool.pools_created) if r.pool else NO_DATA for r in runs),
         end_section=True,
     )
     # What only the periodic reads of /metrics saw, apart from the exact counts above.
@@ -224,7 +226,9 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
     row(
         "max used / pending / overflow",
         *(
-            f"{r.pool.max_used} / {r.pool.max_pending} / {r.pool.max_overflow}" if r.pool else "-"
+            f"{r.pool.max_used} / {r.pool.max_pending} / {r.pool.max_overflow}"
+            if r.pool
+            else NO_DATA
             for r in runs
         ),
     )
@@ -232,15 +236,15 @@ def render_summary(console: Console, runs: Sequence[Run]) -> None:
         row(
             "max threads busy / limit",
             *(
-                f"{r.pool.max_threads_busy} / {r.pool.thread_limit if r.pool.thread_limit else '-'}"
+                f"{r.pool.max_threads_busy} / {r.pool.thread_limit or NO_DATA}"
                 if r.pool and r.pool.max_threads_busy is not None
-                else "-"
+                else NO_DATA
                 for r in runs
             ),
         )
         row(
             "thread-starved s",
-            *(f"{r.pool.starved_seconds:.1f}" if r.pool else "-" for r in runs),
+            *(f"{r.pool.starved_seconds:.1f}" if r.pool else NO_DATA for r in runs),
         )
     console.print(table)
     console.print(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, make_asgi_app
+from rich.console import Console
 from sqlalchemy import create_engine, text
 
 import poolscope
@@ -26,9 +27,10 @@ from poolscope.loadtest import (
     TimingSummary,
     judge_run,
     load_run,
+    render_summary,
 )
 from tests.loadtest.test_run_locustfile import serving
-from tests.support.runs import run_poolscope
+from tests.support.runs import minimal_run, run_poolscope
 from tests.support.service_process import running_service
 
 FLAKY_LOCUSTFILE = """
@@ -252,3 +254,13 @@ def test_the_failure_rate_and_the_minimum_are_judged_as_stated() -> None:
     assert judge_run(run, min_requests=100) == []
     [reason] = judge_run(run, min_requests=101)
     assert reason == "shop/run: 100 completed requests, fewer than --min-requests 101"
+
+
+def test_a_run_without_figures_summarises_as_no_data() -> None:
+    # Its service died before Locust's totals or a sample of the pool were taken.
+    console = Console(width=100, record=True, force_terminal=False)
+    render_summary(console, [minimal_run()])
+    rows = [line.strip("│ ").split("│") for line in console.export_text().splitlines()]
+    figures = {row[0].strip(): row[1].strip() for row in rows if len(row) == 2 and row[1].strip()}
+    assert set(figures.values()) == {"no data"}, figures
+    assert {"requests (failed)", "wait p50 / p95 / max ms", "timeouts"} <= set(figures)
