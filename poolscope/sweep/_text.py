@@ -66,7 +66,8 @@ def _table(sweep: Sweep) -> Table:
         meets = step.wait_p95 is not None and step.wait_p95 < target
         busy = step.littles_busy
         table.add_row(
-            f"{first}" + ("" if step.complete else " (incomplete)"),
+            # "(incomplete)" would not fit the column: marked here, said below the table.
+            f"{first}" + ("" if step.complete else "*"),
             str(second),
             f"{step.throughput:.1f}",
             _gain(step, previous),
@@ -94,6 +95,12 @@ def write_report(sweep: Sweep, console: Console) -> None:
         style="dim",
         highlight=False,
     )
+    for step in sweep.steps:
+        if not step.complete:
+            by_pool = sweep.configuration.parameter == "pool_size"
+            named = f"pool {step.pool_size}" if by_pool else f"{step.users} users"
+            reason = f": {step.incomplete_reason}" if step.incomplete_reason else ""
+            print_unbroken(console, literal(f"* {named}: incomplete{reason}", "yellow"))
     for step in sweep.steps:
         lines = route_lines(step.routes)
         if lines and step.busy_share is not None:

@@ -205,26 +205,29 @@ def test_the_reports_show_each_steps_busy_share_and_routes() -> None:
 
 
 def test_a_step_that_measured_nothing_shows_no_data_never_a_dash_or_0() -> None:
-    # A step whose Locust completed no request and whose pool saw no checkout.
+    # A step interrupted before its Locust completed a request or its pool a checkout.
     unmeasured = ["latency_p50_ms", "latency_p95_ms", "wait_p50", "wait_p95", "checkout_rate"]
     unmeasured += ["mean_use", "mean_used"]
+    stopped = {"complete": False, "incomplete_reason": "interrupted", "max_pending": 0}
     nothing = figures(8, 0.0, 0.0).model_copy(
         update={**dict.fromkeys(unmeasured), "requests": 0, "checkouts": 0, "max_used": 0}
     )
-    sweep = a_sweep([*STEPS, nothing.model_copy(update={"max_pending": 0})])
+    sweep = a_sweep([*STEPS, nothing.model_copy(update=stopped)])
     console = Console(width=80, record=True, force_terminal=False)
     write_report(sweep, console)
-    table = console.export_text().split("p50/p95: Locust")[0]
+    report = console.export_text()
+    table = report.split("p50/p95: Locust")[0]
     assert "–" not in table
     assert "…" not in table
     assert max(len(line.rstrip()) for line in table.splitlines()) <= 80
     # Over two lines in a cell: the row's eleven columns stay within 80.
     lines = table.splitlines()
-    row = next(i for i, line in enumerate(lines) if line.lstrip().startswith("8 "))
-    assert lines[row].split() == ["8", "8", "0.0", "×0.00", *["no"] * 5, "0", "0/0"]
+    row = next(i for i, line in enumerate(lines) if line.lstrip().startswith("8* "))
+    assert lines[row].split() == ["8*", "8", "0.0", "×0.00", *["no"] * 5, "0", "0/0"]
     assert lines[row + 1].split() == [*["data"] * 4, "data/0"]
+    assert "* pool 8: incomplete: interrupted" in report.splitlines()
     page = render_html(sweep)
-    [cells] = re.findall(r"<tr><td>8</td>(.*?)</tr>", page)
+    [cells] = re.findall(r"<tr><td>8 \(incomplete\)</td>(.*?)</tr>", page)
     shown = re.findall(r"<td>(.*?)</td>", cells)
     # Latency p50 and p95, wait p95, held, busy share, L = λ·W, used mean.
     assert shown == ["8", "0.0", *["no data"] * 7, "0 of 8", "0", "0 / 0"]
