@@ -3,7 +3,8 @@ histogram reader and its percentiles, the sampler that reads a target during a r
 run file's model, thread starvation and connections held idle told apart from pool
 exhaustion; a target's
 answers read within a size and a deadline, and text from outside (a run file, a target)
-made safe to show in a terminal.
+made safe to show in a terminal; a file a user names read only when it is a regular
+file within a size.
 
 ``loadtest``, ``compare``, ``sweep`` and the Locust plugin read metrics through these names.
 (The writer's side, the exporters' buckets, is ``poolscope.metrics`` and the core.)
@@ -19,6 +20,7 @@ from poolscope.readings._bounded import (
     get_bounded,
     read_within,
 )
+from poolscope.readings._files import read_regular_file
 from poolscope.readings._held_idle import (
     format_share,
     held_idle_cause,
@@ -131,6 +133,7 @@ __all__ = [
     "parse_metrics",
     "pool_settings",
     "print_unbroken",
+    "read_regular_file",
     "read_within",
     "route_figures",
     "route_holds",

@@ -151,6 +151,7 @@ def test_the_reading_layer_names() -> None:
         "parse_metrics",
         "pool_settings",
         "print_unbroken",
+        "read_regular_file",
         "read_within",
         "route_figures",
         "route_holds",
