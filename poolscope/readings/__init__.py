@@ -81,6 +81,7 @@ from poolscope.readings._starvation import (
 )
 from poolscope.readings._terminal import (
     LINE_LIMIT,
+    json_visible,
     literal,
     one_line,
     print_unbroken,
@@ -126,6 +127,7 @@ __all__ = [
     "held_idle_cause",
     "held_idle_route",
     "held_idle_routes",
+    "json_visible",
     "literal",
     "load_run",
     "mostly_held_idle",

@@ -144,6 +144,7 @@ def test_the_reading_layer_names() -> None:
         "held_idle_cause",
         "held_idle_route",
         "held_idle_routes",
+        "json_visible",
         "literal",
         "load_run",
         "mostly_held_idle",

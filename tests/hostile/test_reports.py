@@ -21,7 +21,15 @@ from poolscope.cli._app import app
 from poolscope.compare import TEXT_LIMIT
 from poolscope.readings import visible
 from poolscope.sweep import Recommendation, Sweep, SweepConfiguration, render_html
-from tests.support.hostile import BASELINE_RUN, CLEAR, OTHER_RUN, RAW, TITLE
+from tests.support.hostile import (
+    BASELINE_RUN,
+    CLEAR,
+    OTHER_LABEL,
+    OTHER_RUN,
+    RAW,
+    TITLE,
+    write_pair,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -99,3 +107,13 @@ def test_the_sweep_page_bounds_and_shows_each_string(tmp_path: Path) -> None:
     # within the title and the heading.
     assert page.count(f"… ({len(visible(long)):,} characters)") == 4
     assert page.count(" characters)") == 6
+
+
+def test_the_json_report_holds_names_whole_and_nothing_a_terminal_obeys(tmp_path: Path) -> None:
+    first, second = write_pair(tmp_path)
+    result = CliRunner().invoke(app, ["compare", str(first), str(second), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    for raw in RAW:
+        assert raw not in result.stdout.encode()
+    # Escaped in JSON, the same name to whoever reads it.
+    assert json.loads(result.stdout)["runs"][1]["label"] == OTHER_LABEL
