@@ -1,7 +1,8 @@
 """A target that goes bad during a run: its first answers are good, then its /metrics
 never ends. ``poolscope run --locustfile`` stops reading each answer at its size cap, ends
 the run after the misses it tolerates, and writes the run file marked incomplete with the
-reason: exit 1, no traceback, long before the duration asked for."""
+reason: exit 1, no traceback, long before the duration asked for. ``poolscope sweep``
+stops there too, its sweep file marked partial with the reason."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from poolscope.sweep import load_sweep
 from tests.support.hostile import hostile_target
 from tests.support.runs import run_poolscope
 
@@ -59,3 +61,31 @@ def test_a_target_gone_bad_ends_the_run_written_and_incomplete(tmp_path: Path) -
     # What was measured before the target went bad is kept: Locust's figures, the samples.
     assert run["locust"]["requests"] > 0
     assert run["pool"]["max_used"] == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.process
+@pytest.mark.slow
+def test_a_target_gone_bad_ends_a_sweep_partial_with_the_reason(tmp_path: Path) -> None:
+    locustfile = tmp_path / "reader.py"
+    locustfile.write_text(LOCUSTFILE)
+    out = tmp_path / "sweep"
+    started = time.monotonic()
+    with hostile_target() as base:
+        result = run_poolscope(
+            "sweep", "--locustfile", str(locustfile), "--host", f"{base}/souring",
+            "--users", "2,4", "--duration", f"{DURATION_SECONDS}s", "--out", str(out),
+            timeout=DURATION_SECONDS,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert time.monotonic() - started < DURATION_SECONDS / 2
+    [path] = out.glob("*-sweep-*.json")
+    sweep = load_sweep(path)
+    assert sweep.partial
+    assert sweep.partial_reason is not None
+    assert "answered more than 8,192 KB; stopped reading" in sweep.partial_reason
+    [step] = sweep.steps  # the second step never started
+    assert not step.complete
+    assert step.incomplete_reason is not None
+    assert "stopped answering" in step.incomplete_reason
