@@ -15,8 +15,11 @@ from poolscope._errors import UsageError
 
 __all__ = [
     "MAX_DURATION_SECONDS",
+    "MAX_POOL_SIZE",
     "MAX_SPAWN_RATE",
+    "MAX_STEPS",
     "MAX_USERS",
+    "MAX_WORKERS",
     "PROCESSES_PER_CORE",
     "NoLimits",
     "check_load",
@@ -28,6 +31,12 @@ __all__ = [
 MAX_USERS = 10_000
 MAX_SPAWN_RATE = 1_000.0  # users started per second
 MAX_DURATION_SECONDS = 24 * 3600
+# Locust workers the master waits for: each holds a connection to it and reports to it.
+MAX_WORKERS = 1_000
+# A sweep's steps (pool sizes, or user counts against --host): each is a whole run.
+MAX_STEPS = 20
+# Connections per pool: far past any database's default max_connections.
+MAX_POOL_SIZE = 1_000
 # Locust processes are CPU-bound: a few per core keep a machine answering.
 PROCESSES_PER_CORE = 4
 # Kernel file systems: nothing a report belongs in, and writes there can do harm.
@@ -37,8 +46,8 @@ NoLimits = Annotated[
     bool,
     typer.Option(
         "--no-limits",
-        help="Allow more users, spawn rate, duration or Locust processes than the "
-        "documented bounds (docs/limits.md).",
+        help="Allow more users, spawn rate, duration, Locust processes or workers, sweep "
+        "steps or pool size than the documented bounds (docs/limits.md).",
     ),
 ]
 
@@ -53,14 +62,30 @@ def check_load(
     spawn_rate: float | None = None,
     duration_seconds: float | None = None,
     processes: int = 1,
+    expect_workers: int = 0,
+    pool_sizes: Sequence[int] = (),
     no_limits: bool = False,
 ) -> None:
-    """A :class:`UsageError` naming the first figure beyond its bound."""
+    """A :class:`UsageError` naming the first figure beyond its bound. ``users`` and
+    ``pool_sizes`` are a sweep's steps (or one run's users)."""
     if no_limits:
         return
     hint = "; give --no-limits to go beyond (docs/limits.md)"
+    for option, steps in (("--pool-sizes", pool_sizes), ("--users", users)):
+        if len(steps) > MAX_STEPS:
+            raise UsageError(
+                f"{option} names {len(steps)} steps, above the limit of {MAX_STEPS}{hint}"
+            )
     if users and max(users) > MAX_USERS:
         raise UsageError(f"--users {max(users)} is above the limit of {MAX_USERS:,}{hint}")
+    if pool_sizes and max(pool_sizes) > MAX_POOL_SIZE:
+        raise UsageError(
+            f"--pool-sizes {max(pool_sizes)} is above the limit of {MAX_POOL_SIZE:,}{hint}"
+        )
+    if expect_workers > MAX_WORKERS:
+        raise UsageError(
+            f"--expect-workers {expect_workers} is above the limit of {MAX_WORKERS:,}{hint}"
+        )
     if spawn_rate is not None and spawn_rate > MAX_SPAWN_RATE:
         raise UsageError(
             f"--spawn-rate {spawn_rate:g} is above the limit of {MAX_SPAWN_RATE:g}/s{hint}"

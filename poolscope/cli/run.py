@@ -196,6 +196,7 @@ def run(
             # Locust plays both.
             duration_seconds=seconds + warmup_seconds,
             processes=processes,
+            expect_workers=expect_workers,
             no_limits=no_limits,
         )
         # Before the load: a run file that cannot be written loses the whole run.

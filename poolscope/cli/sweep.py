@@ -131,7 +131,10 @@ def sweep(
         wait = parse_wait(target_wait_p95)
         # Each step plays its warm-up, then its duration.
         check_load(
-            users=steps_users, duration_seconds=seconds + warmup_seconds, no_limits=no_limits
+            users=steps_users,
+            pool_sizes=sizes,
+            duration_seconds=seconds + warmup_seconds,
+            no_limits=no_limits,
         )
         check_out_dir(out_dir)
         if html_path is not None:

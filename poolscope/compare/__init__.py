@@ -8,7 +8,7 @@ from typing import Literal
 
 from poolscope.compare._build import build_comparison
 from poolscope.compare._failif import Condition, FailIfError, evaluate, parse_condition
-from poolscope.compare._format import format_seconds
+from poolscope.compare._format import TEXT_LIMIT, format_seconds
 from poolscope.compare._html import STYLE, pool_charts
 from poolscope.compare._inputs import CompareInputError, LoadedRun, load_runs
 from poolscope.compare._markdown import render_markdown
@@ -20,6 +20,7 @@ from poolscope.compare._text import write_table
 __all__ = [
     "FORMATS",
     "STYLE",
+    "TEXT_LIMIT",
     "CompareInputError",
     "Comparison",
     "Condition",

@@ -7,6 +7,7 @@ from poolscope.readings import NO_DATA, format_share
 
 __all__ = [
     "NOISE_MARK",
+    "TEXT_LIMIT",
     "format_change",
     "format_difference",
     "format_pool",
@@ -17,6 +18,9 @@ __all__ = [
 
 # benchstat's mark for "no significant difference".
 NOISE_MARK = "~"
+# A run file's strings are shown in a report up to this length: a name of megabytes would
+# make a page no browser opens, or a Markdown table no one reads.
+TEXT_LIMIT = 1000
 
 
 def format_value(value: float | None, unit: Unit) -> str:

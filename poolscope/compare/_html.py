@@ -12,6 +12,7 @@ from html import escape
 
 from poolscope.compare._format import (
     NOISE_MARK,
+    TEXT_LIMIT,
     format_change,
     format_pool,
     format_seconds,
@@ -21,7 +22,7 @@ from poolscope.compare._inputs import LoadedRun
 from poolscope.compare._model import Cell, Comparison, Unit
 from poolscope.compare._svg import Series, line_chart
 from poolscope.loadtest import PoolSample, Run
-from poolscope.readings import shorten
+from poolscope.readings import one_line
 
 __all__ = ["STYLE", "pool_charts", "render_html"]
 
@@ -42,9 +43,6 @@ svg.chart text.title { font-size: 13px; fill: #1b1f24; font-weight: 600; }
 svg.chart .grid { stroke: #eef0f2; } svg.chart .axis { stroke: #8c959f; }
 """
 
-# A run file's strings are shown up to this length: a name of megabytes would make a page
-# no browser opens.
-TEXT_LIMIT = 1000
 # Points per chart line: far more than its 640 pixels show; beyond, each group of samples
 # is drawn as its largest value, so a peak stays visible.
 CHART_POINTS = 2000
@@ -54,7 +52,8 @@ WAIT_COLOURS = {"p50": "#0969da", "p95": "#bc4c00", "p99": "#cf222e"}
 
 
 def _text(text: str) -> str:
-    return escape(shorten(text, TEXT_LIMIT))
+    # Control characters as their escapes: the page may be printed to a terminal.
+    return escape(one_line(text, TEXT_LIMIT))
 
 
 def _thinned(

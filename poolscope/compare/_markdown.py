@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import re
 
-from poolscope.compare._format import NOISE_MARK, format_change, format_pool, format_value
+from poolscope.compare._format import (
+    NOISE_MARK,
+    TEXT_LIMIT,
+    format_change,
+    format_pool,
+    format_value,
+)
 from poolscope.compare._model import Comparison
+from poolscope.readings import one_line
 
 __all__ = ["render_markdown"]
 
+# Characters Markdown reads as markup anywhere: a backslash before each keeps it literal
+# ("&" would start an entity, "~~" strike through, "|" end a cell).
+_MARKUP = re.compile(r"([\\`*_\[\]<>#|&~])")
+_LEADING_MARKER = re.compile(r"^(\d+(?=[.)])|)([-+=.)])")
+
 
 def _text(text: str) -> str:
-    """Plain text as Markdown: markup characters escaped (a pipe would also end a cell),
-    newlines folded (one would end the row or the list item)."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text.replace("\n", " "))
+    """Plain text as Markdown: control characters as their escapes (a newline or a
+    carriage return would end the row or the list item, an ESC act on a terminal the
+    report is printed to), bounded as the HTML report's, then markup characters escaped
+    (a pipe would also end a cell)."""
+    return _MARKUP.sub(r"\\\1", one_line(text, TEXT_LIMIT))
+
+
+def _item(text: str) -> str:
+    """A list item's text: at its start, "-", "+" or "1." would open a list of its own."""
+    return "- " + _LEADING_MARKER.sub(r"\1\\\2", _text(text))
 
 
 def _row(cells: list[str]) -> str:
@@ -42,7 +61,7 @@ def render_markdown(comparison: Comparison) -> str:
         "most the run's reads of /metrics showed (a shorter peak can fall between two reads)."
     )
     lines.append("")
-    lines.extend(f"- {_text(line)}" for line in comparison.verdicts)
+    lines.extend(_item(line) for line in comparison.verdicts)
     lines.extend(f"- warning: {_text(warning)}" for warning in comparison.warnings)
-    lines.extend(f"- {_text(note)}" for note in comparison.notes)
+    lines.extend(_item(note) for note in comparison.notes)
     return "\n".join(lines) + "\n"

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from poolscope.readings import json_visible
+
 __all__ = [
     "COMPARE_SCHEMA",
     "Assessment",
@@ -101,4 +103,5 @@ class Comparison(_Model):
         return next((row for row in self.rows if row.key == key), None)
 
     def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2)
+        # Printed to a terminal as often as written to a file.
+        return json_visible(self.model_dump_json(by_alias=True, indent=2))

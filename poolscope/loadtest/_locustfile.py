@@ -20,13 +20,15 @@ from poolscope.loadtest._plan import RunOptions, RunPlan
 from poolscope.loadtest._progress import NullReporter, Reporter
 from poolscope.loadtest._run import RunIncompleteError, play, sigterm_interrupts, write_outcome
 from poolscope.loadtest._target import RunInputError, TargetError, inspect_target
-from poolscope.readings import LocustfileRecord
+from poolscope.readings import MAX_RUN_FILE_BYTES, LocustfileRecord, read_regular_file
 
 __all__ = ["LocustfileError", "LocustfileInfo", "describe_locustfile", "run_locustfile"]
 
 DEFAULT_USERS = 10
 
 LIST_TIMEOUT_SECONDS = 120.0
+# Read whole for its digest: bounded as a run file is (docs/limits.md).
+MAX_LOCUSTFILE_BYTES = MAX_RUN_FILE_BYTES
 _LISTED = "Available Users:"
 
 
@@ -53,10 +55,10 @@ def describe_locustfile(path: Path, wanted: Sequence[str] = ()) -> LocustfileInf
     if not path.is_file():
         raise LocustfileError(f"locustfile {path} is not a file")
     resolved = path.resolve()
-    try:
-        digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
-    except OSError as error:
-        raise LocustfileError(f"locustfile {path} cannot be read ({error.strerror})") from None
+    source = read_regular_file(
+        path, kind="locustfile", limit=MAX_LOCUSTFILE_BYTES, error=LocustfileError
+    )
+    digest = hashlib.sha256(source).hexdigest()
     try:
         result = subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(resolved), "--list"],

@@ -3,7 +3,8 @@ histogram reader and its percentiles, the sampler that reads a target during a r
 run file's model, thread starvation and connections held idle told apart from pool
 exhaustion; a target's
 answers read within a size and a deadline, and text from outside (a run file, a target)
-made safe to show in a terminal.
+made safe to show in a terminal; a file a user names read only when it is a regular
+file within a size.
 
 ``loadtest``, ``compare``, ``sweep`` and the Locust plugin read metrics through these names.
 (The writer's side, the exporters' buckets, is ``poolscope.metrics`` and the core.)
@@ -19,6 +20,7 @@ from poolscope.readings._bounded import (
     get_bounded,
     read_within,
 )
+from poolscope.readings._files import read_regular_file
 from poolscope.readings._held_idle import (
     format_share,
     held_idle_cause,
@@ -80,6 +82,7 @@ from poolscope.readings._starvation import (
 )
 from poolscope.readings._terminal import (
     LINE_LIMIT,
+    json_visible,
     literal,
     one_line,
     print_unbroken,
@@ -126,6 +129,7 @@ __all__ = [
     "held_idle_cause",
     "held_idle_route",
     "held_idle_routes",
+    "json_visible",
     "literal",
     "load_run",
     "mostly_held_idle",
@@ -133,6 +137,7 @@ __all__ = [
     "parse_metrics",
     "pool_settings",
     "print_unbroken",
+    "read_regular_file",
     "read_within",
     "route_figures",
     "route_holds",

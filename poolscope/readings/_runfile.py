@@ -8,14 +8,13 @@ A password never enters a run file: ``configuration.database_url`` is masked.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from poolscope._errors import PoolscopeError
+from poolscope.readings._files import read_regular_file
 from poolscope.readings._percentiles import Histogram
 
 __all__ = [
@@ -331,13 +330,10 @@ def write_atomically(path: Path, text: str) -> Path:
 
 def load_run(path: Path) -> Run:
     """Read and validate one run file; every failure is a one-line ``RunFileError``."""
+    data = read_regular_file(path, kind="run file", limit=MAX_RUN_FILE_BYTES, error=RunFileError)
     try:
-        raw = _read_regular_file(path).decode()
-    except FileNotFoundError:
-        raise RunFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise RunFileError(f"{path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as error:
+        raw = data.decode()
+    except UnicodeDecodeError as error:
         raise RunFileError(f"{path}: cannot be read ({error})") from None
     try:
         data = json.loads(raw)
@@ -362,28 +358,3 @@ def load_run(path: Path) -> Run:
         raise RunFileError(
             f"{path}: invalid run file: {where}{message} ({error.error_count()} problem(s))"
         ) from None
-
-
-def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path`` (a symbolic link followed) when it is a regular file of at
-    most ``MAX_RUN_FILE_BYTES``; a FIFO, a device or a socket is refused unread."""
-    # Non-blocking: a FIFO opens without waiting for a writer, and is refused below.
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as file:
-        info = os.fstat(descriptor)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError
-        if not stat.S_ISREG(info.st_mode):
-            raise RunFileError(
-                f"{path}: not a regular file (a FIFO, device or socket); run files are "
-                "read from regular files only"
-            )
-        # From its size first, unread; then as read, should it grow meanwhile.
-        if info.st_size <= MAX_RUN_FILE_BYTES:
-            data = file.read(MAX_RUN_FILE_BYTES + 1)
-            if len(data) <= MAX_RUN_FILE_BYTES:
-                return data
-    raise RunFileError(
-        f"{path}: larger than {MAX_RUN_FILE_BYTES // (1024 * 1024)} MiB, the most a run "
-        "file is read to (docs/limits.md)"
-    )

@@ -15,7 +15,15 @@ import re
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["LINE_LIMIT", "literal", "one_line", "print_unbroken", "shorten", "visible"]
+__all__ = [
+    "LINE_LIMIT",
+    "json_visible",
+    "literal",
+    "one_line",
+    "print_unbroken",
+    "shorten",
+    "visible",
+]
 
 # Longest message line shown: a target's or a file's text can run to megabytes.
 LINE_LIMIT = 300
@@ -26,6 +34,17 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u20
 _CONTROL_KEEPING_LINES = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
+
+
+# What JSON leaves raw in a string (it must escape only C0): DEL, C1 and the bidi controls.
+_CONTROL_IN_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_visible(text: str) -> str:
+    """JSON ``text`` with the control characters JSON leaves raw written as ``\\u``
+    escapes: the same values to any JSON reader, nothing a terminal acts on when the JSON
+    is printed to one."""
+    return _CONTROL_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -10,9 +10,16 @@ import math
 from collections.abc import Callable
 from html import escape
 
-from poolscope.compare import STYLE, Series, format_seconds, line_chart
-from poolscope.readings import NO_DATA, route_lines
+from poolscope.compare import STYLE, TEXT_LIMIT, Series, format_seconds, line_chart
+from poolscope.readings import NO_DATA, one_line, route_lines
 from poolscope.sweep._model import Step, Sweep
+
+
+def _text(text: str) -> str:
+    """A string from outside (a scenario, a route, a target's reason) as the compare
+    report shows it: control characters as escapes, bounded, escaped for HTML."""
+    return escape(one_line(text, TEXT_LIMIT))
+
 
 __all__ = ["render_html"]
 
@@ -56,8 +63,8 @@ def _table(sweep: Sweep) -> str:
             str(step.max_pending),
             f"{step.failures} / {step.requests}",
         ]
-        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+        rows.append("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in cells) + "</tr>")
+    header = "".join(f"<th>{_text(h)}</th>" for h in head)
     table = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     return table + _route_list(sweep)
 
@@ -68,9 +75,8 @@ def _route_list(sweep: Sweep) -> str:
     for step in sweep.steps:
         lines = route_lines(step.routes)
         if lines:
-            items.append(
-                f"<li>pool {step.pool_size}, {step.users} users: {escape('; '.join(lines))}</li>"
-            )
+            shown = "; ".join(map(_text, lines))
+            items.append(f"<li>pool {step.pool_size}, {step.users} users: {shown}</li>")
     return f"<h2>Hold and busy share per route</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
@@ -143,16 +149,16 @@ def render_html(sweep: Sweep) -> str:
     parts = [
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         '<link rel="icon" href="data:,">',
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
+        f"<title>{_text(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_text(title)}</h1>",
     ]
     if sweep.recommendation is not None:
-        parts.append(f'<p class="verdict">{escape(sweep.recommendation.text)}</p>')
+        parts.append(f'<p class="verdict">{_text(sweep.recommendation.text)}</p>')
     if sweep.partial:
-        parts.append(f'<p class="warning">partial: {escape(sweep.partial_reason or "")}</p>')
-    parts += [f'<p class="warning">warning: {escape(w)}</p>' for w in sweep.warnings]
+        parts.append(f'<p class="warning">partial: {_text(sweep.partial_reason or "")}</p>')
+    parts += [f'<p class="warning">warning: {_text(w)}</p>' for w in sweep.warnings]
     parts += [
-        f'<p class="meta">{escape(meta)}</p>',
+        f'<p class="meta">{_text(meta)}</p>',
         _table(sweep),
         '<p class="meta">pool wait p95 ≈: estimated from the wait-time histogram\'s buckets; '
         "held: exact mean (sum / count); L = λ·W: Little's law from the checkout rate and "

@@ -15,7 +15,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from poolscope._errors import PoolscopeError
-from poolscope.readings import RouteHolds, write_atomically
+from poolscope.readings import (
+    MAX_RUN_FILE_BYTES,
+    RouteHolds,
+    read_regular_file,
+    write_atomically,
+)
 
 __all__ = [
     "SCHEMA",
@@ -162,9 +167,11 @@ def write_sweep(sweep: Sweep, path: Path) -> Path:
 
 def load_sweep(path: Path) -> Sweep:
     """Read and validate one sweep file; every failure is a one-line ``SweepFileError``."""
+    # A sweep file holds less than the run files of its steps: the same bound.
+    raw = read_regular_file(path, kind="sweep file", limit=MAX_RUN_FILE_BYTES, error=SweepFileError)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = json.loads(raw.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise SweepFileError(f"{path}: cannot be read as JSON ({error})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise SweepFileError(f"{path}: not a {SCHEMA} sweep file")

@@ -18,6 +18,7 @@ from tests.support.runs import run_poolscope
 pytestmark = pytest.mark.timeout(30)
 
 TOO_MANY_PROCESSES = str((os.cpu_count() or 1) * PROCESSES_PER_CORE + 1)
+STEPS = ",".join(str(size) for size in range(1, 22))
 
 
 def invoke(*arguments: str) -> Any:
@@ -39,6 +40,12 @@ def invoke(*arguments: str) -> Any:
         (["sweep", "steady", "--duration", "25h"], "is above the limit of 24 h"),
         (["sweep", "steady", "--duration", "x"], "cannot read duration"),
         (["sweep", "steady", "--out", "/sys/x.html"], "a kernel file system"),
+        (["run", "steady", "--expect-workers", "1001"],
+         "--expect-workers 1001 is above the limit of 1,000"),
+        (["sweep", "steady", "--pool-sizes", "1,2000"], "--pool-sizes 2000 is above the limit"),
+        (["sweep", "steady", "--pool-sizes", STEPS], "--pool-sizes names 21 steps, above the "
+         "limit of 20"),
+        (["sweep", "steady", "--users", STEPS], "--users names 21 steps"),
         (["compare", "--scenario", "steady", "--users", "20000"], "--users 20000 is above"),
         (["compare", str(BASELINE_RUN), str(OTHER_RUN), "--out", str(OTHER_RUN)],
          "is one of the run files compared"),

@@ -26,7 +26,7 @@ from poolscope.readings import (
     samples_since,
     summarize_pool,
 )
-from tests.support.hostile import CLEAR, hostile_target
+from tests.support.hostile import CLEAR, GOOD_READS, hostile_target
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -109,11 +109,11 @@ PLUGIN_SCRIPT = textwrap.dedent(
     from types import SimpleNamespace
     from poolscope.locust import PoolWatch
     answers = {}
-    for name in sys.argv[2:]:
+    for case in sys.argv[2:]:
+        name, _, scrapes = case.partition(":")
         watch = PoolWatch(SimpleNamespace(host=sys.argv[1] + "/" + name, parsed_options=None))
         started = time.monotonic()
-        watch.scrape()
-        if name == "reset":
+        for _ in range(int(scrapes or 1)):
             watch.scrape()
         answers[name] = {"rows": watch.rows(), "seconds": time.monotonic() - started}
     print(json.dumps(answers))
@@ -126,9 +126,11 @@ PLUGIN_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_the_locust_plugin_shows_the_error_in_its_tab(target: str) -> None:
     # In a process of its own: importing the plugin imports Locust, which patches this one.
-    cases = ["trickle", "endless", "inf-pending", "nan", "reset"]
+    cases = ["trickle", "endless", "inf-pending", "nan"]
+    # Read twice; read until the target has gone bad.
+    more = ["reset:2", f"souring:{GOOD_READS + 1}"]
     result = subprocess.run(
-        [sys.executable, "-c", PLUGIN_SCRIPT, target, *cases],
+        [sys.executable, "-c", PLUGIN_SCRIPT, target, *cases, *more],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -137,12 +139,16 @@ def test_the_locust_plugin_shows_the_error_in_its_tab(target: str) -> None:
     # before).
     reset = {row["metric"]: row["value"] for row in answers["reset"]["rows"]}
     assert reset["checkouts (this test)"] == "990"
-    for case in cases[:-1]:
+    for case in cases:
         rows = {row["metric"]: row["value"] for row in answers[case]["rows"]}
         assert rows.get("error"), (case, rows)
         assert "no data yet" not in rows.values()
         assert answers[case]["seconds"] < 10
     assert "deadline" in answers["trickle"]["rows"][0]["value"]
+    # Gone bad during a test: the tab keeps what it read and says why it reads no more.
+    soured = {row["metric"]: row["value"] for row in answers["souring"]["rows"]}
+    assert soured["pools"] == "main"
+    assert "answered more than 8,192 KB" in soured["error"]
 
 
 def test_counters_that_go_down_count_on_from_their_reset() -> None:

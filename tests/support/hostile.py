@@ -4,6 +4,7 @@ files that carry them, and a local target on 127.0.0.1 that answers badly on pur
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import select
@@ -199,23 +200,51 @@ def _going_down() -> Answer:
     return answer
 
 
-ANSWERS: dict[str, Answer] = {
-    "/reset/metrics": _going_down(),
-    "/trickle/metrics": _trickle,
-    "/endless/metrics": _endless,
-    "/huge/metrics": _text("# x\n" * (3 * 1024 * 1024)),  # 12 MiB of comments
-    "/inf/metrics": _text(metrics(size="+Inf")),
-    "/nan/metrics": _text(metrics(pending="NaN")),
-    "/inf-pending/metrics": _text(metrics(pending="+Inf")),
-    "/markup/metrics": _text(metrics()),
-    "/markup/pool": _text(pool_answer(), "application/json"),
-    "/trickle/pool": _trickle,
-}
+# A target that goes bad during a run: its first reads of /metrics are good (poolscope
+# run reads it twice to inspect the target, once for the baseline, once as its first
+# sample), every later one has no end.
+GOOD_READS = 4
+
+
+def _souring() -> Answer:
+    reads = itertools.count()
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if next(reads) < GOOD_READS:
+            _text(metrics())(handler)
+        else:
+            _endless(handler)
+
+    return answer
+
+
+def _answers() -> dict[str, Answer]:
+    """Each target's own answers: those that count their reads start from zero."""
+    return {
+        "/reset/metrics": _going_down(),
+        "/trickle/metrics": _trickle,
+        "/endless/metrics": _endless,
+        "/huge/metrics": _text("# x\n" * (3 * 1024 * 1024)),  # 12 MiB of comments
+        "/inf/metrics": _text(metrics(size="+Inf")),
+        "/nan/metrics": _text(metrics(pending="NaN")),
+        "/inf-pending/metrics": _text(metrics(pending="+Inf")),
+        "/markup/metrics": _text(metrics()),
+        "/markup/pool": _text(pool_answer(), "application/json"),
+        "/trickle/pool": _trickle,
+        "/souring/metrics": _souring(),
+        "/souring/ok": _text("ok"),  # what a locustfile loads meanwhile
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    answers: dict[str, Answer]
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
     def do_GET(self) -> None:
-        answer = ANSWERS.get(self.path.split("?")[0])
+        answer = self.server.answers.get(self.path.split("?")[0])
         if answer is None:
             self.send_error(404)
             return
@@ -230,8 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def hostile_target() -> Iterator[str]:
     """The hostile target's base URL; each path prefix (``/trickle``, ``/endless``,
-    ``/huge``, ``/inf``, ``/nan``, ``/markup``) is a target of its own."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    ``/huge``, ``/inf``, ``/nan``, ``/markup``, ``/souring``) is a target of its own."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.answers = _answers()
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
