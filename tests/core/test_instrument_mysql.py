@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from poolscope import instrument
 from poolscope import metrics as names
 from poolscope._urls import url_for_driver
+from tests.support.holds import Holds, assert_the_eleventh_waited_for_a_release
 from tests.support.pool_metrics import sample
 
 HOLD_SECONDS = 0.5
@@ -59,9 +60,12 @@ def kill(mysql_url: str, connection_ids: list[int]) -> None:
     """``KILL`` each connection from a connection of the test's own, as an operator would."""
     url = url_for_driver(mysql_url, "pymysql")
     admin = pymysql.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
         database=url.database,
-    )  # fmt: skip
+    )
     try:
         with admin.cursor() as cursor:
             for connection_id in connection_ids:
@@ -90,12 +94,10 @@ def assert_at_rest(registry: CollectorRegistry, pool: str, idle: int) -> None:
 
 
 def assert_eleventh_waited_one_hold(
-    registry: CollectorRegistry, pool: str, waits: list[float], seen_waiting: list[float | None]
+    registry: CollectorRegistry, pool: str, holds: Holds, seen_waiting: list[float | None]
 ) -> None:
     assert 10 in seen_waiting, seen_waiting
-    waits.sort()
-    assert all(wait < 0.1 for wait in waits[:10]), waits
-    assert 0.9 * HOLD_SECONDS <= waits[10] <= 1.5 * HOLD_SECONDS, waits
+    waits = assert_the_eleventh_waited_for_a_release(holds, HOLD_SECONDS)
     wait_time = names.CONNECTION_WAIT_TIME
     assert sample(registry, f"{wait_time}_count", pool) == 11
     assert sample(registry, f"{wait_time}_bucket", pool, le="0.1") == 10
@@ -115,15 +117,16 @@ def test_pymysql_eleven_holders_of_ten_connections(make_sync, registry) -> None:
         connection.close()
     instrumentation = instrument(engine, pool="mysql-saturation", registry=registry)
     assert instrumentation.driver == "pymysql"
-    waits: list[float] = []
+    holds = Holds()
     start = threading.Barrier(11)
 
     def hold() -> None:
         start.wait()
         asked = time.perf_counter()
         with engine.connect() as connection:
-            waits.append(time.perf_counter() - asked)
+            got = time.perf_counter()
             connection.execute(text("SELECT SLEEP(:seconds)"), {"seconds": HOLD_SECONDS})
+            holds.add(asked, got)
 
     threads = [threading.Thread(target=hold) for _ in range(11)]
     for thread in threads:
@@ -137,7 +140,7 @@ def test_pymysql_eleven_holders_of_ten_connections(make_sync, registry) -> None:
         time.sleep(0.01)
     for thread in threads:
         thread.join()
-    assert_eleventh_waited_one_hold(registry, "mysql-saturation", waits, seen_waiting)
+    assert_eleventh_waited_one_hold(registry, "mysql-saturation", holds, seen_waiting)
 
 
 async def test_aiomysql_eleven_holders_of_ten_connections(make_async, registry) -> None:
@@ -147,13 +150,14 @@ async def test_aiomysql_eleven_holders_of_ten_connections(make_async, registry) 
         await connection.close()
     instrumentation = instrument(engine, pool="mysql-async-saturation", registry=registry)
     assert instrumentation.driver == "aiomysql"
-    waits: list[float] = []
+    holds = Holds()
 
     async def hold() -> None:
         asked = time.perf_counter()
         async with engine.connect() as connection:
-            waits.append(time.perf_counter() - asked)
+            got = time.perf_counter()
             await connection.execute(text("SELECT SLEEP(:seconds)"), {"seconds": HOLD_SECONDS})
+            holds.add(asked, got)
 
     holders = [asyncio.create_task(hold()) for _ in range(11)]
     seen_waiting = []
@@ -163,7 +167,7 @@ async def test_aiomysql_eleven_holders_of_ten_connections(make_async, registry) 
             seen_waiting.append(sample(registry, names.CONNECTION_COUNT, pool, state="used"))
         await asyncio.sleep(0.01)
     await asyncio.gather(*holders)
-    assert_eleventh_waited_one_hold(registry, pool, waits, seen_waiting)
+    assert_eleventh_waited_one_hold(registry, pool, holds, seen_waiting)
 
 
 def assert_one_timeout(raised: pytest.ExceptionInfo[PoolTimeoutError], registry, pool) -> None:
