@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers: most tests wait (on a pool timeout, a played run, a server), so
+# more workers than the 2 cores CI has.
+WORKERS ?= 3
 
 .PHONY: run test test-fast test-newest matrix lint docs format clean
 
@@ -22,13 +25,13 @@ run: $(STAMP)
 test: test-newest matrix
 
 test-newest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS)
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not (slow or e2e or process or browser or external)"
+	$(BIN)/pytest -n $(WORKERS) -m "not (slow or e2e or process or browser or external)"
 
 matrix: $(STAMP)
-	$(BIN)/nox
+	PYTEST_XDIST_AUTO_NUM_WORKERS=$(WORKERS) $(BIN)/nox
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

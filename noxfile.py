@@ -110,7 +110,8 @@ def run_matrix_tests(
     if newest is not None:
         session.install("--upgrade", "--no-deps", newest)
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
-    session.run("pytest", *(session.posargs or tests))
+    # As many pytest-xdist workers as `make test` gives (WORKERS), else one per core.
+    session.run("pytest", "-n", "auto", *(session.posargs or tests))
 
 
 @nox.session

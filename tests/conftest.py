@@ -19,6 +19,7 @@ from poolscope._urls import ASYNC_DRIVERS, MYSQL_DRIVERS, SYNC_DRIVERS, Driver, 
 from poolscope.postgres import EmbeddedPostgres
 from tests.support.example_service import running_example
 from tests.support.mariadb import MariaDB
+from tests.support.scheduling import ModuleFixtureScheduling
 
 TEST_DATABASE_URL_ENV = "POOLSCOPE_TEST_DATABASE_URL"
 TEST_MYSQL_URL_ENV = "POOLSCOPE_TEST_MYSQL_URL"
@@ -28,6 +29,24 @@ TEST_MYSQL_URL_ENV = "POOLSCOPE_TEST_MYSQL_URL"
 # its own settings, which inherit it.)
 settings.register_profile("poolscope", derandomize=True)
 settings.load_profile("poolscope")
+
+
+# Markers of the tests that start processes or play load: their modules run first, so under
+# pytest-xdist the long ones are not left for the end while the other workers idle.
+SLOW_MARKERS = ("slow", "e2e", "process", "browser", "external")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules holding a slow test first, each module's tests kept together and in
+    order (a module-scoped fixture is then built once)."""
+    slow_modules = {
+        item.module for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)
+    }
+    items.sort(key=lambda item: item.module not in slow_modules)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> ModuleFixtureScheduling:
+    return ModuleFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
