@@ -158,9 +158,10 @@ def compare(
             if runs:
                 raise CompareInputError("give run files or --scenario, not both")
             runs = play_scenario(
-                scenario, _run_options(duration, users, driver, runs_dir, database_url, no_limits),
+                scenario,
+                _run_options(duration, users, driver, runs_dir, database_url, no_limits),
                 RichReporter(Console(stderr=True)),
-            )  # fmt: skip
+            )
         loaded = load_runs(runs or [])
         comparison = build_comparison(loaded)
         reasons = [reason for c in conditions for reason in evaluate(c, comparison)]

@@ -226,10 +226,13 @@ def run(
         if locustfile is not None:
             paths = [
                 run_locustfile(
-                    locustfile, options, user_classes=user_class or (), label=label,
+                    locustfile,
+                    options,
+                    user_classes=user_class or (),
+                    label=label,
                     reporter=reporter,
                 )
-            ]  # fmt: skip
+            ]
         else:
             assert scenario is not None
             paths = run_scenario(scenario, variant or (), options, reporter=reporter)

@@ -114,15 +114,22 @@ def pool_charts(samples: Sequence[PoolSample]) -> str:
     """The pool over time: used / idle / pending connections, and wait percentiles per
     interval, as two inline SVG charts (also the Locust plugin's chart page)."""
     connections = [
-        Series(name=state, colour=colour, step=True,
-               points=_thinned([(s.t, float(getattr(s, state))) for s in samples]))
+        Series(
+            name=state,
+            colour=colour,
+            step=True,
+            points=_thinned([(s.t, float(getattr(s, state))) for s in samples]),
+        )
         for state, colour in CONNECTION_COLOURS.items()
-    ]  # fmt: skip
+    ]
     waits = [
-        Series(name=f"wait {name}", colour=colour,
-               points=_thinned([(s.t, getattr(s, f"wait_{name}")) for s in samples]))
+        Series(
+            name=f"wait {name}",
+            colour=colour,
+            points=_thinned([(s.t, getattr(s, f"wait_{name}")) for s in samples]),
+        )
         for name, colour in WAIT_COLOURS.items()
-    ]  # fmt: skip
+    ]
     return (
         '<div class="charts">'
         + line_chart(

@@ -136,8 +136,9 @@ def run_scenario(
     interrupted = False
     with sigterm_interrupts(), database_for(options, reporter) as database_url:
         for variant in chosen:
-            run, outcome = play(_scenario_play(scenario, variant, options), options,
-                                database_url, reporter)  # fmt: skip
+            run, outcome = play(
+                _scenario_play(scenario, variant, options), options, database_url, reporter
+            )
             paths.append(write_outcome(run, outcome, options.out_dir, reporter))
             if outcome.failure:
                 failures.append(f"{variant.name}: {outcome.failure}")

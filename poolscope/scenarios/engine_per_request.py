@@ -63,7 +63,8 @@ SCENARIO = Scenario(
     name="engine-per-request",
     summary="an engine built per request vs one global engine: connections, pools, latency",
     settings={"pool_size": 10, "max_overflow": 0, "pool_timeout": 30},
-    users=4, spawn_rate=4,
+    users=4,
+    spawn_rate=4,
     variants=(
         Variant(name="global", description="one engine", user_classes=(GlobalEngineUser,)),
         Variant(
@@ -74,4 +75,4 @@ SCENARIO = Scenario(
     ),
     check=check,
     probes=("GET /items?limit=1", "GET /antipatterns/engine-per-request/items"),
-)  # fmt: skip
+)

@@ -41,23 +41,24 @@ def check(runs: Mapping[str, Run]) -> ScenarioCheck:
     if across is not None and across.pool is not None:
         pool, size = across.pool, across.configuration.pool_size
         share = next((r.busy_share for r in pool.routes if r.route == ACROSS), None)
+        busy = f"in statements {format_share(share)} of each hold"
+        under = f"(under {format_share(MAX_BUSY_SHARE)} expected)"
+        held_by = named.route if named else "none"
         findings += [
             (pool.max_used >= size, f"across-call: {pool.max_used} of {size} connections used"),
-            (share is not None and share < MAX_BUSY_SHARE,
-             f"across-call: in statements {format_share(share)} of each hold (under "
-             f"{format_share(MAX_BUSY_SHARE)} expected)"),
-            (named is not None and named.route == ACROSS,
-             f"route named as holding idle: {named.route if named else 'none'}"),
-        ]  # fmt: skip
+            (share is not None and share < MAX_BUSY_SHARE, f"across-call: {busy} {under}"),
+            (
+                named is not None and named.route == ACROSS,
+                f"route named as holding idle: {held_by}",
+            ),
+        ]
     if across and released and across.locust and released.locust:
         slow, fast = across.locust.requests_per_second, released.locust.requests_per_second
         ratio, size = fast / slow if slow else float("inf"), released.configuration.pool_size
         same = across.configuration.pool_size == size
-        findings.append(
-            (same and slow > 0 and ratio >= MIN_SPEEDUP,
-             f"released served {fast:.1f} requests/s, across-call {slow:.1f} (x{ratio:.1f}, "
-             f"at least x{MIN_SPEEDUP:g} expected) on a pool of {size}")
-        )  # fmt: skip
+        served = f"released served {fast:.1f} requests/s, across-call {slow:.1f}"
+        speedup = f"(x{ratio:.1f}, at least x{MIN_SPEEDUP:g} expected) on a pool of {size}"
+        findings.append((same and slow > 0 and ratio >= MIN_SPEEDUP, f"{served} {speedup}"))
         failures = across.locust.failures + released.locust.failures
         findings.append((failures == 0, f"{failures} failed requests"))
     cause = f"{named.route} holds its connections idle" if named else None
@@ -68,13 +69,12 @@ SCENARIO = Scenario(
     name="held-idle",
     summary="a session open across a 0.5 s outside call vs closed before it, same pool",
     settings={"pool_size": POOL_SIZE, "max_overflow": 0, "pool_timeout": 30},
-    users=USERS, spawn_rate=USERS,
+    users=USERS,
+    spawn_rate=USERS,
     variants=(
-        Variant(name="across-call", description="session open across the call",
-                user_classes=(AcrossCallUser,)),
-        Variant(name="released", description="session closed before the call",
-                user_classes=(ReleasedUser,)),
+        Variant(name="across-call", description="held across call", user_classes=(AcrossCallUser,)),
+        Variant(name="released", description="closed before call", user_classes=(ReleasedUser,)),
     ),
     check=check,
     probes=("GET /held-idle/released?seconds=0",),
-)  # fmt: skip
+)

@@ -70,11 +70,12 @@ SCENARIO = Scenario(
     name="session-leak",
     summary="sessions never closed: used connections climb to the max, then timeouts",
     settings={"pool_size": 5, "max_overflow": 0, "pool_timeout": 2, "leak_threshold": 1},
-    users=4, spawn_rate=4,
+    users=4,
+    spawn_rate=4,
     variants=(
         Variant(name="fixed", description="GET /items only", user_classes=(FixedSessionUser,)),
         Variant(name="leaky", description="1 in 4 leaks", user_classes=(LeakySessionUser,)),
     ),
     check=check,
     probes=("GET /items?limit=1", "POST /antipatterns/leak/release"),
-)  # fmt: skip
+)

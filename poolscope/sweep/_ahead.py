@@ -50,9 +50,12 @@ class ServicesAhead:
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="poolscope-sweep-"))
         self._services[value] = start_service(
-            settings, driver=self.driver, workers=self.workers, database_url=self.database_url,
+            settings,
+            driver=self.driver,
+            workers=self.workers,
+            database_url=self.database_url,
             workdir=self._workdir / f"pool-{value}",
-        )  # fmt: skip
+        )
 
     def close(self) -> None:
         """Stop every service started here (played ones are stopped already: no harm)."""

@@ -104,23 +104,35 @@ def _charts(sweep: Sweep) -> str:
         )
 
     throughput = [
-        Series(name="requests/s", colour="#0969da",
-               points=[(_x(s, by_pool), s.throughput) for s in steps])
-    ]  # fmt: skip
+        Series(
+            name="requests/s",
+            colour="#0969da",
+            points=[(_x(s, by_pool), s.throughput) for s in steps],
+        )
+    ]
     latency = [
-        Series(name=f"latency {name}", colour=colour,
-               points=[(_x(s, by_pool), None if v is None else v / 1000) for s, v in values])
+        Series(
+            name=f"latency {name}",
+            colour=colour,
+            points=[(_x(s, by_pool), None if v is None else v / 1000) for s, v in values],
+        )
         for name, colour, values in (
             ("p50", "#0969da", [(s, s.latency_p50_ms) for s in steps]),
             ("p95", "#bc4c00", [(s, s.latency_p95_ms) for s in steps]),
         )
-    ]  # fmt: skip
+    ]
     wait = [
-        Series(name="pool wait p95 (≈)", colour="#cf222e",
-               points=[(_x(s, by_pool), s.wait_p95) for s in steps]),
-        Series(name="target", colour="#8c959f",
-               points=[(_x(s, by_pool), sweep.configuration.target_wait_p95) for s in steps]),
-    ]  # fmt: skip
+        Series(
+            name="pool wait p95 (≈)",
+            colour="#cf222e",
+            points=[(_x(s, by_pool), s.wait_p95) for s in steps],
+        ),
+        Series(
+            name="target",
+            colour="#8c959f",
+            points=[(_x(s, by_pool), sweep.configuration.target_wait_p95) for s in steps],
+        ),
+    ]
     return (
         '<div class="charts">'
         + chart("throughput", throughput, lambda v: f"{v:g}/s", "throughput")

@@ -98,13 +98,16 @@ def plan_sweep(scenario: str | None, options: SweepOptions) -> SweepPlan:
         stem = options.locustfile.stem
         name = info.path.parent.name if stem == "locustfile" else stem
         base = RunPlan(
-            scenario=name, variant="sweep", locustfile=info.path,
-            user_classes=options.user_classes, users=DEFAULT_USERS,
+            scenario=name,
+            variant="sweep",
+            locustfile=info.path,
+            user_classes=options.user_classes,
+            users=DEFAULT_USERS,
             spawn_rate=float(DEFAULT_USERS),
             record=LocustfileRecord(
                 path=str(info.path), sha256=info.sha256, user_classes=list(options.user_classes)
             ),
-        )  # fmt: skip
+        )
         overflow = None
     else:
         assert scenario is not None
@@ -116,10 +119,14 @@ def plan_sweep(scenario: str | None, options: SweepOptions) -> SweepPlan:
         settings = found.settings_for(variant)
         name = found.name
         base = RunPlan(
-            scenario=found.name, variant=variant.name, locustfile=found.locustfile,
-            user_classes=variant.user_classes, users=found.users, spawn_rate=found.spawn_rate,
+            scenario=found.name,
+            variant=variant.name,
+            locustfile=found.locustfile,
+            user_classes=variant.user_classes,
+            users=found.users,
+            spawn_rate=found.spawn_rate,
             service_settings=None if options.serve_command or options.host else settings,
-        )  # fmt: skip
+        )
         overflow = None if base.service_settings is None else int(settings.get("max_overflow") or 0)
     if parameter == "users":
         values = tuple(sorted(set(options.users or DEFAULT_USER_STEPS)))
@@ -137,9 +144,11 @@ def plan_sweep(scenario: str | None, options: SweepOptions) -> SweepPlan:
 def step_plan(plan: SweepPlan, value: int) -> RunPlan:
     if plan.parameter == "users":
         return dataclasses.replace(
-            plan.play, users=value, spawn_rate=max(plan.play.spawn_rate, float(value)),
+            plan.play,
+            users=value,
+            spawn_rate=max(plan.play.spawn_rate, float(value)),
             file_prefix=f"{plan.name}-users-{value}",
-        )  # fmt: skip
+        )
     settings = plan.play.service_settings
     return dataclasses.replace(
         plan.play,

@@ -76,9 +76,12 @@ def _own_service(
         return None if pool is None else pool.pool_size
 
     service, host = start_own_service(
-        options.serve_command, pool_size, log_path=log_path, reported_pool_size=size,
+        options.serve_command,
+        pool_size,
+        log_path=log_path,
+        reported_pool_size=size,
         secrets=secrets,
-    )  # fmt: skip
+    )
     reporter.note(f"started the service (pid {service.pid}) at {host}: {log_path}")
     try:
         yield host, reported[0]
@@ -155,9 +158,12 @@ def run_sweep(
                     step_options = dataclasses.replace(run_options, host=host)
                     following = plan.values[index] if index < len(plan.values) else None
                     run, outcome = play(
-                        step_plan(plan, value), step_options, database_url,
-                        ahead.reporter(reporter, following), spawned=ahead.spawned(value),
-                    )  # fmt: skip
+                        step_plan(plan, value),
+                        step_options,
+                        database_url,
+                        ahead.reporter(reporter, following),
+                        spawned=ahead.spawned(value),
+                    )
                 path = write_outcome(run, outcome, options.out_dir, reporter)
                 if options.serve_command is not None:
                     # The service's whole output, named like its run file.

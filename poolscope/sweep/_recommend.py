@@ -95,10 +95,15 @@ def recommend(
     target = _ms(target_wait_p95)
     if not done:
         return Recommendation(
-            parameter=parameter, target_wait_p95=target_wait_p95, recommended=None, best=None,
-            plateau=None, littles_law=None, saturated=None,
+            parameter=parameter,
+            target_wait_p95=target_wait_p95,
+            recommended=None,
+            best=None,
+            plateau=None,
+            littles_law=None,
+            saturated=None,
             text="No step finished: nothing to recommend.",
-        )  # fmt: skip
+        )
     best = max(done, key=lambda s: s.throughput)
     near_best = [s for s in done if s.throughput >= (1 - NEAR_BEST) * best.throughput]
     plateau_step = near_best[0]

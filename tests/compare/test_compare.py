@@ -86,8 +86,11 @@ def test_a_narrow_terminal_shows_long_run_names_whole(
     paths = [str(tmp_path / f"{name}.json") for name in names]
     result = subprocess.run(
         [sys.executable, "-m", "poolscope", "compare", *paths],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     table = result.stdout.split("~ = within noise")[0]
     assert "…" not in table
@@ -370,11 +373,31 @@ def test_scenario_variants_are_played_and_compared(database_url: str, tmp_path: 
     engine-per-request: its own check passes on both runs."""
     runs = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "poolscope", "compare", "--scenario", "engine-per-request",
-         "--duration", "5s", "--users", "4", "--database-url", database_url,
-         "--runs-dir", str(runs), "--format", "json", "--fail-if", "pools_created_diff>0"],
-        capture_output=True, text=True, check=False, timeout=170,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "poolscope",
+            "compare",
+            "--scenario",
+            "engine-per-request",
+            "--duration",
+            "5s",
+            "--users",
+            "4",
+            "--database-url",
+            database_url,
+            "--runs-dir",
+            str(runs),
+            "--format",
+            "json",
+            "--fail-if",
+            "pools_created_diff>0",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=170,
+    )
     comparison = Comparison.model_validate_json(result.stdout)
     assert [run.label for run in comparison.runs] == ["global", "per-request"]
     assert sorted(Path(run.path).parent for run in comparison.runs) == [runs, runs]

@@ -27,8 +27,14 @@ PAIR = [
     *DATA.glob("engine-per-request-per-request-*.json"),
 ]
 COMPARISON = build_comparison(load_runs(PAIR))
-OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-             "==": operator.eq, "!=": operator.ne}  # fmt: skip
+OPERATORS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def candidate(key: str, suffix: str = "") -> float | None:

@@ -48,11 +48,23 @@ def test_import_on_sqlalchemy_1_4_is_one_clear_error(tmp_path: Path) -> None:
     # A real SQLAlchemy 1.4, ahead of the installed one on the path.
     target = tmp_path / "sqlalchemy-1.4"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--only-binary", ":all:", "--target", str(target), "sqlalchemy==1.4.54"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--target",
+            str(target),
+            "sqlalchemy==1.4.54",
+        ],
         check=True,
         timeout=300,
-    )  # fmt: skip
+    )
     code = "import sqlalchemy; print(sqlalchemy.__version__, flush=True)\nimport poolscope\n"
     result = subprocess.run(
         [sys.executable, "-c", code],

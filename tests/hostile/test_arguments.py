@@ -40,19 +40,27 @@ def invoke(*arguments: str) -> Any:
         (["sweep", "steady", "--duration", "25h"], "is above the limit of 24 h"),
         (["sweep", "steady", "--duration", "x"], "cannot read duration"),
         (["sweep", "steady", "--out", "/sys/x.html"], "a kernel file system"),
-        (["run", "steady", "--expect-workers", "1001"],
-         "--expect-workers 1001 is above the limit of 1,000"),
+        (
+            ["run", "steady", "--expect-workers", "1001"],
+            "--expect-workers 1001 is above the limit of 1,000",
+        ),
         (["sweep", "steady", "--pool-sizes", "1,2000"], "--pool-sizes 2000 is above the limit"),
-        (["sweep", "steady", "--pool-sizes", STEPS], "--pool-sizes names 21 steps, above the "
-         "limit of 20"),
+        (
+            ["sweep", "steady", "--pool-sizes", STEPS],
+            "--pool-sizes names 21 steps, above the limit of 20",
+        ),
         (["sweep", "steady", "--users", STEPS], "--users names 21 steps"),
         (["compare", "--scenario", "steady", "--users", "20000"], "--users 20000 is above"),
-        (["compare", str(BASELINE_RUN), str(OTHER_RUN), "--out", str(OTHER_RUN)],
-         "is one of the run files compared"),
-        (["compare", str(BASELINE_RUN), str(OTHER_RUN), "--out", "/proc/self/x.md"],
-         "a kernel file system"),
+        (
+            ["compare", str(BASELINE_RUN), str(OTHER_RUN), "--out", str(OTHER_RUN)],
+            "is one of the run files compared",
+        ),
+        (
+            ["compare", str(BASELINE_RUN), str(OTHER_RUN), "--out", "/proc/self/x.md"],
+            "a kernel file system",
+        ),
     ],
-)  # fmt: skip
+)
 def test_out_of_range_is_one_line_and_exit_2(arguments: list[str], said: str) -> None:
     result = invoke(*arguments)
     assert result.exit_code == 2, result.output
@@ -64,9 +72,16 @@ def test_out_of_range_is_one_line_and_exit_2(arguments: list[str], said: str) ->
 def test_no_limits_lets_the_bounds_pass_and_the_next_check_speak(tmp_path: Path) -> None:
     # Past the bounds, the next refusal is the output directory's: nothing started.
     result = invoke(
-        "run", "steady", "--users", "100000", "--duration", "25h", "--no-limits",
-        "--out", str(BASELINE_RUN),
-    )  # fmt: skip
+        "run",
+        "steady",
+        "--users",
+        "100000",
+        "--duration",
+        "25h",
+        "--no-limits",
+        "--out",
+        str(BASELINE_RUN),
+    )
     assert result.exit_code == 2, result.output
     assert "exists and is not a directory" in result.stderr
 

@@ -86,18 +86,38 @@ def test_the_sweep_page_bounds_and_shows_each_string(tmp_path: Path) -> None:
     long = f"{CLEAR}<script>" + "z" * 1_000_000
     now = datetime.now(UTC)
     sweep = Sweep(
-        scenario=long, partial=True, partial_reason=long, started_at=now, finished_at=now,
-        wall_seconds=1, max_connections=None, warnings=[long, long], steps=[],
+        scenario=long,
+        partial=True,
+        partial_reason=long,
+        started_at=now,
+        finished_at=now,
+        wall_seconds=1,
+        max_connections=None,
+        warnings=[long, long],
+        steps=[],
         configuration=SweepConfiguration(
-            parameter="pool_size", values=[1], duration_seconds=1, users=1, pool_size=None,
-            max_overflow=0, target_wait_p95=0.05, driver="psycopg2", database_url="-",
+            parameter="pool_size",
+            values=[1],
+            duration_seconds=1,
+            users=1,
+            pool_size=None,
+            max_overflow=0,
+            target_wait_p95=0.05,
+            driver="psycopg2",
+            database_url="-",
             service_workers=1,
         ),
         recommendation=Recommendation(
-            parameter="pool_size", target_wait_p95=0.05, recommended=None, best=None,
-            plateau=None, littles_law=None, saturated=None, text=long,
+            parameter="pool_size",
+            target_wait_p95=0.05,
+            recommended=None,
+            best=None,
+            plateau=None,
+            littles_law=None,
+            saturated=None,
+            text=long,
         ),
-    )  # fmt: skip
+    )
     page = render_html(sweep)
     assert len(page) < 100_000
     assert "<script>" not in page

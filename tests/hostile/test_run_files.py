@@ -63,8 +63,12 @@ def test_a_file_that_is_no_run_file_is_refused_unread(tmp_path: Path, case: str)
             file.truncate(MAX_RUN_FILE_BYTES + 1)  # sparse: nothing to read
     result = subprocess.run(
         [sys.executable, "-m", "poolscope", "compare", str(BASELINE_RUN), str(path)],
-        capture_output=True, text=True, timeout=20, check=False, preexec_fn=_limit_memory,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        preexec_fn=_limit_memory,
+    )
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.splitlines()
     said = "larger than 64 MiB" if case == "too-large" else "not a regular file"
@@ -80,13 +84,17 @@ def test_a_file_that_is_no_run_file_is_refused_unread(tmp_path: Path, case: str)
     [
         (lambda d: d["locust"].update(requests=10**400), "a 401-digit number"),
         (lambda d: d.update(finished_at="2000-01-01T00:00:00Z"), "finished_at is before"),
-        (lambda d: d["pool"]["wait_histogram"].update(upper_bounds=[0.2, 0.1, "Infinity"],
-                                                      counts=[1, 1, 1]), "must increase"),
+        (
+            lambda d: d["pool"]["wait_histogram"].update(
+                upper_bounds=[0.2, 0.1, "Infinity"], counts=[1, 1, 1]
+            ),
+            "must increase",
+        ),
         (lambda d: d["pool"]["wait_histogram"].update(counts=[1]), "bounds but 1 counts"),
         (lambda d: d.update(variant="x" * 200_000, started_at="soon"), "started_at"),
     ],
     ids=["huge-int", "time-backwards", "bounds-decrease", "counts-mismatch", "long-error"],
-)  # fmt: skip
+)
 def test_a_damaged_run_file_is_one_bounded_line(tmp_path: Path, change: Any, said: str) -> None:
     result = compare(str(BASELINE_RUN), str(damaged(tmp_path, change)))
     assert_one_line_refusal(result, said)

@@ -39,9 +39,8 @@ def target() -> Iterator[str]:
 
 @pytest.mark.parametrize(
     ("path", "said"),
-    [("trickle", "took longer than the deadline"), ("endless", "more than"),
-     ("huge", "more than")],
-)  # fmt: skip
+    [("trickle", "took longer than the deadline"), ("endless", "more than"), ("huge", "more than")],
+)
 def test_a_read_stops_at_its_deadline_or_size(target: str, path: str, said: str) -> None:
     started = time.monotonic()
     with httpx.Client(timeout=2) as client, pytest.raises(ScrapeError, match=said) as raised:
@@ -131,8 +130,11 @@ def test_the_locust_plugin_shows_the_error_in_its_tab(target: str) -> None:
     more = ["reset:2", f"souring:{GOOD_READS + 1}"]
     result = subprocess.run(
         [sys.executable, "-c", PLUGIN_SCRIPT, target, *cases, *more],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
     # Checkouts went from 1000 down to 990: a reset, after which 990 were counted (-10

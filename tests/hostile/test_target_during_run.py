@@ -42,10 +42,19 @@ def test_a_target_gone_bad_ends_the_run_written_and_incomplete(tmp_path: Path) -
     started = time.monotonic()
     with hostile_target() as base:
         result = run_poolscope(
-            "run", "--locustfile", str(locustfile), "--host", f"{base}/souring",
-            "--users", "2", "--duration", f"{DURATION_SECONDS}s", "--out", str(out),
+            "run",
+            "--locustfile",
+            str(locustfile),
+            "--host",
+            f"{base}/souring",
+            "--users",
+            "2",
+            "--duration",
+            f"{DURATION_SECONDS}s",
+            "--out",
+            str(out),
             timeout=DURATION_SECONDS,
-        )  # fmt: skip
+        )
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -73,10 +82,19 @@ def test_a_target_gone_bad_ends_a_sweep_partial_with_the_reason(tmp_path: Path) 
     started = time.monotonic()
     with hostile_target() as base:
         result = run_poolscope(
-            "sweep", "--locustfile", str(locustfile), "--host", f"{base}/souring",
-            "--users", "2,4", "--duration", f"{DURATION_SECONDS}s", "--out", str(out),
+            "sweep",
+            "--locustfile",
+            str(locustfile),
+            "--host",
+            f"{base}/souring",
+            "--users",
+            "2,4",
+            "--duration",
+            f"{DURATION_SECONDS}s",
+            "--out",
+            str(out),
             timeout=DURATION_SECONDS,
-        )  # fmt: skip
+        )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert time.monotonic() - started < DURATION_SECONDS / 2

@@ -41,10 +41,19 @@ def assert_shown_not_obeyed(output: bytes) -> None:
 
 def test_compare_prints_names_as_written(tmp_path: Path) -> None:
     first, second = write_pair(tmp_path)
-    code, output = run_in_terminal([
-        sys.executable, "-m", "poolscope", "compare", str(first), str(second),
-        "--fail-if", f"p95[POST {ENDPOINTS[0]}]>0ms",
-    ], tmp_path)  # fmt: skip
+    code, output = run_in_terminal(
+        [
+            sys.executable,
+            "-m",
+            "poolscope",
+            "compare",
+            str(first),
+            str(second),
+            "--fail-if",
+            f"p95[POST {ENDPOINTS[0]}]>0ms",
+        ],
+        tmp_path,
+    )
     assert code == 1, output
     assert_shown_not_obeyed(output)
     plain = _STYLE.sub(b"", output)

@@ -65,8 +65,12 @@ def test_a_sweep_file_that_is_no_file_is_refused_unread(tmp_path: Path) -> None:
     paths = [str(no_user_file(tmp_path, case)) for case in cases]
     result = subprocess.run(
         [sys.executable, "-c", LOAD_SWEEPS, *paths],
-        capture_output=True, text=True, timeout=20, check=False, preexec_fn=_limit_memory,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        preexec_fn=_limit_memory,
+    )
     assert result.returncode == 0, result.stderr
     said = json.loads(result.stdout)
     not_regular = "not a regular file (a FIFO, device or socket); sweep files are read from "
@@ -81,18 +85,30 @@ def test_a_sweep_file_that_is_no_file_is_refused_unread(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("case", "said"),
-    [("device", "is not a file"), ("fifo", "is not a file"), ("directory", "is not a file"),
-     ("too-large", "larger than 64 MiB, the most a locustfile is read to")],
-)  # fmt: skip
+    [
+        ("device", "is not a file"),
+        ("fifo", "is not a file"),
+        ("directory", "is not a file"),
+        ("too-large", "larger than 64 MiB, the most a locustfile is read to"),
+    ],
+)
 def test_a_locustfile_that_is_no_file_is_one_line_and_exit_2(
     tmp_path: Path, case: str, said: str
 ) -> None:
     locustfile = no_user_file(tmp_path, case)
     # No target at all: the locustfile is checked before anything else.
     result = CliRunner().invoke(
-        app, ["run", "--locustfile", str(locustfile), "--host", "http://127.0.0.1:9",
-              "--out", str(tmp_path / "runs")],
-    )  # fmt: skip
+        app,
+        [
+            "run",
+            "--locustfile",
+            str(locustfile),
+            "--host",
+            "http://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith("poolscope: error: ")

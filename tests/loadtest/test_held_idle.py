@@ -64,9 +64,16 @@ def test_idle_share_agrees_with_pg_stat_activity(
     sampler.thread.start()
     try:
         result = poolscope_run(
-            database_url, tmp_path, "held-idle", "--variant", "across-call",
-            "--duration", "6s", "--driver", "psycopg2",
-        )  # fmt: skip
+            database_url,
+            tmp_path,
+            "held-idle",
+            "--variant",
+            "across-call",
+            "--duration",
+            "6s",
+            "--driver",
+            "psycopg2",
+        )
     finally:
         sampler.stop.set()
         sampler.thread.join()

@@ -30,13 +30,31 @@ def locust_web_ui(host: str, *extra: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "locust", "-f", str(EXAMPLE_LOCUSTFILE),
-            "--web-host", "127.0.0.1", "--web-port", str(port), "--host", host,
-            "--autostart", "-u", str(USERS), "-r", str(USERS), "-t", "60s", *extra,
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(EXAMPLE_LOCUSTFILE),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "--host",
+            host,
+            "--autostart",
+            "-u",
+            str(USERS),
+            "-r",
+            str(USERS),
+            "-t",
+            "60s",
+            *extra,
         ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd=EXAMPLE_DIR, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=EXAMPLE_DIR,
+        start_new_session=True,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

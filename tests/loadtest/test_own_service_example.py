@@ -22,10 +22,20 @@ USERS = 12  # more than the larger pool: the pool, not the users, limits the loa
 
 def record(host: str, out: Path, pool_size: int) -> tuple[Run, str]:
     result = run_poolscope(
-        "run", "--locustfile", str(EXAMPLE_LOCUSTFILE), "--host", host,
-        "--users", str(USERS), "--duration", "8s",
-        "--label", f"pool-{pool_size}", "--out", str(out),
-    )  # fmt: skip
+        "run",
+        "--locustfile",
+        str(EXAMPLE_LOCUSTFILE),
+        "--host",
+        host,
+        "--users",
+        str(USERS),
+        "--duration",
+        "8s",
+        "--label",
+        f"pool-{pool_size}",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     [path] = out.glob(f"pool-{pool_size}-*.json")
     return load_run(path), path.read_text()

@@ -29,9 +29,20 @@ def test_the_route_holding_its_session_across_the_call_is_named(
 ) -> None:
     with running_example(database_url, pool_size=4, app_dir=MEMORIES) as host:
         result = run_poolscope(
-            "run", "--locustfile", str(MEMORIES / "locustfile.py"), "--host", host,
-            "--users", "8", "--duration", "8s", "--label", "memories", "--out", str(tmp_path),
-        )  # fmt: skip
+            "run",
+            "--locustfile",
+            str(MEMORIES / "locustfile.py"),
+            "--host",
+            host,
+            "--users",
+            "8",
+            "--duration",
+            "8s",
+            "--label",
+            "memories",
+            "--out",
+            str(tmp_path),
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     [path] = tmp_path.glob("memories-*.json")
     run = load_run(path)
@@ -53,12 +64,29 @@ def test_the_locust_pool_tab_shows_busy_share_per_route(database_url: str) -> No
     with running_example(database_url, pool_size=4, app_dir=MEMORIES) as host:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "locust", "-f", str(MEMORIES / "locustfile.py"),
-                "--web-host", "127.0.0.1", "--web-port", str(port), "--host", host,
-                "--autostart", "-u", "8", "-r", "8", "-t", "60s",
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(MEMORIES / "locustfile.py"),
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                str(port),
+                "--host",
+                host,
+                "--autostart",
+                "-u",
+                "8",
+                "-r",
+                "8",
+                "-t",
+                "60s",
             ],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             rows = pool_tab_rows(f"http://127.0.0.1:{port}")
         finally:

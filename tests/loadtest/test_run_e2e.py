@@ -147,9 +147,16 @@ def test_overflow_burst_on_psycopg_async_with_two_locust_processes(
     database_url: str, tmp_path: Path
 ) -> None:
     result = poolscope_run(
-        database_url, tmp_path, "overflow-burst", "--duration", "8s", "--processes", "2",
-        "--driver", "psycopg_async",
-    )  # fmt: skip
+        database_url,
+        tmp_path,
+        "overflow-burst",
+        "--duration",
+        "8s",
+        "--processes",
+        "2",
+        "--driver",
+        "psycopg_async",
+    )
     runs = runs_in(tmp_path)
     assert_passed(result, tmp_path, database_url)
     assert runs["default"].configuration.processes == 2

@@ -102,9 +102,17 @@ def play(
     path = tmp_path / "judged.py"
     path.write_text(locustfile)
     result = run_poolscope(
-        "run", "--locustfile", str(path), "--host", host, "--users", str(users),
-        "--out", str(tmp_path), *arguments,
-    )  # fmt: skip
+        "run",
+        "--locustfile",
+        str(path),
+        "--host",
+        host,
+        "--users",
+        str(users),
+        "--out",
+        str(tmp_path),
+        *arguments,
+    )
     [run_file] = tmp_path.glob("judged-*.json")
     return result, load_run(run_file), json.loads(run_file.read_text())
 
@@ -112,9 +120,16 @@ def play(
 @pytest.mark.slow
 def test_failed_requests_and_fail_if_exit_1_with_their_reasons(host: str, tmp_path: Path) -> None:
     result, run, _ = play(
-        host, tmp_path, FLAKY_LOCUSTFILE, "--duration", "4s",
-        "--fail-if", "failures>=1", "--fail-if", "p95>3600s",
-    )  # fmt: skip
+        host,
+        tmp_path,
+        FLAKY_LOCUSTFILE,
+        "--duration",
+        "4s",
+        "--fail-if",
+        "failures>=1",
+        "--fail-if",
+        "p95>3600s",
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert run.complete
     assert run.locust is not None

@@ -148,10 +148,21 @@ def test_pool_records_the_chosen_pools_settings(database_url: str, tmp_path: Pat
     locustfile = tmp_path / "mytest.py"
     locustfile.write_text(LOCUSTFILE)
     with two_pools(database_url) as host:
-        result = run_poolscope("run",
-            "--locustfile", str(locustfile), "--host", host, "--pool", "orders",
-            "--users", "2", "--duration", "2s", "--out", str(tmp_path),
-        )  # fmt: skip
+        result = run_poolscope(
+            "run",
+            "--locustfile",
+            str(locustfile),
+            "--host",
+            host,
+            "--pool",
+            "orders",
+            "--users",
+            "2",
+            "--duration",
+            "2s",
+            "--out",
+            str(tmp_path),
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     [path] = tmp_path.glob("mytest-*.json")
     run = load_run(path)
@@ -238,9 +249,18 @@ def test_leak_reports_of_an_own_service(database_url: str, tmp_path: Path) -> No
     locustfile.write_text(LEAKY_LOCUSTFILE)
     with leaky_app(database_url) as app, serving(app) as host:
         result = run_poolscope(
-            "run", "--locustfile", str(locustfile), "--host", host,
-            "--users", "1", "--duration", "3s", "--out", str(tmp_path),
-        )  # fmt: skip
+            "run",
+            "--locustfile",
+            str(locustfile),
+            "--host",
+            host,
+            "--users",
+            "1",
+            "--duration",
+            "3s",
+            "--out",
+            str(tmp_path),
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     [path] = tmp_path.glob("leaky-*.json")
     run = load_run(path)

@@ -25,10 +25,18 @@ def test_a_target_without_the_scenarios_routes(example_host: str, tmp_path: Path
 
 def test_a_failed_check_exits_1(database_url: str, tmp_path: Path) -> None:
     # 5 users on a pool of 10: nobody waits, which is not what pool-saturation shows.
-    result = run_poolscope("run",
-        "pool-saturation", "--users", "5", "--duration", "4s", "--out", str(tmp_path),
-        "--database-url", database_url,
-    )  # fmt: skip
+    result = run_poolscope(
+        "run",
+        "pool-saturation",
+        "--users",
+        "5",
+        "--duration",
+        "4s",
+        "--out",
+        str(tmp_path),
+        "--database-url",
+        database_url,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     [path] = tmp_path.glob("*.json")
     run = load_run(path)

@@ -63,9 +63,20 @@ def warmed_run(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         with serving(app) as host:
             result = run_poolscope(
-                "run", "--locustfile", str(locustfile), "--host", host, "--users", "2",
-                "--warmup", "4s", "--duration", "3s", "--out", str(tmp_path),
-            )  # fmt: skip
+                "run",
+                "--locustfile",
+                str(locustfile),
+                "--host",
+                host,
+                "--users",
+                "2",
+                "--warmup",
+                "4s",
+                "--duration",
+                "3s",
+                "--out",
+                str(tmp_path),
+            )
         assert result.returncode == 0, result.stdout + result.stderr
         # The summary says what its figures cover.
         assert "visits: figures cover the 3 s after a 4 s warm-up" in result.stdout

@@ -22,14 +22,31 @@ def test_two_workers_make_the_load(example_host: str, tmp_path: Path) -> None:
     master_port = free_port()
     poolscope = subprocess.Popen(
         [
-            sys.executable, "-m", "poolscope", "run",
-            "--locustfile", str(EXAMPLE_LOCUSTFILE), "--host", example_host,
-            "--users", "4", "--duration", "5s", "--label", "workers",
-            "--expect-workers", "2", "--master-port", str(master_port),
-            "--out", str(tmp_path),
+            sys.executable,
+            "-m",
+            "poolscope",
+            "run",
+            "--locustfile",
+            str(EXAMPLE_LOCUSTFILE),
+            "--host",
+            example_host,
+            "--users",
+            "4",
+            "--duration",
+            "5s",
+            "--label",
+            "workers",
+            "--expect-workers",
+            "2",
+            "--master-port",
+            str(master_port),
+            "--out",
+            str(tmp_path),
         ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     worker = [sys.executable, "-m", "locust", "-f", str(EXAMPLE_LOCUSTFILE), "--worker"]
     worker += ["--master-host", "127.0.0.1", "--master-port", str(master_port)]
     workers = [

@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 def test_terminated_backends_never_cost_an_answer(database_url: str, driver: str) -> None:
     outcomes = Outcomes()
     done = threading.Event()
-    with running_service("--database-url", database_url, "--driver", driver,
-                         *POOL_ARGUMENTS) as service:  # fmt: skip
+    with running_service(
+        "--database-url", database_url, "--driver", driver, *POOL_ARGUMENTS
+    ) as service:
         pid = service_pid(service.base_url)
         # Big answers (the whole table) and held connections, so that kills land both
         # mid-query and between the query and the session's close.

@@ -34,8 +34,9 @@ RELEASED_WITHIN_SECONDS = 3.0
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_clients_that_leave_hold_nothing(database_url: str, driver: str) -> None:
     outcomes = Outcomes()
-    with running_service("--database-url", database_url, "--driver", driver,
-                         *POOL_ARGUMENTS, "--pool-timeout", "10") as service:  # fmt: skip
+    with running_service(
+        "--database-url", database_url, "--driver", driver, *POOL_ARGUMENTS, "--pool-timeout", "10"
+    ) as service:
         pid = service_pid(service.base_url)
         clients = [
             request_once(service.base_url, "/hold?seconds=5", outcomes, CLIENT_TIMEOUT_SECONDS)

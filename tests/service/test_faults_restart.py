@@ -49,16 +49,19 @@ def test_database_restart(own_server: EmbeddedPostgres, driver: str) -> None:
     url = own_server.start()
     outcomes = Outcomes()
     done = threading.Event()
-    with running_service("--database-url", url, "--driver", driver,
-                         *POOL_ARGUMENTS, "--pool-timeout", "5") as service:  # fmt: skip
+    with running_service(
+        "--database-url", url, "--driver", driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
+    ) as service:
         clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
         time.sleep(1)
         assert own_server.stop()
         time.sleep(OUTAGE_SECONDS)
         # Closed connections left TIME_WAIT on the old port; the server gets it back.
         assert own_server.start() == url
-        wait_until(lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
-                 timeout=15)  # fmt: skip
+        wait_until(
+            lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
+            timeout=15,
+        )
         done.set()
         for client in clients:
             client.join(timeout=30)

@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(120)]
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_sigterm_answers_every_request_in_flight(database_url: str, driver: str) -> None:
     outcomes = Outcomes()
-    with running_service("--database-url", database_url, "--driver", driver,
-                         *POOL_ARGUMENTS) as service:  # fmt: skip
+    with running_service(
+        "--database-url", database_url, "--driver", driver, *POOL_ARGUMENTS
+    ) as service:
         pid = service_pid(service.base_url)
         # 5 hold the pool's connections, 4 wait for one.
         clients = [request_once(service.base_url, "/hold?seconds=20", outcomes) for _ in range(9)]
@@ -47,8 +48,9 @@ def test_sigterm_answers_every_request_in_flight(database_url: str, driver: str)
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_sigterm_lets_a_request_finish_within_the_grace(database_url: str, driver: str) -> None:
     outcomes = Outcomes()
-    with running_service("--database-url", database_url, "--driver", driver,
-                         *POOL_ARGUMENTS) as service:  # fmt: skip
+    with running_service(
+        "--database-url", database_url, "--driver", driver, *POOL_ARGUMENTS
+    ) as service:
         pid = service_pid(service.base_url)
         client = request_once(service.base_url, "/hold?seconds=1.5", outcomes)
         wait_until(lambda: pool_state(service.base_url)["used"] == 1, timeout=20)

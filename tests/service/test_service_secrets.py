@@ -40,8 +40,19 @@ def distinctive_url(database_url: str, admin_engine: Engine) -> Iterator[str]:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_password_never_leaves_the_service(distinctive_url: str, driver: str) -> None:
     seen: list[str] = []
-    arguments = ("--driver", driver, "--pool-size", "2", "--pool-timeout", "0.5",
-                 "--leak-bound", "5", "--access-log", "--log-level", "debug")  # fmt: skip
+    arguments = (
+        "--driver",
+        driver,
+        "--pool-size",
+        "2",
+        "--pool-timeout",
+        "0.5",
+        "--leak-bound",
+        "5",
+        "--access-log",
+        "--log-level",
+        "debug",
+    )
     requests = [
         ("GET", "/health"),
         ("GET", "/pool"),
@@ -112,7 +123,7 @@ def test_no_url_form_shows_the_password(distinctive_url: str, driver: str, form:
             "--log-level",
             "debug",
             env=env,
-        ) as service,  # fmt: skip
+        ) as service,
         httpx.Client(base_url=service.base_url, timeout=30) as client,
     ):
         first = client.get("/pool")
@@ -130,8 +141,11 @@ def test_no_url_form_shows_the_password(distinctive_url: str, driver: str, form:
     }
     failed = subprocess.run(
         serve_command(*missing, "--driver", driver),
-        capture_output=True, text=True, timeout=60, env={**os.environ, **env_missing},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env_missing},
+    )
     assert failed.returncode == 1
     assert "poolscope_no_such_db" in failed.stderr
     seen.append(failed.stdout + failed.stderr)

@@ -54,9 +54,15 @@ def service(database_url: str, request: pytest.FixtureRequest) -> Iterator[Servi
     """One service per driver with the default pool (10 + 0), shared by the tests that
     leave its settings alone and read only the differences they make."""
     with running_service(
-        "--database-url", database_url, "--driver", request.param, "--pool-size", "10",
-        "--max-overflow", "0",
-    ) as service:  # fmt: skip
+        "--database-url",
+        database_url,
+        "--driver",
+        request.param,
+        "--pool-size",
+        "10",
+        "--max-overflow",
+        "0",
+    ) as service:
         yield service
 
 
@@ -117,10 +123,21 @@ def test_leaked_sessions_exhaust_the_pool_until_released(
     database_url: str, driver: str, admin_engine: Engine
 ) -> None:
     with running_service(
-        "--database-url", database_url, "--driver", driver, "--pool-size", "3",
-        "--max-overflow", "0", "--pool-timeout", "1", "--leak-bound", "3",
-        "--leak-threshold", "0.3",
-    ) as service:  # fmt: skip
+        "--database-url",
+        database_url,
+        "--driver",
+        driver,
+        "--pool-size",
+        "3",
+        "--max-overflow",
+        "0",
+        "--pool-timeout",
+        "1",
+        "--leak-bound",
+        "3",
+        "--leak-threshold",
+        "0.3",
+    ) as service:
         base = service.base_url
         for expected in (1, 2, 3):
             answer = httpx.get(f"{base}/antipatterns/leak").json()

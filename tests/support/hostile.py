@@ -94,9 +94,15 @@ def run_in_terminal(argv: Sequence[str], cwd: Path, *, timeout: float = 60) -> t
     }
     environment["TERM"] = "xterm-256color"
     process = subprocess.Popen(
-        list(argv), stdin=child, stdout=child, stderr=child, env=environment, cwd=cwd,
-        start_new_session=True, close_fds=True,
-    )  # fmt: skip
+        list(argv),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=environment,
+        cwd=cwd,
+        start_new_session=True,
+        close_fds=True,
+    )
     os.close(child)
     output = bytearray()
     deadline = time.monotonic() + timeout

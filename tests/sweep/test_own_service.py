@@ -21,12 +21,25 @@ def test_placeholders_are_filled_without_a_shell() -> None:
         pool_size=4,
     )
     assert command == [
-        "env", "POOL_SIZE=4", "uvicorn", "app:app", "--port", "8123", "--log-level", "warning",
-    ]  # fmt: skip
+        "env",
+        "POOL_SIZE=4",
+        "uvicorn",
+        "app:app",
+        "--port",
+        "8123",
+        "--log-level",
+        "warning",
+    ]
     # No shell: a ";" is part of an argument, never the start of a second command.
     assert serve_command("app --port {port} --pool {pool_size}; rm x", port=1, pool_size=2) == [
-        "app", "--port", "1", "--pool", "2;", "rm", "x",
-    ]  # fmt: skip
+        "app",
+        "--port",
+        "1",
+        "--pool",
+        "2;",
+        "rm",
+        "x",
+    ]
 
 
 @pytest.mark.parametrize(

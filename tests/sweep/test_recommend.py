@@ -77,8 +77,11 @@ def test_the_smallest_near_best_size_under_the_target_and_the_plateau() -> None:
 
 
 def test_a_recommended_pool_never_full_says_so() -> None:
-    steps = [step(4, 74.0, 0.09, max_pending=4), step(8, 136.0, 0.0, max_used=8),
-             step(16, 144.0, 0.0, max_used=8)]  # fmt: skip
+    steps = [
+        step(4, 74.0, 0.09, max_pending=4),
+        step(8, 136.0, 0.0, max_used=8),
+        step(16, 144.0, 0.0, max_used=8),
+    ]
     result = recommend(steps, "pool_size", 0.05)
     assert result.recommended == 16
     assert "At 16, at most 8 connections were in use at once" in result.text

@@ -33,9 +33,18 @@ from tests.support.runs import minimal_run
 
 def sample(t: float, checkouts: int, used: int) -> PoolSample:
     return PoolSample(
-        t=t, used=used, idle=0, pending=0, overflow=0, checkouts=checkouts, timeouts=0,
-        connects=0, pools_created=0, wait_count=checkouts, wait_sum=0.0,
-    )  # fmt: skip
+        t=t,
+        used=used,
+        idle=0,
+        pending=0,
+        overflow=0,
+        checkouts=checkouts,
+        timeouts=0,
+        connects=0,
+        pools_created=0,
+        wait_count=checkouts,
+        wait_sum=0.0,
+    )
 
 
 # Locust starting (no checkouts), the load (20 checkouts per 0.5 s), its end, the settle.
@@ -94,12 +103,26 @@ def a_sweep(steps: list[Step]) -> Sweep:
 
 def figures(pool_size: int, throughput: float, wait_p95: float) -> Step:
     return Step(
-        pool_size=pool_size, users=8, run_file=f"pool-{pool_size}.json", complete=True,
-        requests=100, failures=0, throughput=throughput, latency_p50_ms=100.0,
-        latency_p95_ms=150.0, wait_p50=wait_p95 / 2, wait_p95=wait_p95, checkouts=100,
-        checkout_rate=throughput, mean_use=0.05, mean_used=float(pool_size), max_used=pool_size,
-        max_pending=8 - pool_size, pool_limit=pool_size, timeouts=0,
-    )  # fmt: skip
+        pool_size=pool_size,
+        users=8,
+        run_file=f"pool-{pool_size}.json",
+        complete=True,
+        requests=100,
+        failures=0,
+        throughput=throughput,
+        latency_p50_ms=100.0,
+        latency_p95_ms=150.0,
+        wait_p50=wait_p95 / 2,
+        wait_p95=wait_p95,
+        checkouts=100,
+        checkout_rate=throughput,
+        mean_use=0.05,
+        mean_used=float(pool_size),
+        max_used=pool_size,
+        max_pending=8 - pool_size,
+        pool_limit=pool_size,
+        timeouts=0,
+    )
 
 
 STEPS = [figures(1, 19.0, 0.4), figures(2, 38.0, 0.2), figures(4, 75.0, 0.09)]
@@ -188,9 +211,12 @@ def test_warns_when_the_workers_pools_exceed_the_server_s_max_connections(
 
 def test_the_reports_show_each_steps_busy_share_and_routes() -> None:
     route = RouteHolds(
-        route="/held-idle/[across]", holds=10, held_seconds=5.0, statement_seconds=0.05,
+        route="/held-idle/[across]",
+        holds=10,
+        held_seconds=5.0,
+        statement_seconds=0.05,
         statements=10,
-    )  # fmt: skip
+    )
     step = figures(4, 8.0, 1.2).model_copy(update={"busy_share": 0.01, "routes": [route]})
     console = Console(width=200, record=True, force_terminal=False)
     write_report(a_sweep([step]), console)

@@ -29,18 +29,41 @@ SERVE = (
 def sweep(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     url = url_for_driver(database_url, "asyncpg").render_as_string(hide_password=False)
     return subprocess.run(
-        [sys.executable, "-m", "poolscope", "sweep", "--locustfile", str(EXAMPLE_LOCUSTFILE),
-         "--duration", "4s", *arguments],
-        capture_output=True, text=True, timeout=150, check=False,
+        [
+            sys.executable,
+            "-m",
+            "poolscope",
+            "sweep",
+            "--locustfile",
+            str(EXAMPLE_LOCUSTFILE),
+            "--duration",
+            "4s",
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
         env={**os.environ, "DATABASE_URL": url},
-    )  # fmt: skip
+    )
 
 
 def test_serve_cmd_starts_the_service_per_pool_size(database_url: str, tmp_path: Path) -> None:
     result = sweep(
-        database_url, "--serve-cmd", SERVE, "--pool-sizes", "2,4", "--users", "8",
-        "--out", str(tmp_path), "--database-url", database_url, "--warmup", "1s",
-    )  # fmt: skip
+        database_url,
+        "--serve-cmd",
+        SERVE,
+        "--pool-sizes",
+        "2,4",
+        "--users",
+        "8",
+        "--out",
+        str(tmp_path),
+        "--database-url",
+        database_url,
+        "--warmup",
+        "1s",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep_file,) = tmp_path.glob("orders-sweep-*.json")
     sweep_ = load_sweep(sweep_file)
@@ -74,8 +97,9 @@ def test_a_service_that_ignores_the_pool_size_is_one_line(
     database_url: str, tmp_path: Path
 ) -> None:
     ignoring = SERVE.replace("POOL_SIZE={pool_size}", "POOL_SIZE=3 ASKED={pool_size}")
-    result = sweep(database_url, "--serve-cmd", ignoring, "--pool-sizes", "2",
-                   "--out", str(tmp_path))  # fmt: skip
+    result = sweep(
+        database_url, "--serve-cmd", ignoring, "--pool-sizes", "2", "--out", str(tmp_path)
+    )
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert "reports pool size 3, not 2" in line
@@ -85,9 +109,16 @@ def test_a_service_that_ignores_the_pool_size_is_one_line(
 def test_host_alone_sweeps_the_users(database_url: str, example_host: str, tmp_path: Path) -> None:
     host = example_host
     result = sweep(
-        database_url, "--host", host, "--users", "1,6", "--target-wait-p95", "100ms",
-        "--out", str(tmp_path),
-    )  # fmt: skip
+        database_url,
+        "--host",
+        host,
+        "--users",
+        "1,6",
+        "--target-wait-p95",
+        "100ms",
+        "--out",
+        str(tmp_path),
+    )
     # A built-in scenario needs the sample service's routes: one line, nothing played.
     wrong = run_poolscope("sweep", "steady", "--host", host, "--out", str(tmp_path / "x"))
     assert wrong.returncode != 0
