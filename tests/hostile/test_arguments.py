@@ -95,3 +95,28 @@ def test_a_user_sees_one_line_and_no_traceback() -> None:
         "(docs/limits.md)"
     ]
     assert result.stdout == ""
+
+
+@pytest.mark.process
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (
+            ["run", "steady", "--users", "0"],
+            "Invalid value for '--users': Input should be greater than or equal to 1 "
+            "(see 'poolscope run --help')",
+        ),
+        (
+            ["run", "--bogus\x1b[2J"],
+            "No such option: --bogus\\x1b[2J (see 'poolscope run --help')",
+        ),
+        (["db", "bogus"], "No such command 'bogus'. (see 'poolscope db --help')"),
+    ],
+)
+def test_clicks_own_refusals_are_one_line_too(arguments: list[str], said: str) -> None:
+    # Click's checks (a type's range, an unknown option or command) come before
+    # poolscope's, and printed a usage box of several lines.
+    result = run_poolscope(*arguments, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"poolscope: error: {said}"]
+    assert result.stdout == ""
