@@ -62,7 +62,7 @@ def main() -> None:
     except PoolscopeError as error:
         print(f"poolscope: error: {one_line(str(error))}", file=sys.stderr)
         sys.exit(1)
-    except (KeyboardInterrupt, _click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         print("poolscope: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
