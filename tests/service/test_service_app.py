@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -11,6 +12,7 @@ from poolscope._errors import PoolscopeError
 from poolscope.service import ServiceSettings, create_app
 from poolscope.service._settings import settings_from
 from tests.support.in_process import started
+from tests.support.waiting import wait_until_async
 
 
 def test_settings_read_environment_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,8 +88,13 @@ async def test_thread_limit_queues_sync_requests_in_front_of_the_pool(database_u
         holds = [
             asyncio.create_task(client.get("/hold", params={"seconds": 1.5})) for _ in range(6)
         ]
-        await asyncio.sleep(0.75)  # the first three hold their connections now
-        during = (await client.get("/pool")).json()
+        during: dict[str, Any] = {}
+
+        async def three_threads_busy() -> bool:
+            during.update((await client.get("/pool")).json())
+            return bool(during["threads_busy"] == 3)
+
+        await wait_until_async(three_threads_busy, timeout=1.4)
         responses = await asyncio.gather(*holds)
     assert all(response.status_code == 200 for response in responses)
     assert during["thread_limit"] == 3
