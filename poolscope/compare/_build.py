@@ -42,7 +42,6 @@ class _Spec:
 
 
 def _spec(
-    *,
     key: str,
     label: str,
     group: str,
@@ -238,89 +237,32 @@ def _endpoint_names(runs: Sequence[Run]) -> list[str]:
 
 
 def _specs(runs: Sequence[Run]) -> list[_Spec]:
+    # Each figure: key, label, group, unit, kind, which way is better, how a run measures it.
     specs = [
-        _spec(
-            key="rps",
-            label="requests/s",
-            group="load",
-            unit="per_second",
-            kind="estimate",
-            better="higher",
-            measure=_rps,
-        ),
-        _spec(
-            key="requests",
-            label="requests",
-            group="load",
-            unit="count",
-            kind="exact",
-            better=None,
-            measure=_locust_count("requests"),
-        ),
-        _spec(
-            key="failures",
-            label="failures",
-            group="load",
-            unit="count",
-            kind="exact",
-            better="lower",
-            measure=_locust_count("failures"),
-        ),
+        _spec("rps", "requests/s", "load", "per_second", "estimate", "higher", _rps),
+        _spec("requests", "requests", "load", "count", "exact", None, _locust_count("requests")),
+        _spec("failures", "failures", "load", "count", "exact", "lower", _locust_count("failures")),
     ]
     for name, quantile in QUANTILES:
-        specs.append(
-            _spec(
-                key=name,
-                label=f"latency {name}",
-                group="latency",
-                unit="seconds",
-                kind="estimate",
-                better="lower",
-                measure=_latency(_total_stats, name, quantile),
-            )
-        )
+        label, latency = f"latency {name}", _latency(_total_stats, name, quantile)
+        specs.append(_spec(name, label, "latency", "seconds", "estimate", "lower", latency))
     # A run with one endpoint only: its rows would repeat the totals.
     several = any(run.locust is not None and len(run.locust.endpoints) > 1 for run in runs)
     for endpoint in _endpoint_names(runs) if several else []:
         for name, quantile in QUANTILES:
-            specs.append(
-                _spec(
-                    key=f"{name}[{endpoint}]",
-                    label=f"latency {name} {endpoint}",
-                    group="latency",
-                    unit="seconds",
-                    kind="estimate",
-                    better="lower",
-                    measure=_latency(_endpoint(endpoint), name, quantile),
-                )
-            )
+            key, label = f"{name}[{endpoint}]", f"latency {name} {endpoint}"
+            latency = _latency(_endpoint(endpoint), name, quantile)
+            specs.append(_spec(key, label, "latency", "seconds", "estimate", "lower", latency))
     timings = [("wait", "pool wait"), ("use", "connection use")]
     if any(run.pool is not None and run.pool.idle is not None for run in runs):
         timings.append(("idle", "connection held idle"))
     for which, title in timings:
         for name, quantile in QUANTILES:
-            specs.append(
-                _spec(
-                    key=f"{which}_{name}",
-                    label=f"{title} {name}",
-                    group="pool",
-                    unit="seconds",
-                    kind="estimate",
-                    better="lower",
-                    measure=_timing(which, name, quantile),
-                )
-            )
-        specs.append(
-            _spec(
-                key=f"{which}_max",
-                label=f"{title} max",
-                group="pool",
-                unit="seconds",
-                kind=_max_kind(runs, which),
-                better="lower",
-                measure=_timing_max(which),
-            )
-        )
+            key, label = f"{which}_{name}", f"{title} {name}"
+            timing = _timing(which, name, quantile)
+            specs.append(_spec(key, label, "pool", "seconds", "estimate", "lower", timing))
+        key, label, kind = f"{which}_max", f"{title} max", _max_kind(runs, which)
+        specs.append(_spec(key, label, "pool", "seconds", kind, "lower", _timing_max(which)))
     counts: tuple[tuple[str, str, Better | None], ...] = (
         ("checkouts", "checkouts", None),
         ("timeouts", "checkout timeouts", "lower"),
@@ -333,52 +275,20 @@ def _specs(runs: Sequence[Run]) -> list[_Spec]:
         ("gc_reclaimed", "reclaimed by GC", "lower"),
     )
     for key, label, better in counts:
-        specs.append(
-            _spec(
-                key=key,
-                label=label,
-                group="pool",
-                unit="count",
-                kind="exact",
-                better=better,
-                measure=_pool_count(key),
-            )
-        )
+        specs.append(_spec(key, label, "pool", "count", "exact", better, _pool_count(key)))
     if any(run.pool is not None and run.pool.busy_share is not None for run in runs):
-        specs.append(
-            _spec(
-                key="busy_share",
-                label="busy share (in statements)",
-                group="pool",
-                unit="share",
-                kind="exact",
-                better="higher",
-                measure=_busy_share,
-            )
-        )
+        label = "busy share (in statements)"
+        specs.append(_spec("busy_share", label, "pool", "share", "exact", "higher", _busy_share))
         for route in _route_names(runs):
             shown = route or "(no route)"
+            hold, busy = _route_hold(route), _route_busy_share(route)
+            label = f"hold per checkout {shown}"
             specs.append(
-                _spec(
-                    key=f"hold[{route}]",
-                    label=f"hold per checkout {shown}",
-                    group="routes",
-                    unit="seconds",
-                    kind="exact",
-                    better="lower",
-                    measure=_route_hold(route),
-                )
+                _spec(f"hold[{route}]", label, "routes", "seconds", "exact", "lower", hold)
             )
+            label = f"busy share {shown}"
             specs.append(
-                _spec(
-                    key=f"busy_share[{route}]",
-                    label=f"busy share {shown}",
-                    group="routes",
-                    unit="share",
-                    kind="exact",
-                    better="higher",
-                    measure=_route_busy_share(route),
-                )
+                _spec(f"busy_share[{route}]", label, "routes", "share", "exact", "higher", busy)
             )
     return specs
 
