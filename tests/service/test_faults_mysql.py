@@ -24,6 +24,7 @@ from tests.support.faults import (
     assert_clean_log,
     keep_requesting,
     pool_state,
+    through_an_outage,
 )
 from tests.support.mariadb import PASSWORD, MariaDB
 from tests.support.service_process import running_service, serve_command
@@ -106,29 +107,10 @@ def own_server() -> Iterator[MariaDB]:
 
 
 def test_database_stopped_for_seconds(own_server: MariaDB, mysql_driver: str) -> None:
-    url = own_server.start()
-    outcomes = Outcomes()
-    done = threading.Event()
-    with running_service(
-        "--database-url", url, "--driver", mysql_driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
-    ) as service:
-        clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
-        time.sleep(1)
-        assert own_server.stop()
-        time.sleep(OUTAGE_SECONDS)
-        assert own_server.start() == url
-        wait_until(
-            lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
-            timeout=15,
-        )
-        done.set()
-        for client in clients:
-            client.join(timeout=30)
-        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+    outcomes, log = through_an_outage(own_server, mysql_driver, OUTAGE_SECONDS)
     outcomes.assert_only_200_or_json_503()
     assert {error for status, error in outcomes.answers if status == 503} == {"database_error"}
     assert outcomes.count(503) > 0
-    log = service.log()
     assert_clean_log(log)
     assert_no_password(log, outcomes)
 

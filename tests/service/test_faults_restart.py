@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from poolscope.postgres import EmbeddedPostgres
 from tests.support.faults import (
     DRIVERS,
-    POOL_ARGUMENTS,
-    Outcomes,
     assert_clean_log,
-    keep_requesting,
-    pool_state,
+    through_an_outage,
 )
-from tests.support.service_process import running_service
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -46,31 +38,11 @@ def own_server() -> Iterator[EmbeddedPostgres]:
 
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_database_restart(own_server: EmbeddedPostgres, driver: str) -> None:
-    url = own_server.start()
-    outcomes = Outcomes()
-    done = threading.Event()
-    with running_service(
-        "--database-url", url, "--driver", driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
-    ) as service:
-        clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
-        time.sleep(1)
-        assert own_server.stop()
-        time.sleep(OUTAGE_SECONDS)
-        # Closed connections left TIME_WAIT on the old port; the server gets it back.
-        assert own_server.start() == url
-        wait_until(
-            lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
-            timeout=15,
-        )
-        done.set()
-        for client in clients:
-            client.join(timeout=30)
-        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+    outcomes, log = through_an_outage(own_server, driver, OUTAGE_SECONDS)
     outcomes.assert_only_200_or_json_503()
     errors = {error for status, error in outcomes.answers if status == 503}
     assert errors == {"database_error"}
     assert outcomes.count(503) > 0
-    log = service.log()
     assert_clean_log(log)
     # Hundreds of 503s, a few lines: the first at once, then one per interval with a count.
     warnings = [line for line in log.splitlines() if line.startswith("WARNING")]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from poolscope._urls import url_for_driver
+from tests.support.service_process import running_service
+from tests.support.waiting import wait_until
 
 DRIVERS = ["psycopg2", "asyncpg"]
 # Pool 5 and at most 20 clients, as the issue's fault runs.
@@ -141,3 +145,40 @@ def assert_clean_log(log: str) -> None:
     """No traceback and no ERROR line: every fault was answered, none crashed a request."""
     assert "Traceback" not in log, log[-3000:]
     assert "ERROR" not in log, log[-3000:]
+
+
+class RestartableServer(Protocol):
+    """A database server of a test's own: the embedded PostgreSQL, a MariaDB."""
+
+    def start(self) -> str: ...
+
+    def stop(self) -> bool: ...
+
+
+def through_an_outage(
+    server: RestartableServer, driver: str, outage_seconds: float
+) -> tuple[Outcomes, str]:
+    """Eight clients keep asking a ``poolscope serve`` on ``server`` for /items while the
+    server is stopped for ``outage_seconds`` and started again. Returns what the clients
+    got and the service's log, once the service answers again and holds no connection."""
+    url = server.start()
+    outcomes = Outcomes()
+    done = threading.Event()
+    with running_service(
+        "--database-url", url, "--driver", driver, *POOL_ARGUMENTS, "--pool-timeout", "5"
+    ) as service:
+        clients = [keep_requesting(service.base_url, "/items", outcomes, done) for _ in range(8)]
+        time.sleep(1)
+        assert server.stop()
+        time.sleep(outage_seconds)
+        # Closed connections left TIME_WAIT on the old port; the server gets it back.
+        assert server.start() == url
+        wait_until(
+            lambda: httpx.get(f"{service.base_url}/items", timeout=10).status_code == 200,
+            timeout=15,
+        )
+        done.set()
+        for client in clients:
+            client.join(timeout=30)
+        wait_until(lambda: pool_state(service.base_url)["used"] == 0, timeout=10)
+    return outcomes, service.log()
