@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -37,11 +39,13 @@ class Clock:
         self.in_statements = 0.0
         self.held = 0.0
 
-    def statement_started(self) -> float:
-        return time.perf_counter()
-
-    def statement_ended(self, started: float) -> None:
-        self.in_statements += time.perf_counter() - started
+    @contextmanager
+    def statement(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.in_statements += time.perf_counter() - started
 
     def stop(self) -> None:
         self.held = time.perf_counter() - self.started
@@ -75,12 +79,10 @@ def test_sync_hold_splits_into_statements_and_idle(
     instrument(sync_engine, pool="split", registry=registry)
     with Session(sync_engine) as session:
         clock = Clock()
-        started = clock.statement_started()
-        session.execute(text("select pg_sleep(:s)"), {"s": SLEEP})
-        clock.statement_ended(started)
-        started = clock.statement_started()
-        session.execute(text("select 1"))
-        clock.statement_ended(started)
+        with clock.statement():
+            session.execute(text("select pg_sleep(:s)"), {"s": SLEEP})
+        with clock.statement():
+            session.execute(text("select 1"))
         time.sleep(HOLD - SLEEP)  # the outside call, connection still held
         session.rollback()
         clock.stop()
@@ -95,12 +97,10 @@ async def test_async_hold_splits_into_statements_and_idle(
     instrument(async_engine, pool="split", registry=registry)
     clock = Clock()
     async with async_engine.connect() as connection:
-        started = clock.statement_started()
-        await connection.execute(text("select pg_sleep(:s)"), {"s": SLEEP})
-        clock.statement_ended(started)
-        started = clock.statement_started()
-        await connection.exec_driver_sql("select 1")
-        clock.statement_ended(started)
+        with clock.statement():
+            await connection.execute(text("select pg_sleep(:s)"), {"s": SLEEP})
+        with clock.statement():
+            await connection.exec_driver_sql("select 1")
         await asyncio.sleep(HOLD - SLEEP)
     clock.stop()
     assert_split(registry, "split", clock)
@@ -184,12 +184,10 @@ async def test_mysql_holds_split_too(mysql_url: str, registry: CollectorRegistry
     try:
         clock = Clock()
         with sync.connect() as connection:
-            started = clock.statement_started()
-            connection.execute(text("select sleep(:s)"), {"s": SLEEP})
-            clock.statement_ended(started)
-            started = clock.statement_started()
-            connection.exec_driver_sql("select 1")
-            clock.statement_ended(started)
+            with clock.statement():
+                connection.execute(text("select sleep(:s)"), {"s": SLEEP})
+            with clock.statement():
+                connection.exec_driver_sql("select 1")
             time.sleep(HOLD - SLEEP)
         clock.stop()
         assert_split(registry, "pymysql", clock)
@@ -200,12 +198,10 @@ async def test_mysql_holds_split_too(mysql_url: str, registry: CollectorRegistry
     try:
         clock = Clock()
         async with engine.connect() as connection:
-            started = clock.statement_started()
-            await connection.execute(text("select sleep(:s)"), {"s": SLEEP})
-            clock.statement_ended(started)
-            started = clock.statement_started()
-            await connection.exec_driver_sql("select 1")
-            clock.statement_ended(started)
+            with clock.statement():
+                await connection.execute(text("select sleep(:s)"), {"s": SLEEP})
+            with clock.statement():
+                await connection.exec_driver_sql("select 1")
             await asyncio.sleep(HOLD - SLEEP)
         clock.stop()
         assert_split(registry, "aiomysql", clock)
