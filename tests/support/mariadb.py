@@ -39,6 +39,9 @@ class MariaDB:
         self.root = root
         self.data = root / "data"
         self.socket = root / "mysqld.sock"
+        # A temporary directory of its own: servers bootstrapping side by side in /tmp
+        # (one per pytest-xdist worker) drop each other's temporary tables.
+        self.tmp = root / "tmp"
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = root / "mariadbd.log"
@@ -59,6 +62,7 @@ class MariaDB:
                     _program("mariadbd", "mysqld"),
                     "--no-defaults",
                     f"--datadir={self.data}",
+                    f"--tmpdir={self.tmp}",
                     f"--socket={self.socket}",
                     "--bind-address=127.0.0.1",
                     f"--port={self.port}",
@@ -93,11 +97,12 @@ class MariaDB:
         return True
 
     def _install(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
         command = [
             _program("mariadb-install-db", "mysql_install_db"),
             "--no-defaults",
             f"--datadir={self.data}",
+            f"--tmpdir={self.tmp}",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ]
