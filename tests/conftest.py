@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from poolscope._urls import ASYNC_DRIVERS, MYSQL_DRIVERS, SYNC_DRIVERS, Driver, url_for_driver
 from poolscope.postgres import EmbeddedPostgres
+from tests.support.engines import async_engines_on, engines_on
 from tests.support.example_service import running_example
 from tests.support.mariadb import MariaDB
 from tests.support.scheduling import ModuleFixtureScheduling
@@ -143,16 +144,8 @@ async def async_engine(database_url: str, async_driver: Driver) -> AsyncIterator
 @pytest.fixture
 def make_engine(database_url: str, sync_driver: Driver) -> Iterator[Callable[..., Engine]]:
     """Builds sync engines on the test database with the given arguments, disposed after."""
-    engines: list[Engine] = []
-
-    def make(**kwargs: object) -> Engine:
-        engine = create_engine(url_for_driver(database_url, sync_driver), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
+    with engines_on(url_for_driver(database_url, sync_driver)) as make:
+        yield make
 
 
 @pytest.fixture
@@ -160,13 +153,5 @@ async def make_async_engine(
     database_url: str, async_driver: Driver
 ) -> AsyncIterator[Callable[..., AsyncEngine]]:
     """Builds async engines on the test database with the given arguments, disposed after."""
-    engines: list[AsyncEngine] = []
-
-    def make(**kwargs: object) -> AsyncEngine:
-        engine = create_async_engine(url_for_driver(database_url, async_driver), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.dispose()
+    async with async_engines_on(url_for_driver(database_url, async_driver)) as make:
+        yield make

@@ -8,19 +8,20 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pymysql
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from poolscope import instrument
 from poolscope import metrics as names
 from poolscope._urls import url_for_driver
+from tests.support.engines import async_engines_on, engines_on
 from tests.support.holds import Holds, assert_the_eleventh_waited_for_a_release
 from tests.support.pool_metrics import sample
 
@@ -29,31 +30,15 @@ CONNECTION_ID = text("SELECT CONNECTION_ID()")
 
 
 @pytest.fixture
-def make_sync(mysql_url: str) -> Iterator[object]:
-    engines: list[Engine] = []
-
-    def make(**kwargs: object) -> Engine:
-        engine = create_engine(url_for_driver(mysql_url, "pymysql"), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
+def make_sync(mysql_url: str) -> Iterator[Callable[..., Engine]]:
+    with engines_on(url_for_driver(mysql_url, "pymysql")) as make:
+        yield make
 
 
 @pytest.fixture
-async def make_async(mysql_url: str) -> AsyncIterator[object]:
-    engines: list[AsyncEngine] = []
-
-    def make(**kwargs: object) -> AsyncEngine:
-        engine = create_async_engine(url_for_driver(mysql_url, "aiomysql"), **kwargs)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.dispose()
+async def make_async(mysql_url: str) -> AsyncIterator[Callable[..., AsyncEngine]]:
+    async with async_engines_on(url_for_driver(mysql_url, "aiomysql")) as make:
+        yield make
 
 
 def kill(mysql_url: str, connection_ids: list[int]) -> None:
